@@ -1,0 +1,103 @@
+"""Strict readers for the JSON values a FISCO BCOS node returns.
+
+Every reader takes the value and the field's name (for the error message) and
+either returns the decoded value or raises Malformed. Widths, ranges and
+character sets are pinned here so that no verifier ever sees a value of an
+unexpected shape.
+"""
+
+from lightmeter.errors import Malformed
+
+_HEX = "0123456789abcdefABCDEF"
+INT32_MAX = 0x7FFFFFFF
+INT64_MAX = 0x7FFFFFFFFFFFFFFF
+
+
+def unwrap(obj):
+    """The `result` of a JSON-RPC response, or obj itself if it is already a result."""
+    if not isinstance(obj, dict):
+        raise Malformed("expected a JSON object")
+    if "error" in obj and "result" not in obj:
+        err = obj["error"]
+        msg = err.get("message", err) if isinstance(err, dict) else err
+        raise Malformed("the node answered with an error: %s" % (msg,))
+    if "result" in obj and "jsonrpc" in obj:
+        obj = obj["result"]
+        if not isinstance(obj, dict):
+            raise Malformed("expected the result to be a JSON object")
+    return obj
+
+
+def get(obj, name):
+    """obj[name], or Malformed naming the missing field."""
+    try:
+        return obj[name]
+    except (KeyError, TypeError):
+        raise Malformed("missing field %r" % name)
+
+
+def hexbytes(value, name, size=None, prefix=None):
+    """bytes from hex text; size pins the byte length, prefix=True/False requires/forbids 0x."""
+    if not isinstance(value, str):
+        raise Malformed("%s: expected a hex string" % name)
+    has = value[:2] in ("0x", "0X")
+    if prefix is True and not has:
+        raise Malformed("%s: expected a 0x prefix" % name)
+    if prefix is False and has:
+        raise Malformed("%s: unexpected 0x prefix" % name)
+    text = value[2:] if has else value
+    if len(text) % 2:
+        raise Malformed("%s: odd number of hex digits" % name)
+    for c in text:
+        if c not in _HEX:
+            raise Malformed("%s: not hex" % name)
+    if size is not None and len(text) != 2 * size:
+        raise Malformed("%s: expected %d bytes, got %d" % (name, size, len(text) // 2))
+    return bytes.fromhex(text)
+
+
+def integer(value, name, lo=0, hi=INT64_MAX):
+    """A JSON integer (not a bool, not a float) within [lo, hi]."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Malformed("%s: expected an integer" % name)
+    if value < lo or value > hi:
+        raise Malformed("%s: %d out of range [%d, %d]" % (name, value, lo, hi))
+    return value
+
+
+def decimal(value, name):
+    """ASCII bytes of a canonical decimal string: digits only, no sign, no leading zero."""
+    if not isinstance(value, str) or not value:
+        raise Malformed("%s: expected a decimal string" % name)
+    for c in value:
+        if c < "0" or c > "9":
+            raise Malformed("%s: decimal digits only" % name)
+    if len(value) > 1 and value[0] == "0":
+        raise Malformed("%s: leading zero" % name)
+    if len(value) > 78:  # a u256 has at most 78 digits
+        raise Malformed("%s: too long for a u256" % name)
+    return value.encode()
+
+
+def text(value, name, limit=1 << 16):
+    """UTF-8 bytes of a JSON string, bounded in length."""
+    if not isinstance(value, str):
+        raise Malformed("%s: expected a string" % name)
+    b = value.encode()
+    if len(b) > limit:
+        raise Malformed("%s: longer than %d bytes" % (name, limit))
+    return b
+
+
+def array(value, name, limit):
+    """A JSON array of at most limit items."""
+    if not isinstance(value, list):
+        raise Malformed("%s: expected an array" % name)
+    if len(value) > limit:
+        raise Malformed("%s: more than %d items" % (name, limit))
+    return value
+
+
+def int_be(value, width):
+    """Fixed-width big-endian bytes, as FISCO feeds integers into its hashes."""
+    return value.to_bytes(width, "big")

@@ -1,0 +1,82 @@
+"""One do_<verb> function per `lightmeter` command (parsing lives in cli.py)."""
+
+import json
+import sys
+
+from lightmeter import check
+from lightmeter.errors import LightmeterError, Malformed
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable files: reported in one line, exit status 2."""
+
+
+def _load_json(path):
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except OSError as e:
+        raise UsageError("cannot read %s: %s" % (path, e.strerror or e))
+    except ValueError as e:
+        raise UsageError("%s is not JSON: %s" % (path, e))
+
+
+def _emit(obj):
+    print(json.dumps(obj, indent=2, sort_keys=False))
+
+
+def _malformed(e):
+    _emit({"valid": False, "reason": "malformed: %s" % e})
+    print("lightmeter: malformed input: %s" % e, file=sys.stderr)
+    return 2
+
+
+def run_check(name, inputs, runtime):
+    """check.<name>(*inputs) on the chosen runtime; Malformed propagates on both."""
+    if runtime == "micropython":
+        from host_tools import mpcheck
+        return mpcheck.run_check(name, inputs)
+    from host_tools import backends
+    backends.install()
+    return getattr(check, name)(*inputs)
+
+
+def do_verify(args):
+    trust = _load_json(args.trust)
+    if args.what == "header":
+        name, inputs = "check_header", (_load_json(args.block), trust)
+    elif args.what == "receipt":
+        name, inputs = "check_receipt", (_load_json(args.receipt), _load_json(args.header), trust)
+    else:
+        name, inputs = "check_tx", (_load_json(args.tx), _load_json(args.header), trust)
+    try:
+        out = run_check(name, inputs, args.runtime)
+    except Malformed as e:
+        return _malformed(e)
+    except LightmeterError as e:  # Unsupported
+        return _malformed(e)
+    _emit(out)
+    return 0 if out["valid"] else 1
+
+
+def do_decode(args):
+    from host_tools import txdecode
+    try:
+        raw = txdecode.read_input(args.data)
+        out = txdecode.describe(raw, args.crypto)
+    except OSError as e:
+        raise UsageError("cannot read %s: %s" % (args.data[1:], e.strerror or e))
+    except LightmeterError as e:
+        return _malformed(e)
+    _emit(out)
+    return 0 if out["signature_valid"] else 1
+
+
+def do_bench(args):
+    from host_tools import bench
+    return bench.main(quick=args.quick, as_json=args.json)
+
+
+def do_demo(args):
+    from host_tools import walkthrough
+    return walkthrough.main()

@@ -1,0 +1,156 @@
+"""Header hashing and strict decoding (fisco-bcos-3x.md §1.2, §5.1, §5.2).
+
+Real vectors: tests/vectors/fisco-doc-sm-*.json (FISCO-BCOS-DOC 3.x api.md).
+"""
+
+import json
+
+from lightmeter import header, suite
+from lightmeter.errors import Malformed
+from support import load_vector, raises
+
+SM = suite.get("sm")
+
+
+def block2():
+    return load_vector("fisco-doc-sm-block2.json")["result"]
+
+
+def copy(obj):
+    return json.loads(json.dumps(obj))
+
+
+def test_block2_hash_is_recomputed_from_fields():
+    b = block2()
+    h = header.from_json(b, 64)
+    assert h.hash(SM).hex() == b["hash"][2:]
+
+
+def test_whole_rpc_response_is_accepted():
+    h = header.from_json(load_vector("fisco-doc-sm-block2.json"), 64)
+    assert h.number == 2 and len(h.signatures) == 3
+
+
+def test_block2_preimage_layout():
+    h = header.from_json(block2(), 64)
+    p = h.preimage()
+    # version | parent | 3 roots | number | "24363" | timestamp | sealer | 4 ids | 4 weights
+    assert len(p) == 4 + 40 + 96 + 8 + 5 + 8 + 8 + 4 * 64 + 4 * 8
+    assert p[:4] == bytes.fromhex("03030000")
+    assert p[148:156] == (2).to_bytes(8, "big") and p[156:161] == b"24363"
+
+
+def test_genesis_hashes_empty_roots_and_gas():
+    g = load_vector("fisco-doc-sm-genesis.json")
+    h = header.from_json(g)
+    assert h.hash(SM).hex() == g["result"]["hash"][2:]
+
+
+def test_signatures_are_not_hashed():
+    b = block2()
+    b["signatureList"] = []
+    assert header.from_json(b).hash(SM).hex() == block2()["hash"][2:]
+
+
+def test_to_json_round_trips():
+    h = header.from_json(block2(), 64)
+    again = header.to_json(h, h.hash(SM))
+    assert again == block2()
+    g = load_vector("fisco-doc-sm-genesis.json")["result"]
+    gh = header.from_json(g)
+    out = header.to_json(gh, gh.hash(SM))
+    g.pop("transactions")
+    assert out == g
+
+
+def _bad(mutate, words):
+    b = block2()
+    mutate(b)
+    e = raises(Malformed, header.from_json, b, 64)
+    assert words in str(e), str(e)
+
+
+def test_two_parents_rejected():
+    _bad(lambda b: b["parentInfo"].append(dict(b["parentInfo"][0])), "exactly one parent")
+
+
+def test_no_parent_above_genesis_rejected():
+    _bad(lambda b: b.__setitem__("parentInfo", []), "exactly one parent")
+
+
+def test_parent_must_be_number_minus_one():
+    _bad(lambda b: b["parentInfo"][0].__setitem__("blockNumber", 0), "number - 1")
+
+
+def test_genesis_with_parent_rejected():
+    g = load_vector("fisco-doc-sm-genesis.json")["result"]
+    g["parentInfo"] = [{"blockNumber": 0, "blockHash": "0x" + "00" * 32}]
+    raises(Malformed, header.from_json, g)
+
+
+def test_genesis_roots_must_be_zero():
+    g = load_vector("fisco-doc-sm-genesis.json")["result"]
+    g["txsRoot"] = "0x" + "11" * 32
+    raises(Malformed, header.from_json, g)
+
+
+def test_roots_are_32_bytes():
+    _bad(lambda b: b.__setitem__("txsRoot", b["txsRoot"] + "00"), "expected 32 bytes")
+    _bad(lambda b: b.__setitem__("stateRoot", b["stateRoot"][:-2]), "expected 32 bytes")
+
+
+def test_node_ids_are_64_bytes():
+    _bad(lambda b: b["sealerList"].__setitem__(0, b["sealerList"][0][:-2]), "expected 64 bytes")
+
+
+def test_one_weight_per_sealer():
+    _bad(lambda b: b["consensusWeights"].pop(), "weights for")
+
+
+def test_weights_are_positive():
+    _bad(lambda b: b["consensusWeights"].__setitem__(0, 0), "out of range")
+
+
+def test_gas_used_is_canonical_decimal():
+    for bad in ("0x5f2b", "+24363", "024363", " 24363", "", "2436.3", "-1"):
+        _bad(lambda b: b.__setitem__("gasUsed", bad), "gasUsed")
+    raises(Malformed, header.from_json, dict(block2(), gasUsed=24363), 64)
+
+
+def test_extra_data_is_bounded_above_genesis():
+    _bad(lambda b: b.__setitem__("extraData", "0x" + "00" * 72), "ambiguous")
+    b = block2()
+    b["extraData"] = "0x" + "00" * 71
+    header.from_json(b, 64)
+
+
+def test_timestamp_leaves_first_byte_zero():
+    _bad(lambda b: b.__setitem__("timestamp", 1 << 48), "timestamp")
+
+
+def test_sealer_index_inside_list():
+    _bad(lambda b: b.__setitem__("sealer", 4), "sealer")
+
+
+def test_sealer_list_sorted_and_distinct():
+    _bad(lambda b: b["sealerList"].reverse(), "ascending")
+    _bad(lambda b: b["sealerList"].__setitem__(1, b["sealerList"][0]), "ascending")
+
+
+def test_signature_length_pinned():
+    _bad(lambda b: b["signatureList"][0].__setitem__("signature", b["signatureList"][0]["signature"] + "01"),
+         "expected 64 bytes")
+
+
+def test_types_are_pinned():
+    _bad(lambda b: b.__setitem__("number", "2"), "integer")
+    _bad(lambda b: b.__setitem__("number", True), "integer")
+    _bad(lambda b: b.__setitem__("version", -1), "out of range")
+    _bad(lambda b: b.__setitem__("sealerList", "0x00"), "array")
+    _bad(lambda b: b.pop("stateRoot"), "missing")
+    _bad(lambda b: b.__setitem__("txsRoot", "0x" + "zz" * 32), "not hex")
+
+
+def test_node_error_response_is_malformed_input():
+    e = raises(Malformed, header.from_json, {"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "bad"}})
+    assert "bad" in str(e)

@@ -1,0 +1,119 @@
+"""Binary Merkle roots and hardened proofs (fisco-bcos-3x.md §2).
+
+The 3-leaf SM3 vector is computed from the published algorithm (fact sheet §5.7),
+not taken from a node; the 1-leaf proof is real (block 2's receipt proof).
+"""
+
+from lightmeter import merkle, suite
+from lightmeter.errors import Invalid, Malformed
+from support import load_vector, raises, unhex
+
+H = suite.get("sm").hash
+K = suite.get("ecdsa").hash
+
+LEAVES3 = [unhex("2daef60e7a0b8f5e024c81cd2ab3109f2b4f155cf83adeb2ae5532f74a157fdf"),
+           unhex("799b719ac031fc89c6d8925a487dad07308f837b7ab7bbc7cebd3a4118fd2f38"),
+           unhex("c1be86994ae8741d802cf422ce0bc117680ad2b139857a378f9573a6f9ec35ad")]
+ROOT3 = unhex("117b4d128655c02908f9b44384277a869e2239130e519d20766cbbc19b4a7738")
+PROOF3_IDX2 = ["0000000100000000000000000000000000000000000000000000000000000000",
+               "c1be86994ae8741d802cf422ce0bc117680ad2b139857a378f9573a6f9ec35ad",
+               "0000000200000000000000000000000000000000000000000000000000000000",
+               "5af38aae8434563d5a478062bff07d7bcebc7887c1ac824d010255137618cbe7",
+               "abb9f9791a9f894015c2325878925f807a504e0ca5a60258539bda9f8ed61d36"]
+
+
+def test_leaves_are_hashes_of_bytes():
+    assert [H(bytes([i])) for i in range(3)] == LEAVES3
+
+
+def test_root_rules():
+    assert merkle.root([], H) == bytes(32)
+    assert merkle.root(LEAVES3[:1], H) == LEAVES3[0]
+    assert merkle.root(LEAVES3[:2], H) == H(LEAVES3[0] + LEAVES3[1])
+    # lone last node is hashed alone, not duplicated or promoted
+    assert merkle.root(LEAVES3, H) == H(H(LEAVES3[0] + LEAVES3[1]) + H(LEAVES3[2]))
+    assert merkle.root(LEAVES3, H) == ROOT3
+
+
+def test_proof_format_matches_the_node():
+    assert [x.hex() for x in merkle.proof(LEAVES3, 2, H)] == PROOF3_IDX2
+
+
+def test_proof_round_trips_every_position():
+    for hf in (H, K):
+        for n in range(1, 18):
+            leaves = [hf(b"leaf" + bytes([i])) for i in range(n)]
+            r = merkle.root(leaves, hf)
+            for i in range(n):
+                assert merkle.verify(merkle.proof(leaves, i, hf), leaves[i], r, hf) == i
+
+
+def test_real_single_leaf_proof():
+    rc = load_vector("fisco-doc-sm-receipt2.json")["result"]
+    items = merkle.parse_proof(rc["txReceiptProof"])
+    leaf = unhex(rc["hash"])
+    assert merkle.verify(items, leaf, leaf, H) == 0
+    raises(Invalid, merkle.verify, items, H(b"other"), leaf, H)
+
+
+def test_proof_for_another_root():
+    items = merkle.parse_proof(PROOF3_IDX2)
+    e = raises(Invalid, merkle.verify, items, LEAVES3[2], H(b"x"), H)
+    assert "another root" in str(e)
+
+
+def test_leaf_not_in_proof():
+    items = merkle.parse_proof(PROOF3_IDX2)
+    e = raises(Invalid, merkle.verify, items, LEAVES3[0], ROOT3, H)
+    assert "does not contain" in str(e)
+
+
+def test_wrong_count_slot():
+    for c in ("00000000", "00000003", "ffffffff"):
+        bad = [c + PROOF3_IDX2[0][8:]] + PROOF3_IDX2[1:]
+        e = raises(Malformed, merkle.verify, merkle.parse_proof(bad), LEAVES3[2], ROOT3, H)
+        assert "count" in str(e)
+
+
+def test_count_slot_padding_must_be_zero():
+    bad = list(PROOF3_IDX2)
+    bad[2] = bad[2][:-2] + "01"
+    e = raises(Malformed, merkle.verify, merkle.parse_proof(bad), LEAVES3[2], ROOT3, H)
+    assert "padding" in str(e)
+
+
+def test_group_running_past_the_end():
+    bad = PROOF3_IDX2[:-1]
+    e = raises(Malformed, merkle.verify, merkle.parse_proof(bad), LEAVES3[2], ROOT3, H)
+    assert "past the end" in str(e)
+
+
+def test_group_repeating_a_hash():
+    leaves = [LEAVES3[0], LEAVES3[0]]
+    items = [merkle.count_slot(2), LEAVES3[0], LEAVES3[0]]
+    raises(Invalid, merkle.verify, items, LEAVES3[0], merkle.root(leaves, H), H)
+
+
+def test_position_is_bound_by_the_path():
+    leaves = [H(bytes([i])) for i in range(6)]
+    r = merkle.root(leaves, H)
+    assert merkle.verify(merkle.proof(leaves, 5, H), leaves[5], r, H) == 5
+    assert merkle.verify(merkle.proof(leaves, 4, H), leaves[4], r, H) == 4
+
+
+def test_parse_proof_pins_widths():
+    raises(Malformed, merkle.parse_proof, [])
+    raises(Malformed, merkle.parse_proof, ["00" * 31])
+    raises(Malformed, merkle.parse_proof, "00" * 32)
+    raises(Malformed, merkle.parse_proof, ["00" * 32] * 200)
+    assert merkle.parse_proof(["0x" + "00" * 32]) == [bytes(32)]
+
+
+def test_depth_is_bounded():
+    leaf = H(b"a")
+    items = []
+    h = leaf
+    for _ in range(33):
+        items += [merkle.count_slot(1), h]
+        h = H(h)
+    raises(Malformed, merkle.verify, items, leaf, h, H)
