@@ -6,13 +6,12 @@ Malformed input raises Malformed (the caller reports it and exits 2); a check
 that fails gives {"valid": False, "reason": …}.
 """
 
-from lightmeter import header as header_mod, merkle, receipt as receipt_mod, suite as suite_mod
+from lightmeter import fields, header as header_mod, merkle, receipt as receipt_mod, suite as suite_mod
 from lightmeter import trust as trust_mod, tx as tx_mod, verify
 from lightmeter.errors import Invalid, Malformed
 
 
-def _hex(b):
-    return "0x" + b.hex()
+_hex = fields.hex0x
 
 
 def _header(block, trust_obj):

@@ -5,11 +5,15 @@ but fails a check (Invalid) and input we do not handle (Unsupported).
 """
 
 
-class LightmeterError(Exception):
-    """Base of every error raised on purpose by lightmeter."""
+class LightmeterError(ValueError):
+    """Base of every error raised on purpose by lightmeter.
+
+    A ValueError, since each one is about a value we were given; a single base
+    because MicroPython cannot combine two native exception bases.
+    """
 
 
-class Malformed(LightmeterError, ValueError):
+class Malformed(LightmeterError):
     """Input does not have the shape the format requires (width, count, type)."""
 
 

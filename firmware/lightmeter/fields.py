@@ -101,3 +101,8 @@ def array(value, name, limit):
 def int_be(value, width):
     """Fixed-width big-endian bytes, as FISCO feeds integers into its hashes."""
     return value.to_bytes(width, "big")
+
+
+def hex0x(b):
+    """0x-prefixed lowercase hex of b (MicroPython's b"".hex() gives b"", hence the guard)."""
+    return "0x" + b.hex() if b else "0x"

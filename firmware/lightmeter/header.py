@@ -82,7 +82,7 @@ def from_json(obj, node_sig_len=None):
     h.number = n = fields.integer(g(obj, "number"), "number")
     h.timestamp = fields.integer(g(obj, "timestamp"), "timestamp", 0, MAX_TIMESTAMP)
 
-    parents = fields.array(g(obj, "parentInfo"), "parentInfo", 1)
+    parents = fields.array(g(obj, "parentInfo"), "parentInfo", 8)
     if n == 0:
         if parents:
             raise Malformed("parentInfo: the genesis header has no parent")
@@ -149,7 +149,7 @@ def from_json(obj, node_sig_len=None):
 
 def to_json(h, digest=None):
     """The node's JSON result object for header h (what getBlockByNumber returns)."""
-    hx = lambda b: "0x" + b.hex()
+    hx = fields.hex0x
     zero = "0x" + "00" * 32
     genesis = h.number == 0
     out = {

@@ -36,7 +36,7 @@ class Trust:
         if self.number is not None:
             d["number"] = self.number
         if self.hash is not None:
-            d["hash"] = "0x" + self.hash.hex()
+            d["hash"] = fields.hex0x(self.hash)
         return d
 
 

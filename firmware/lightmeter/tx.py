@@ -80,7 +80,7 @@ def from_json(obj):
     if len(tx["nonce"]) > 256:
         raise Malformed("nonce: longer than 256 bytes")
     tx["to"] = fields.text(g(obj, "to"), "to", 256)
-    tx["input"] = fields.hexbytes(g(obj, "input"), "input")
+    tx["input"] = fields.hexbytes(g(obj, "input"), "input", prefix=True)
     if len(tx["input"]) > MAX_INPUT:
         raise Malformed("input: longer than %d bytes" % MAX_INPUT)
     tx["abi"] = fields.text(obj.get("abi", ""), "abi", MAX_INPUT)
@@ -91,7 +91,7 @@ def from_json(obj):
     if v >= 2:
         ext = fields.array(g(obj, "extension"), "extension", MAX_INPUT)
         tx["extension"] = bytes([fields.integer(b, "extension[]", 0, 255) for b in ext])
-    tx["signature"] = fields.hexbytes(g(obj, "signature"), "signature")
+    tx["signature"] = fields.hexbytes(g(obj, "signature"), "signature", prefix=True)
     claimed = obj.get("hash")
     tx["claimed_hash"] = None if claimed is None else fields.hexbytes(claimed, "hash", 32)
     frm = obj.get("from")
@@ -106,11 +106,11 @@ def to_json(tx, suite, digest=None, sender_addr=None):
     if sender_addr is None:
         sender_addr = sender(tx, suite, digest)
     out = {
-        "version": tx["version"], "hash": "0x" + digest.hex(), "nonce": tx["nonce"].hex(),
-        "blockLimit": tx["blockLimit"], "to": tx["to"].decode(), "input": "0x" + tx["input"].hex(),
-        "from": "0x" + sender_addr.hex(), "importTime": tx.get("importTime", 0),
+        "version": tx["version"], "hash": fields.hex0x(digest), "nonce": fields.hex0x(tx["nonce"])[2:],
+        "blockLimit": tx["blockLimit"], "to": tx["to"].decode(), "input": fields.hex0x(tx["input"]),
+        "from": fields.hex0x(sender_addr), "importTime": tx.get("importTime", 0),
         "chainID": tx["chainID"].decode(), "groupID": tx["groupID"].decode(),
-        "abi": tx["abi"].decode(), "signature": "0x" + tx["signature"].hex(),
+        "abi": tx["abi"].decode(), "signature": fields.hex0x(tx["signature"]),
         "extraData": tx.get("extraData", b"").decode(),
     }
     if tx["version"] >= 1:

@@ -30,3 +30,8 @@ def unhex(s):
     if s[:2] in ("0x", "0X"):
         s = s[2:]
     return bytes.fromhex(s)
+
+
+def put(obj, key, value):
+    """obj[key] = value as an expression (MicroPython lists have no __setitem__ attribute)."""
+    obj[key] = value

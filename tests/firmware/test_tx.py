@@ -6,7 +6,7 @@ transaction; the preimages below are laid out by hand from the source's rule.
 from lightmeter import check, merkle, suite, tx as txm
 from lightmeter.errors import Invalid, Malformed, Unsupported
 from chainmaker import sealers, signed_header, trust_json
-from support import raises
+from support import load_vector, raises, unhex
 
 
 def base(version=0):
@@ -160,3 +160,29 @@ def test_tx_signature_length_pinned():
         t = _signed(name)[0]
         t["signature"] = t["signature"][:-1]
         raises(Malformed, txm.sender, t, suite.get(name))
+
+
+def doc_tx():
+    """The FISCO-BCOS-DOC sendTransaction example (real SM chain), as a firmware tx dict."""
+    f = load_vector("fisco-doc-sendTransaction.json")["fields"]
+    t = txm.defaults()
+    for k in t:
+        v = f[k]
+        if isinstance(v, str):
+            v = unhex(v) if k in ("input", "extension", "signature") else v.encode()
+        t[k] = v
+    return t, unhex(f["dataHash"])
+
+
+def test_real_transaction_hash_reproduces_data_hash():
+    t, data_hash = doc_tx()
+    assert txm.tx_hash(t, suite.get("sm")) == data_hash
+
+
+def test_real_transaction_signature_verifies():
+    t, _ = doc_tx()
+    s = suite.get("sm")
+    addr = txm.sender(t, s)
+    assert addr == s.address(t["signature"][64:])
+    t["nonce"] = t["nonce"][:-1] + b"0"
+    raises(Invalid, txm.sender, t, s)
