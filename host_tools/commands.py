@@ -21,8 +21,19 @@ def _load_json(path):
         raise UsageError("%s is not JSON: %s" % (path, e))
 
 
-def _emit(obj):
-    print(json.dumps(obj, indent=2, sort_keys=False))
+# Reports print in this key order whichever runtime built them (MicroPython's
+# dicts do not keep insertion order).
+_ORDER = ("valid", "reason", "number", "hash", "signers", "weight", "quorum",
+          "receipt_hash", "tx_hash", "sender", "index")
+
+
+def _emit(obj, reorder=True):
+    if not reorder:
+        print(json.dumps(obj, indent=2))
+        return
+    rank = {k: i for i, k in enumerate(_ORDER)}
+    keys = sorted(obj, key=lambda k: (rank.get(k, len(rank)), k))
+    print(json.dumps({k: obj[k] for k in keys}, indent=2))
 
 
 def _malformed(e):
@@ -68,7 +79,7 @@ def do_decode(args):
         raise UsageError("cannot read %s: %s" % (args.data[1:], e.strerror or e))
     except LightmeterError as e:
         return _malformed(e)
-    _emit(out)
+    _emit(out, reorder=False)
     return 0 if out["signature_valid"] else 1
 
 
