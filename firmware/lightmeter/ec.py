@@ -1,0 +1,554 @@
+"""Elliptic-curve arithmetic for lightmeter's signature schemes (secp256k1 ECDSA, SM2).
+
+Short-Weierstrass curves y^2 = x^3 + a*x + b over GF(p) whose generator G has
+prime order n and cofactor 1 (true of secp256k1 and sm2p256v1). Pure Python
+that runs unchanged on CPython and MicroPython.
+
+Point forms:
+- affine: a tuple (x, y), or None for the point at infinity;
+- Jacobian: a tuple (X, Y, Z) meaning (X/Z^2, Y/Z^3); Z == 0 is infinity.
+  Jacobian results are handed out so that verifiers can test x without an
+  inversion (see `Curve.x_equals`).
+
+Speed (the hot path is verifying the PBFT signatures of every block header):
+- every coordinate is kept reduced in [0, p); each product gets one `% p`;
+  doubling and mixed addition are written out inline in `Curve.combine`,
+  with local aliases, because a call costs as much as a field
+  multiplication in an interpreter;
+- doubling has the a = 0 form (secp256k1) and the a = -3 form (SM2), and a
+  generic form for any other a;
+- scalars are recoded as sparse width-w NAFs and all the terms of a sum
+  k1*P1 + k2*P2 + ... share one chain of doublings (interleaving);
+- table points are affine, so every addition is the cheaper mixed addition;
+  a table of odd multiples costs a single field inversion (`odd_multiples`);
+- on secp256k1 the GLV endomorphism lambda*(x, y) = (beta*x, y) splits each
+  256-bit scalar into two halves of ~128 bits, halving the doublings; on
+  SM2 a table of 2**128*G does the same for the generator's part.
+
+Generator tables, built on first use and kept (MicroPython heap: 48 bytes an
+integer stored compactly, 4 bytes a list slot):
+- `G_WINDOW` = 8: the 64 odd multiples G, 3G, ..., 127G as affine (x, y),
+  plus beta*x on secp256k1: 192 integers, about 10 KB (secp256k1), or 128
+  integers, about 6.7 KB (SM2);
+- SM2 only, once something signs or computes a public key (or verifies with
+  a `PublicKey`): the same for 2**128*G, about 6.7 KB more;
+- a `PublicKey` with more parts than that (a host-side speed-up) adds one
+  such table per extra part, shared by all keys with as many parts.
+
+Not constant time: the running time depends on the scalars. That is
+harmless for verification (everything is public) and is the price of pure
+Python when signing; see secp256k1.py and sm2.py.
+"""
+
+from lightmeter.errors import Malformed, Unsupported
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+G_WINDOW = const(8)  # wNAF width for the generator: 2**(8-2) = 64 table entries
+P_WINDOW = const(5)  # wNAF width for a variable point: 8 entries, built per call
+
+
+def _inverse_euclid(a, m):
+    # Extended Euclid with full quotients: on MicroPython (no pow(a, -1, m))
+    # about 10x faster than Fermat's pow(a, m-2, m) for 256-bit numbers.
+    x0, x1 = 0, 1
+    r0, r1 = m, a % m
+    while r1:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        x0, x1 = x1, x0 - q * x1
+    return x0 % m
+
+
+def _inverse_pow(a, m):
+    return pow(a, -1, m)
+
+
+# inverse(a, m): a**-1 mod m, for a prime m and a not divisible by m.
+try:
+    # CPython >= 3.8 inverts in C; MicroPython answers pow(3, -1, 7) with a
+    # wrong value instead of raising, hence the check of the result.
+    inverse = _inverse_pow if pow(3, -1, 7) == 5 else _inverse_euclid
+except (ValueError, TypeError):
+    inverse = _inverse_euclid
+
+
+def _trailing_zeros_table():
+    t = bytearray(256)
+    for i in range(1, 256):
+        c = 0
+        while not (i >> c) & 1:
+            c += 1
+        t[i] = c
+    return bytes(t)
+
+
+_TZ = _trailing_zeros_table()  # trailing zero bits of a byte (0 for 0)
+_LOW128 = (1 << 128) - 1
+
+
+def wnaf(k, w):
+    """Sparse width-w NAF of an integer k >= 0 (w >= 2).
+
+    Returns (positions, digits), least significant first: k is the sum of
+    digits[i] * 2**positions[i]; every digit is odd with |digit| < 2**(w-1)
+    and any two positions are at least w apart.
+    """
+    # Zero runs are skipped a byte at a time, then by a table of trailing
+    # zeros, so the loop runs about once per nonzero digit (int.bit_length
+    # does not exist on MicroPython, and each bignum step allocates there).
+    pos = []
+    dig = []
+    full = 1 << w
+    half = full >> 1
+    mask = full - 1
+    i = 0
+    while k:
+        t = k & 255
+        if not t:
+            k >>= 8
+            i += 8
+            continue
+        z = _TZ[t]
+        if z:
+            k >>= z
+            i += z
+        d = k & mask
+        if d >= half:
+            d -= full
+        k = (k - d) >> w
+        pos.append(i)
+        dig.append(d)
+        i += w
+    return pos, dig
+
+
+def _compact(xs):
+    # Fresh integers with 256-bit digit buffers. On MicroPython a reduced
+    # product keeps the buffer of the unreduced one (96-128 bytes, not 48).
+    return [int.from_bytes(x.to_bytes(32, "big"), "big") for x in xs]
+
+
+class Curve:
+    """A curve y^2 = x^3 + a*x + b over GF(p) with generator (gx, gy) of prime order n.
+
+    glv, for curves with an efficient endomorphism, is (beta, lam, a1, b1, a2, b2):
+    lam*(x, y) == (beta*x, y), and (a1, b1), (a2, b2) are short vectors with
+    a + b*lam == 0 (mod n) (Gallant, Lambert, Vanstone, CRYPTO 2001, section 4).
+    """
+
+    def __init__(self, name, p, a, b, n, gx, gy, glv=None):
+        self.name = name
+        self.p = p
+        self.a = a % p
+        self.b = b % p
+        self.n = n
+        self.g = (gx, gy)
+        # Doubling formula: 0 for a = 0, 1 for a = -3, 2 for any other a.
+        self.kind = 0 if self.a == 0 else (1 if self.a == p - 3 else 2)
+        self.glv = glv
+        if glv is not None:
+            b1, b2 = glv[3], glv[5]
+            # Rounded 2**384 * (b2/n, -b1/n): c = (k*g + 2**383) >> 384 stands
+            # for round(k*b/n) without a division when splitting a scalar.
+            self._g1 = ((b2 << 384) + (n >> 1)) // n
+            self._g2 = ((-b1 << 384) + (n >> 1)) // n
+        if not self.on_curve(gx, gy):
+            raise Malformed("generator is not on the curve")
+        self._gts = {}  # generator tables by number of parts, built on first use
+
+    # -- encoding ------------------------------------------------------------
+
+    def on_curve(self, x, y):
+        """True if 0 <= x, y < p and (x, y) satisfies the curve equation."""
+        p = self.p
+        if not (0 <= x < p and 0 <= y < p):
+            return False
+        return (y * y - (x * x + self.a) * x - self.b) % p == 0
+
+    def decode_point(self, data):
+        """Affine point from 64 bytes x || y (big endian); Malformed unless on the curve."""
+        if len(data) != 64:
+            raise Malformed("public key: expected 64 bytes (x || y), got %d" % len(data))
+        x = int.from_bytes(data[:32], "big")
+        y = int.from_bytes(data[32:], "big")
+        if not self.on_curve(x, y):
+            raise Malformed("public key is not a point of %s" % self.name)
+        return (x, y)
+
+    def encode_point(self, pt):
+        """64 bytes x || y of an affine point (infinity has no encoding)."""
+        if pt is None:
+            raise Malformed("the point at infinity has no 64-byte encoding")
+        return pt[0].to_bytes(32, "big") + pt[1].to_bytes(32, "big")
+
+    def lift_x(self, x, odd):
+        """The affine point with this x and y of parity odd (0 or 1), or None."""
+        p = self.p
+        if not 0 <= x < p:
+            return None
+        if p & 3 != 3:
+            raise Unsupported("square roots are implemented for p = 3 mod 4 only")
+        c = ((x * x + self.a) * x + self.b) % p
+        y = pow(c, (p + 1) >> 2, p)
+        if y * y % p != c:
+            return None
+        if (y & 1) != odd:
+            y = p - y
+        return (x, y % p)
+
+    # -- single operations (not the hot path) ---------------------------------
+
+    def to_affine(self, jp):
+        """Affine form of a Jacobian point (one inversion)."""
+        X, Y, Z = jp
+        if not Z:
+            return None
+        p = self.p
+        zi = inverse(Z, p)
+        zi2 = zi * zi % p
+        return (X * zi2 % p, Y * zi2 * zi % p)
+
+    def x_equals(self, jp, x):
+        """True if the Jacobian point is finite and its affine x equals x.
+
+        Compares X with x*Z^2 instead of inverting Z.
+        """
+        X, Y, Z = jp
+        if not Z:
+            return False
+        p = self.p
+        return 0 <= x < p and X == x * (Z * Z % p) % p
+
+    def double(self, jp):
+        """2*P for a Jacobian point P."""
+        X, Y, Z = jp
+        if not Z:
+            return (0, 1, 0)
+        p = self.p
+        zz = Z * Z % p
+        kind = self.kind
+        if kind == 0:
+            m = X * X % p * 3
+        elif kind == 1:
+            m = (X - zz) * (X + zz) % p * 3
+        else:
+            m = (X * X * 3 + self.a * (zz * zz % p)) % p
+        Z = (Y * Z << 1) % p
+        yy = Y * Y % p
+        s = X * yy % p
+        X = (m * m - (s << 3)) % p
+        Y = (m * ((s << 2) - X) - (yy * yy << 3)) % p
+        return (X, Y, Z)
+
+    def add_affine(self, jp, x2, y2):
+        """P + (x2, y2) for a Jacobian P and an affine point (mixed addition)."""
+        X, Y, Z = jp
+        if not Z:
+            return (x2, y2, 1)
+        p = self.p
+        zz = Z * Z % p
+        h = x2 * zz % p - X
+        r = y2 * zz * Z % p - Y
+        if not h:
+            if r:
+                return (0, 1, 0)
+            return self.double(jp)
+        hh = h * h % p
+        hhh = h * hh % p
+        v = X * hh % p
+        X = (r * r - hhh - (v << 1)) % p
+        return (X, (r * (v - X) - Y * hhh) % p, Z * h % p)
+
+    def add(self, p1, p2):
+        """Sum of two affine points (None is infinity)."""
+        if p1 is None:
+            return p2
+        if p2 is None:
+            return p1
+        return self.to_affine(self.add_affine((p1[0], p1[1], 1), p2[0], p2[1]))
+
+    def neg(self, pt):
+        """-P of an affine point."""
+        if pt is None:
+            return None
+        return (pt[0], (self.p - pt[1]) % self.p)
+
+    # -- tables --------------------------------------------------------------
+
+    def odd_multiples(self, pt, count):
+        """Affine ([x], [y]) of P, 3P, ..., (2*count-1)P for a finite point P.
+
+        One inversion in all: 2P = (X2, Y2, Z2) is affine on the curve
+        isomorphic by Z2, so the odd multiples are a chain of mixed additions
+        there whose Z values are running products of the h's; the last Z is
+        inverted and walked back down the chain. Needs n > 2*count.
+        """
+        p = self.p
+        x, y = pt
+        X2, Y2, Z2 = self.double((x, y, 1))
+        zz = Z2 * Z2 % p
+        X = x * zz % p
+        Y = y * zz * Z2 % p
+        Z = 1
+        xs = [X]
+        ys = [Y]
+        hs = [1]
+        for _ in range(count - 1):
+            # (X, Y, Z) += (X2, Y2); never exceptional: the multiples differ.
+            zz = Z * Z % p
+            h = X2 * zz % p - X
+            r = Y2 * zz * Z % p - Y
+            hh = h * h % p
+            hhh = h * hh % p
+            v = X * hh % p
+            X = (r * r - hhh - (v << 1)) % p
+            Y = (r * (v - X) - Y * hhh) % p
+            Z = Z * h % p
+            xs.append(X)
+            ys.append(Y)
+            hs.append(h)
+        # Entry i is (xs[i], ys[i], Z_i * Z2) on the original curve.
+        zi = inverse(Z * Z2 % p, p)
+        i = count - 1
+        while i >= 0:
+            zi2 = zi * zi % p
+            xs[i] = xs[i] * zi2 % p
+            ys[i] = ys[i] * zi2 * zi % p
+            zi = zi * hs[i] % p
+            i -= 1
+        return xs, ys
+
+    def table(self, pt, w, keep=False):
+        """Width-w table of an affine point: (w, xs, ys, bxs), bxs = beta*xs on GLV curves else None.
+
+        keep: the table outlives the call; store its integers compactly.
+        """
+        xs, ys = self.odd_multiples(pt, 1 << (w - 2))
+        bxs = None
+        if self.glv is not None:
+            beta = self.glv[0]
+            p = self.p
+            bxs = [x * beta % p for x in xs]
+        if keep:
+            xs = _compact(xs)
+            ys = _compact(ys)
+            if bxs is not None:
+                bxs = _compact(bxs)
+        return (w, xs, ys, bxs)
+
+    def shifted(self, pt, parts, shift):
+        """Affine [P, 2**shift * P, 2**(2*shift) * P, ...] (parts points)."""
+        out = [pt]
+        jp = (pt[0], pt[1], 1)
+        for _ in range(parts - 1):
+            for _ in range(shift):
+                jp = self.double(jp)
+            out.append(self.to_affine(jp))
+        return out
+
+    def tables(self, pt, w, parts, keep=False):
+        """Width-w tables of P, 2**s * P, ... (parts of them, s = `shift(parts)`)."""
+        return [self.table(q, w, keep) for q in self.shifted(pt, parts, self.shift(parts))]
+
+    def shift(self, parts):
+        """Bits per part when scalars are cut into parts (GLV halves are < 2**129)."""
+        bits = 129 if self.glv is not None else 256
+        return (bits + parts - 1) // parts
+
+    def g_tables(self, parts):
+        """The generator's tables (width G_WINDOW) for parts, built on first use and kept."""
+        t = self._gts.get(parts)
+        if t is None:
+            if parts == 1:
+                t = [self.table(self.g, G_WINDOW, True)]
+            else:
+                # G's own table is shared with parts == 1.
+                rest = self.shifted(self.g, parts, self.shift(parts))[1:]
+                t = self.g_tables(1) + [self.table(q, G_WINDOW, True) for q in rest]
+            self._gts[parts] = t
+        return t
+
+    # -- scalars -------------------------------------------------------------
+
+    def split(self, k):
+        """(k1, k2) with k1 + k2*lam == k (mod n) and |k1|, |k2| < 2**129 (GLV curves)."""
+        _, _, a1, b1, a2, b2 = self.glv
+        c1 = (k * self._g1 + (1 << 383)) >> 384
+        c2 = (k * self._g2 + (1 << 383)) >> 384
+        return k - c1 * a1 - c2 * a2, -c1 * b1 - c2 * b2
+
+    def terms(self, k, tables):
+        """Terms (k', w, xs, ys) of k*T for `combine`, given the `tables` of T.
+
+        On a GLV curve k is first split by the endomorphism (the second half
+        uses the beta*x columns); with several tables, each part of k
+        (`shift` bits) goes with the table of T shifted as far.
+        """
+        k %= self.n
+        if self.glv is not None:
+            k1, k2 = self.split(k)
+            halves = ((k1, 1), (k2, 3))  # index of the x column in a table
+        else:
+            halves = ((k, 1),)
+        parts = len(tables)
+        out = []
+        for h, col in halves:
+            if parts == 1:
+                t = tables[0]
+                out.append((h, t[0], t[col], t[2]))
+                continue
+            sign = 1
+            if h < 0:
+                h = -h
+                sign = -1
+            s = self.shift(parts)
+            mask = (1 << s) - 1
+            for j in range(parts):
+                t = tables[j]
+                c = h >> (j * s)
+                if j < parts - 1:
+                    c &= mask
+                out.append((sign * c, t[0], t[col], t[2]))
+        return out
+
+    # -- the hot loop ----------------------------------------------------------
+
+    def combine(self, terms):
+        """Jacobian sum of the k*T over terms (k, w, xs, ys); xs, ys: T's odd multiples.
+
+        k may be negative; each table must hold 2**(w-2) entries.
+        """
+        p = self.p
+        # Scatter the nonzero wNAF digits into per-bit lists of affine points.
+        events = {}
+        top = -1
+        for k, w, xs, ys in terms:
+            neg = k < 0
+            if neg:
+                k = -k
+            pos, dig = wnaf(k, w)
+            for i in range(len(pos)):
+                d = dig[i]
+                b = pos[i]
+                if d < 0:
+                    j = -d >> 1
+                    pt = (xs[j], ys[j] if neg else p - ys[j])
+                else:
+                    j = d >> 1
+                    pt = (xs[j], p - ys[j] if neg else ys[j])
+                e = events.get(b)
+                if e is None:
+                    events[b] = [pt]
+                else:
+                    e.append(pt)
+                if b > top:
+                    top = b
+        kind = self.kind
+        a = self.a
+        X = Y = Z = 0
+        get = events.get
+        for i in range(top, -1, -1):
+            if Z:
+                # Doubling; m = 3x^2 + a*z^4 in three shapes.
+                if kind == 0:
+                    m = X * X % p * 3
+                elif kind == 1:
+                    zz = Z * Z % p
+                    m = (X - zz) * (X + zz) % p * 3
+                else:
+                    zz = Z * Z % p
+                    m = (X * X * 3 + a * (zz * zz % p)) % p
+                Z = (Y * Z << 1) % p
+                yy = Y * Y % p
+                s = X * yy % p
+                X = (m * m - (s << 3)) % p
+                Y = (m * ((s << 2) - X) - (yy * yy << 3)) % p
+            e = get(i)
+            if e is None:
+                continue
+            for x2, y2 in e:
+                if not Z:
+                    X = x2
+                    Y = y2
+                    Z = 1
+                    continue
+                # Mixed addition (X, Y, Z) += (x2, y2).
+                zz = Z * Z % p
+                h = x2 * zz % p - X
+                r = y2 * zz * Z % p - Y
+                if not h:
+                    if r:  # P + (-P)
+                        Z = 0
+                    else:
+                        X, Y, Z = self.double((X, Y, Z))
+                    continue
+                hh = h * h % p
+                hhh = h * hh % p
+                v = X * hh % p
+                X = (r * r - hhh - (v << 1)) % p
+                Y = (r * (v - X) - Y * hhh) % p
+                Z = Z * h % p
+        if not Z:
+            return (0, 1, 0)
+        return (X, Y, Z)
+
+    # -- scalar multiplication -----------------------------------------------
+
+    def mul_g(self, k):
+        """k*G as a Jacobian point, from the generator's tables.
+
+        SM2 (no GLV) cuts k in two halves: 128 doublings instead of 256, for
+        a second generator table.
+        """
+        return self.combine(self.terms(k, self.g_tables(1 if self.glv is not None else 2)))
+
+    def mul(self, k, pt):
+        """k*P as a Jacobian point for an affine P (None is infinity)."""
+        if pt is None:
+            return (0, 1, 0)
+        return self.combine(self.terms(k, [self.table(pt, P_WINDOW)]))
+
+    def mul_add(self, u1, u2, pt):
+        """u1*G + u2*P as a Jacobian point: the verification equation.
+
+        pt: P as an affine point, or a PublicKey holding P's tables (whose
+        parts also set how the generator's scalar is cut).
+        """
+        if isinstance(pt, PublicKey):
+            tables = pt.tables
+        else:
+            tables = [self.table(pt, P_WINDOW)]
+        return self.combine(self.terms(u1, self.g_tables(len(tables))) + self.terms(u2, tables))
+
+
+class PublicKey:
+    """A decoded public key and its tables, for verifying many signatures of one signer.
+
+    PBFT sealers sign every block, so a light client can keep one per sealer:
+    decoding and table building are skipped, and with parts > 1 the tables of
+    P, 2**s*P, ... (and as many of G) cut the doublings of a verification by
+    as much: 128/parts on secp256k1 (after GLV), 256/parts on SM2.
+    parts defaults to 1 on secp256k1 and 2 on SM2.
+
+    MicroPython heap, 48 bytes an integer: parts * 2**(window-2) entries of 3
+    (secp256k1) or 2 (SM2) integers: 1.2 KB (secp256k1, defaults), 1.6 KB
+    (SM2, defaults). Each generator table for parts > 1 that is not built yet
+    adds 10 KB (secp256k1) or 6.7 KB (SM2), once for all keys.
+    """
+
+    def __init__(self, curve, data, window=P_WINDOW, parts=None):
+        if parts is None:
+            parts = 1 if curve.glv is not None else 2
+        if not (2 <= window <= 9 and 1 <= parts <= 8):
+            raise Malformed("table width must be in 2..9 and parts in 1..8")
+        self.curve = curve
+        self.data = bytes(data)
+        self.point = curve.decode_point(data)
+        self.tables = curve.tables(self.point, window, parts, True)
