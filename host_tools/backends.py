@@ -63,6 +63,12 @@ def native_secp256k1():
             raise Malformed("verify: expected 64-byte key, 32-byte hash, 64/65-byte signature")
         if not _check_rs(sig):
             return False
+        if len(sig) == 65:
+            # A recovery id is part of the signature: it must recover this key.
+            try:
+                return recover(digest, sig) == bytes(pub)
+            except Invalid:
+                return False
         try:
             key = coincurve.PublicKey(b"\x04" + bytes(pub))
         except Exception:

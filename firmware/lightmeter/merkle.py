@@ -20,6 +20,7 @@ from lightmeter.errors import Invalid, Malformed
 
 MAX_DEPTH = 32  # 2**32 leaves: far above any block
 _PAD = bytes(28)
+_EMPTY = bytes(32)
 
 
 def root(leaves, H):
@@ -73,6 +74,8 @@ def verify(items, leaf, expected_root, H):
     n = len(items)
     if n == 0:
         raise Malformed("proof: empty")
+    if expected_root == _EMPTY:
+        raise Invalid("proof: the root is that of a block without transactions")
     if n == 1:
         if items[0] != leaf:
             raise Invalid("proof: single-leaf proof is not this leaf")

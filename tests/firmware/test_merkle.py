@@ -117,3 +117,9 @@ def test_depth_is_bounded():
         items += [merkle.count_slot(1), h]
         h = H(h)
     raises(Malformed, merkle.verify, items, leaf, h, H)
+
+
+def test_empty_block_root_proves_nothing():
+    zero = bytes(32)
+    e = raises(Invalid, merkle.verify, [zero], zero, zero, H)
+    assert "without transactions" in str(e)

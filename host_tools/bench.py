@@ -1,0 +1,196 @@
+"""`lightmeter bench`: speed and memory of our verification against peers, in one run.
+
+Every figure is measured in the same process run as the peer it is compared
+with, so ratios hold whatever the machine. CPython figures use our pure
+firmware code (no native backend). MicroPython figures run the firmware inside
+the WebAssembly port and time with time.ticks_us there; node start-up and
+module import are excluded.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import time
+
+from lightmeter import header, keccak, secp256k1, sm2, sm3, suite as suite_mod
+from lightmeter import trust as trust_mod
+
+VECTORS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "vectors")
+
+
+def per_call_ms(fn, n, repeat=3):
+    """Best-of-repeat mean time of fn() in milliseconds."""
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = (time.perf_counter() - t0) * 1000 / n
+        best = dt if best is None or dt < best else best
+    return best
+
+
+def _keys(label, count):
+    return [hashlib.sha256(label + bytes([i])).digest() for i in range(count)]
+
+
+def built_header(suite_name, sealers, signers):
+    """(result JSON, TRUST.json) of a header with `sealers` nodes, the first `signers` signing."""
+    s = suite_mod.get(suite_name)
+    nodes = sorted((s.public_key(k), k) for k in _keys(b"bench-sealer", sealers))
+    h = header.new(1000, b"\x01" * 32, [n for n, _ in nodes], txs_root=b"\x02" * 32,
+                   receipts_root=b"\x03" * 32, state_root=b"\x04" * 32, gas_used=b"21000",
+                   timestamp=1700000000000, sealer=1)
+    digest = h.hash(s)
+    h.signatures = [(i, s.sign_node(nodes[i][1], digest)) for i in range(signers)]
+    trust = {"chain_id": "chain0", "group_id": "group0", "crypto": suite_name,
+             "sealers": [{"node_id": n.hex(), "weight": 1} for n, _ in nodes]}
+    return header.to_json(h, digest), trust
+
+
+def cpython_crypto(quick):
+    """Our pure secp256k1/SM2/hashes against python-ecdsa, coincurve, gmssl, pycryptodome, OpenSSL."""
+    import coincurve
+    import ecdsa
+    from Crypto.Hash import keccak as pc_keccak
+    from gmssl import sm2 as gm_sm2, sm3 as gm_sm3
+
+    n = 30 if quick else 200
+    out = {}
+    priv = hashlib.sha256(b"bench-key").digest()
+    digest = hashlib.sha256(b"bench-message").digest()
+
+    pub = secp256k1.public_key(priv)
+    sig = secp256k1.sign(priv, digest)
+    assert secp256k1.verify(pub, digest, sig)
+    out["secp256k1_verify_ms"] = per_call_ms(lambda: secp256k1.verify(pub, digest, sig), n)
+    out["secp256k1_recover_ms"] = per_call_ms(lambda: secp256k1.recover(digest, sig), n)
+    out["secp256k1_sign_ms"] = per_call_ms(lambda: secp256k1.sign(priv, digest), n)
+    vk = ecdsa.VerifyingKey.from_string(pub, curve=ecdsa.SECP256k1)
+
+    assert vk.verify_digest(sig[:64], digest, sigdecode=ecdsa.util.sigdecode_string)
+    out["secp256k1_verify_ms_python_ecdsa"] = per_call_ms(
+        lambda: vk.verify_digest(sig[:64], digest, sigdecode=ecdsa.util.sigdecode_string), n)
+    from coincurve.ecdsa import cdata_to_der, deserialize_compact
+    cpub = coincurve.PublicKey(b"\x04" + pub)
+    der = cdata_to_der(deserialize_compact(sig[:64]))
+    assert cpub.verify(der, digest, hasher=None)
+    out["secp256k1_verify_ms_coincurve"] = per_call_ms(lambda: cpub.verify(der, digest, hasher=None), n * 10)
+
+    spub = sm2.public_key(priv)
+    za = sm2.za(spub)
+    ssig = sm2.sign(priv, digest)
+    e = sm3.sm3(za + digest)
+    assert sm2.verify_digest(spub, e, ssig) and sm2.verify(spub, digest, ssig, za=za)
+    # Like for like: both take e = SM3(Z_A || M) and check r, s.
+    out["sm2_verify_ms"] = per_call_ms(lambda: sm2.verify_digest(spub, e, ssig), n)
+    out["sm2_verify_with_sm3_ms"] = per_call_ms(lambda: sm2.verify(spub, digest, ssig, za=za), n)
+    gm = gm_sm2.CryptSM2(private_key=priv.hex(), public_key=spub.hex())
+    assert gm.verify(ssig.hex(), e)
+    gn = max(5, n // 10)
+    out["sm2_verify_ms_gmssl"] = per_call_ms(lambda: gm.verify(ssig.hex(), e), gn)
+    assert gm.verify_with_sm3(ssig.hex(), digest)
+    out["sm2_verify_with_sm3_ms_gmssl"] = per_call_ms(lambda: gm.verify_with_sm3(ssig.hex(), digest), gn)
+
+    data = bytes(range(200))
+    hn = n * 5
+    out["keccak256_200b_ms"] = per_call_ms(lambda: keccak.keccak256(data), hn)
+    out["keccak256_200b_ms_pycryptodome"] = per_call_ms(
+        lambda: pc_keccak.new(digest_bits=256, data=data).digest(), hn * 10)
+    out["sm3_200b_ms"] = per_call_ms(lambda: sm3.sm3(data), hn)
+    out["sm3_200b_ms_openssl"] = per_call_ms(lambda: hashlib.new("sm3", data).digest(), hn * 10)
+    dl = list(data)
+    out["sm3_200b_ms_gmssl"] = per_call_ms(lambda: gm_sm3.sm3_hash(dl), max(5, hn // 10))
+
+    out["ratio_secp256k1_verify_vs_python_ecdsa"] = out["secp256k1_verify_ms_python_ecdsa"] / out["secp256k1_verify_ms"]
+    out["ratio_secp256k1_verify_vs_coincurve"] = out["secp256k1_verify_ms"] / out["secp256k1_verify_ms_coincurve"]
+    out["ratio_sm2_verify_vs_gmssl"] = out["sm2_verify_ms_gmssl"] / out["sm2_verify_ms"]
+    out["ratio_sm2_verify_with_sm3_vs_gmssl"] = out["sm2_verify_with_sm3_ms_gmssl"] / out["sm2_verify_with_sm3_ms"]
+    return out
+
+
+_MP_TIMER = """
+import json, sys, time
+from lightmeter import check
+args = json.loads(sys.stdin.read())
+res = check.check_header(args["block"], args["trust"])
+assert res["valid"], res
+t0 = time.ticks_us()
+for i in range(args["n"]):
+    check.check_header(args["block"], args["trust"])
+print("elapsed_us", time.ticks_diff(time.ticks_us(), t0))
+"""
+
+_MP_LOADED = """
+import json, sys
+from lightmeter import check, header, suite, trust
+args = json.loads(sys.stdin.read())
+"""
+_MP_VERIFIED = _MP_LOADED + """
+assert check.check_header(args["block"], args["trust"])["valid"]
+"""
+
+
+def micropython_headers(quick):
+    """Header verification time and heap inside MicroPython, and the same check on CPython."""
+    from host_tools import micropython
+
+    with open(os.path.join(VECTORS, "fisco-doc-sm-block2.json")) as f:
+        block2 = json.load(f)
+    trust2 = {"chain_id": "chain0", "group_id": "group0", "crypto": "sm",
+              "sealers": [{"node_id": x, "weight": 1} for x in block2["result"]["sealerList"]]}
+    cases = {
+        "header4": (block2, trust2),  # real chain: SM2, 3 of 4 sealers sign
+        "header21": built_header("sm", 21, trust_mod.quorum(21)),  # SM2, 15 of 21
+        "header21_ecdsa": built_header("ecdsa", 21, trust_mod.quorum(21)),
+    }
+    n = 2 if quick else 5
+    out = {}
+    from lightmeter import check
+    for name, (block, trust) in cases.items():
+        payload = json.dumps({"block": block, "trust": trust, "n": n})
+        res = micropython.run(code=_MP_TIMER, stdin=payload, timeout=600)
+        if res.returncode != 0:
+            raise RuntimeError("MicroPython benchmark failed:\n" + res.stderr)
+        us = int(res.stdout.split("elapsed_us")[1].split()[0])
+        out[name + "_verify_ms_micropython"] = us / 1000 / n
+        out[name + "_verify_ms_cpython"] = per_call_ms(lambda: check.check_header(block, trust), n)
+    out.update(micropython_heap(*cases["header21"]))
+    return out
+
+
+def micropython_heap(block, trust):
+    """Smallest MicroPython heap (real GC, firmware as .mpy) that verifies the header.
+
+    Also the heap for loading the modules and the JSON input alone, so the
+    verification's own share is visible.
+    """
+    import tempfile
+
+    from host_tools import build, mpunix
+
+    payload = json.dumps({"block": block, "trust": trust})
+    with tempfile.TemporaryDirectory() as d:
+        build.compile_firmware(d)
+        loaded = mpunix.min_heap(_MP_LOADED, stdin=payload, modules=d)
+        full = mpunix.min_heap(_MP_VERIFIED, stdin=payload, modules=d)
+    return {"header21_peak_heap_kb_micropython": full / 1024,
+            "header21_loaded_heap_kb_micropython": loaded / 1024}
+
+
+def collect(quick=False):
+    out = {"python": sys.version.split()[0], "quick": quick}
+    out.update(cpython_crypto(quick))
+    out.update(micropython_headers(quick))
+    return out
+
+
+def main(quick=False, as_json=False):
+    res = collect(quick)
+    if as_json:
+        print(json.dumps(res, indent=2))
+        return 0
+    for k, v in res.items():
+        print("%-44s %s" % (k, "%.4f" % v if isinstance(v, float) else v))
+    return 0

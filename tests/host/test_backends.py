@@ -1,0 +1,76 @@
+"""Native backends (coincurve, pycryptodome, OpenSSL SM3) give exactly the pure firmware's answers,
+including on hostile input: the pure code is the reference."""
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lightmeter import keccak, secp256k1, sm3
+from lightmeter.errors import Invalid, Malformed
+from host_tools import backends
+
+N = secp256k1.N
+native_recover, native_verify = backends.native_secp256k1()
+
+
+def outcome(fn, *args):
+    try:
+        return ("ok", fn(*args))
+    except Invalid:
+        return ("invalid", None)
+    except Malformed:
+        return ("malformed", None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=700))
+def test_hashes_agree(data):
+    assert backends.native_keccak256()(data) == keccak.keccak256(data)
+    assert backends.native_sm3()(data) == sm3.sm3(data)
+
+
+def _mutations(sig):
+    r, s, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
+    yield sig
+    yield sig[:64] + bytes([v ^ 1])
+    yield sig[:64] + bytes([27 + v])
+    yield r + (N - s).to_bytes(32, "big") + bytes([v ^ 1])  # high s
+    yield bytes(32) + sig[32:]
+    yield sig[:32] + bytes(32) + sig[64:]
+    yield N.to_bytes(32, "big") + sig[32:]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32),
+       st.integers(0, 64), st.integers(0, 255))
+def test_secp256k1_agrees_on_valid_and_mutated_signatures(seed, digest, pos, xor):
+    priv = (int.from_bytes(seed, "big") % (N - 1) + 1).to_bytes(32, "big")
+    pub = secp256k1.public_key(priv)
+    sig = secp256k1.sign(priv, digest)
+    flipped = bytearray(sig)
+    flipped[pos] ^= xor
+    for s in list(_mutations(sig)) + [bytes(flipped)]:
+        assert outcome(native_recover, digest, s) == outcome(secp256k1.recover, digest, s)
+        assert native_verify(pub, digest, s) == secp256k1.verify(pub, digest, s)
+        assert native_verify(pub, digest, s[:64]) == secp256k1.verify(pub, digest, s[:64])
+
+
+def test_length_errors_agree():
+    for args in ((b"\0" * 31, b"\0" * 65), (b"\0" * 32, b"\0" * 64)):
+        with pytest.raises(Malformed):
+            native_recover(*args)
+        with pytest.raises(Malformed):
+            secp256k1.recover(*args)
+
+
+def test_install_and_uninstall_swap_the_suite_primitives():
+    from lightmeter import suite
+
+    e = suite.get("ecdsa")
+    pure = e.hash
+    try:
+        names = backends.install()
+        assert "keccak256:pycryptodome" in names and "secp256k1:coincurve" in names
+        assert e.hash is not pure and e.hash(b"abc") == pure(b"abc")
+    finally:
+        backends.uninstall()
+    assert e.hash is pure
