@@ -89,6 +89,9 @@ def main(argv=None):
     except commands.UsageError as e:
         print("lightmeter: %s" % e, file=sys.stderr)
         return 2
+    except RuntimeError as e:  # a runtime we need is missing or broke (MicroPython, node)
+        print("lightmeter: %s" % str(e).splitlines()[0], file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -47,24 +47,30 @@ def _proof(obj, key):
     return merkle.parse_proof(obj[key], key)
 
 
+def _item_report(hdr, trust, suite, key, digest, check_item):
+    """The header's report, then check_item() -> extra fields, or the first failure."""
+    out, ok = _header_report(hdr, trust, suite)
+    out[key] = _hex(digest)
+    if not ok:
+        out["reason"] = "header: " + out["reason"]
+        return out
+    try:
+        out.update(check_item())
+    except Invalid as e:
+        out.update(valid=False, reason=str(e))
+    return out
+
+
 def check_receipt(receipt_obj, block, trust_obj):
     """Report for `verify receipt`: the header first, then the receipt in it."""
     trust, suite, hdr = _header(block, trust_obj)
     rcpt = receipt_mod.from_json(receipt_obj)
     items = _proof(receipt_obj, "txReceiptProof")
-    rh = rcpt.hash(suite)
-    out, ok = _header_report(hdr, trust, suite)
-    out["receipt_hash"] = _hex(rh)
-    if not ok:
-        out["reason"] = "header: " + out["reason"]
-        return out
-    try:
-        _, pos = verify.verify_receipt(rcpt, items, hdr, suite)
-    except Invalid as e:
-        out.update(valid=False, reason=str(e))
-        return out
-    out["index"] = pos
-    return out
+
+    def item():
+        return {"index": verify.verify_receipt(rcpt, items, hdr, suite)[1]}
+
+    return _item_report(hdr, trust, suite, "receipt_hash", rcpt.hash(suite), item)
 
 
 def check_tx(tx_obj, block, trust_obj):
@@ -72,17 +78,9 @@ def check_tx(tx_obj, block, trust_obj):
     trust, suite, hdr = _header(block, trust_obj)
     tx = tx_mod.from_json(tx_obj)
     items = _proof(tx_obj, "txProof")
-    th = tx_mod.tx_hash(tx, suite)
-    out, ok = _header_report(hdr, trust, suite)
-    out["tx_hash"] = _hex(th)
-    if not ok:
-        out["reason"] = "header: " + out["reason"]
-        return out
-    try:
+
+    def item():
         _, sender, pos = verify.verify_tx(tx, items, hdr, trust, suite)
-    except Invalid as e:
-        out.update(valid=False, reason=str(e))
-        return out
-    out["sender"] = _hex(sender)
-    out["index"] = pos
-    return out
+        return {"sender": _hex(sender), "index": pos}
+
+    return _item_report(hdr, trust, suite, "tx_hash", tx_mod.tx_hash(tx, suite), item)

@@ -176,3 +176,15 @@ def test_decode_from_file_and_bad_signature(tmp_path):
 def test_decode_malformed_exits_2(arg):
     p = lm("decode", "tx", arg, "--crypto", "sm")
     assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_missing_micropython_runtime_is_one_clear_line(files, tmp_path):
+    # A checkout without node_modules: the CLI names the fix instead of a traceback.
+    code = ("import sys; from host_tools import micropython, cli; "
+            "micropython.NODE_MODULES = micropython.Path(sys.argv[1]); "
+            "sys.exit(cli.main(sys.argv[2:]))")
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none"), "verify", "header",
+                        files["block"], "--trust", files["trust"], "--runtime", "micropython"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "make setup" in p.stderr and len(p.stderr.strip().splitlines()) == 1
