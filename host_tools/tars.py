@@ -152,12 +152,14 @@ class Reader:
     """Strict reader over one Tars encoding whose top level is a struct body.
 
     Read fields in ascending tag order with read_*(tag); an absent field gives the
-    default. Fields with tags not asked for are skipped after being checked. Call
+    default. Fields with tags not asked for are skipped after being checked, or
+    refused when the reader is made with unknown_fields=False. Call
     finish() after the last field: it checks the rest of the buffer and that nothing
     follows it.
     """
 
-    def __init__(self, data, max_depth=MAX_DEPTH):
+    def __init__(self, data, max_depth=MAX_DEPTH, unknown_fields=True):
+        self._unknown_ok = unknown_fields  # False: a field nobody asked for is an error
         self._buf = bytes(data)
         self._pos = 0
         self._max_depth = max_depth
@@ -240,7 +242,12 @@ class Reader:
             self._last = htag
             if htag == tag:
                 return type_
+            self._unknown(htag)
             self._skip_value(type_)
+
+    def _unknown(self, tag):
+        if not self._unknown_ok:
+            raise TarsError("unknown field tag %d at offset %d (not in the schema)" % (tag, self._pos))
 
     def _skip_rest(self):
         """Skip the unread fields of the current struct; consume its STRUCT_END if nested."""
@@ -256,6 +263,7 @@ class Reader:
             if htag <= self._last:
                 raise TarsError("tag %d after tag %d at offset %d (duplicate or out of order)"
                                 % (htag, self._last, self._pos))
+            self._unknown(htag)
             self._pos += size
             self._last = htag
             self._skip_value(type_)

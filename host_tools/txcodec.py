@@ -86,9 +86,13 @@ def _read_fields(r, fields, out):
     return out
 
 
-def decode_transaction(raw):
-    """dict of every field of a Tars-encoded bcostars::Transaction; TarsError if malformed."""
-    r = Reader(raw)
+def decode_transaction(raw, unknown_fields=False):
+    """dict of every field of a Tars-encoded bcostars::Transaction; TarsError if malformed.
+
+    A field outside the schema is refused as trailing garbage unless unknown_fields is
+    true (a node skips such fields; a newer schema may add some).
+    """
+    r = Reader(raw, unknown_fields=unknown_fields)
     tx = r.read_struct(1, lambda rd: _read_fields(rd, DATA_FIELDS, {}))
     if tx is None:
         # Optional in the schema, but every tars2cpp writer emits it (a struct has no default).

@@ -217,9 +217,20 @@ def test_unknown_fields_of_every_type_are_skipped():
     r.finish()
 
 
-def test_unknown_higher_tag_after_the_last_field_is_skipped():
-    tx = decode_transaction(DOC_RAW + b"\xcc" + b"\xf6\x20\x01x")  # tag 12 zero, tag 32 string
-    assert tx == expected_doc_fields()
+def test_fields_outside_the_schema_are_trailing_garbage():
+    extra = DOC_RAW + b"\xcc" + b"\xf6\x20\x01x"  # tag 12 zero, tag 32 string
+    with pytest.raises(TarsError, match="unknown field tag 12"):
+        decode_transaction(extra)
+    # as a node does, they can be skipped on request (a newer schema may add fields)
+    assert decode_transaction(extra, unknown_fields=True) == expected_doc_fields()
+
+
+def test_unknown_field_inside_data_is_refused():
+    raw = encode_transaction({"version": 1, "chainID": "c"})
+    # data struct: 1a | 10 01 (version) | 26 01 'c' | 0b ; add tag 15 (zero) before the end
+    assert raw[-1:] == b"\x0b"
+    with pytest.raises(TarsError, match="unknown field tag 15"):
+        decode_transaction(raw[:-1] + b"\xfc\x0f" + raw[-1:])
 
 
 # -- transaction fields at boundaries ----------------------------------------------------
@@ -351,15 +362,19 @@ def nested_structs(depth):
 
 
 def test_nesting_deeper_than_the_bound_is_refused():
+    # Only reachable where unknown fields are skipped: by default tag 32 is refused at once.
     ok = data_with(nested_structs(tars.MAX_DEPTH - 1))  # data itself is one level
-    assert decode_transaction(ok)["version"] == 0
-    with pytest.raises(TarsError):
-        decode_transaction(data_with(nested_structs(tars.MAX_DEPTH)))
+    assert decode_transaction(ok, unknown_fields=True)["version"] == 0
+    with pytest.raises(TarsError, match="unknown field"):
+        decode_transaction(ok)
     lists = b"\xf9\x20" + b"\x00\x01\x09" * 40 + b"\x0c"  # list of list of ... 40 deep
-    with pytest.raises(TarsError):
-        decode_transaction(data_with(lists))
-    with pytest.raises(TarsError):
-        decode_transaction(data_with(nested_structs(5000)))
+    for lenient in (False, True):
+        with pytest.raises(TarsError):
+            decode_transaction(data_with(nested_structs(tars.MAX_DEPTH)), unknown_fields=lenient)
+        with pytest.raises(TarsError):
+            decode_transaction(data_with(lists), unknown_fields=lenient)
+        with pytest.raises(TarsError):
+            decode_transaction(data_with(nested_structs(5000)), unknown_fields=lenient)
 
 
 def test_errors_are_malformed_and_value_errors():
