@@ -193,3 +193,36 @@ def test_the_reader_above_reads_the_real_block():
     h = header.from_json(BLOCK, 64)
     f = parse_preimage(h.preimage())
     assert f["gas_used"] == b"24363" and len(f["sealer_list"]) == 4 and f["extra_data"] == b""
+
+
+def _built_tx():
+    from chainmaker import sealers, signed_header, trust_json
+
+    s = suite.get("ecdsa")
+    t = txm.defaults()
+    t.update(chainID=b"chain0", groupID=b"group0", blockLimit=12, nonce=b"7", to=b"ab" * 20,
+             input=b"\x01\x02", abi=b"[]")
+    t["signature"] = s.sign_tx(b"\x09" * 32, txm.tx_hash(t, s))
+    leaves = [txm.tx_hash(t, s), s.hash(b"other")]
+    nodes = sealers("ecdsa", 4)
+    blk, _ = signed_header("ecdsa", nodes, number=10, txs_root=merkle.root(leaves, s.hash))
+    js = txm.to_json(t, s)
+    js["txProof"] = [x.hex() for x in merkle.proof(leaves, 0, s.hash)]
+    return js, blk, trust_json("ecdsa", nodes)
+
+
+TX_JSON, TX_BLOCK, TX_TRUST = _built_tx()
+
+
+def test_built_tx_is_valid():
+    assert check.check_tx(TX_JSON, TX_BLOCK, TX_TRUST)["valid"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(list(paths(TX_JSON))), json_values)
+def test_no_mutated_transaction_is_accepted(path, value):
+    assume(get(TX_JSON, path) != value)
+    assume(path[:1] not in (("importTime",), ("extraData",)))  # not hashed, not checked
+    assume(not (path in (("hash",), ("from",)) and value in (None, "")))  # absent claims
+    res = outcome(check.check_tx, replaced(TX_JSON, path, value), TX_BLOCK, TX_TRUST)
+    assert res is None or not res["valid"], (path, value)
