@@ -75,6 +75,30 @@ def build_parser():
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
     b.add_argument("--json", action="store_true", help="print one JSON object")
 
+    n = sub.add_parser("node", help="run a local FISCO BCOS 3.x-compatible chain",
+                       description="A local chain that speaks FISCO BCOS 3.x JSON-RPC: N sealers with "
+                                   "real PBFT signatures, blocks only when transactions are pending, "
+                                   "Tars sendTransaction, a real EVM, MeterRegistry installed at start, "
+                                   "state kept in SQLite under --data. See docs/node.md.",
+                       formatter_class=fmt)
+    n.add_argument("--crypto", choices=("ecdsa", "sm"), default="ecdsa",
+                   help="ecdsa: keccak256 + secp256k1; sm: SM3 + SM2 (default ecdsa)")
+    n.add_argument("--chain-id", default="chain0")
+    n.add_argument("--group-id", default="group0")
+    n.add_argument("--sealers", type=int, default=4, help="initial number of sealers (default 4)")
+    n.add_argument("--data", metavar="DIR", help="keep the chain here (SQLite); restart resumes it. "
+                                                 "Without it the chain lives in memory")
+    n.add_argument("--listen", default="127.0.0.1:20200", metavar="HOST:PORT",
+                   help="JSON-RPC address (default 127.0.0.1:20200; port 0 picks a free one)")
+    n.add_argument("--seed", help="derive sealer keys from this text, for a reproducible chain "
+                                  "(default: random, stored under --data)")
+    n.add_argument("--sign", choices=("quorum", "all"), default="quorum",
+                   help="which sealers sign each block: just a quorum (default) or all")
+    n.add_argument("--faulty", choices=("few", "duplicate"),
+                   help="FOR TESTS ONLY: sign with too little weight, or reach quorum only by "
+                        "listing one signer twice; light clients must reject these blocks")
+    n.add_argument("--verbose", action="store_true", help="log every HTTP request")
+
     sub.add_parser("demo", help="walk through verifying real FISCO BCOS data",
                    description="Verifies the public FISCO BCOS example chain data shipped with "
                                "lightmeter on CPython and on MicroPython.")

@@ -88,6 +88,22 @@ def do_bench(args):
     return bench.main(quick=args.quick, as_json=args.json)
 
 
+def do_node(args):
+    from host_tools.node import server as node_server
+
+    host, _, port = args.listen.rpartition(":")
+    try:
+        port = int(port)
+    except ValueError:
+        raise UsageError("--listen takes HOST:PORT, got %r" % args.listen)
+    if args.sealers < 1 or args.sealers > 32:
+        raise UsageError("--sealers must be between 1 and 32")
+    return node_server.serve(crypto=args.crypto, chain_id=args.chain_id, group_id=args.group_id,
+                             sealers=args.sealers, data_dir=args.data, host=host or "127.0.0.1",
+                             port=port, seed=args.seed, sign_mode=args.faulty or args.sign,
+                             verbose=args.verbose)
+
+
 def do_demo(args):
     from host_tools import walkthrough
     return walkthrough.main()

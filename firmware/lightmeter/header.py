@@ -94,15 +94,15 @@ def from_json(obj, node_sig_len=None):
         pn = fields.integer(g(p, "blockNumber"), "parentInfo.blockNumber")
         if pn != n - 1:
             raise Malformed("parentInfo.blockNumber: %d is not number - 1" % pn)
-        h.parents = [(pn, fields.hexbytes(g(p, "blockHash"), "parentInfo.blockHash", 32))]
+        h.parents = [(pn, fields.hexbytes(g(p, "blockHash"), "parentInfo.blockHash", 32, True))]
 
-    h.txs_root = fields.hexbytes(g(obj, "txsRoot"), "txsRoot", 32)
-    h.receipts_root = fields.hexbytes(g(obj, "receiptsRoot"), "receiptsRoot", 32)
-    h.state_root = fields.hexbytes(g(obj, "stateRoot"), "stateRoot", 32)
+    h.txs_root = fields.hexbytes(g(obj, "txsRoot"), "txsRoot", 32, True)
+    h.receipts_root = fields.hexbytes(g(obj, "receiptsRoot"), "receiptsRoot", 32, True)
+    h.state_root = fields.hexbytes(g(obj, "stateRoot"), "stateRoot", 32, True)
     h.gas_used = fields.decimal(g(obj, "gasUsed"), "gasUsed")
 
     sealers = fields.array(g(obj, "sealerList"), "sealerList", MAX_SEALERS)
-    h.sealer_list = [fields.hexbytes(s, "sealerList[%d]" % i, 64) for i, s in enumerate(sealers)]
+    h.sealer_list = [fields.hexbytes(s, "sealerList[%d]" % i, 64, True) for i, s in enumerate(sealers)]
     weights = fields.array(g(obj, "consensusWeights"), "consensusWeights", MAX_SEALERS)
     if len(weights) != len(sealers):
         raise Malformed("consensusWeights: %d weights for %d sealers" % (len(weights), len(sealers)))
@@ -110,7 +110,7 @@ def from_json(obj, node_sig_len=None):
     h.sealer = fields.integer(g(obj, "sealer"), "sealer")
     extra = g(obj, "extraData")
     if n == 0:
-        h.extra_data = fields.hexbytes(extra, "extraData")
+        h.extra_data = fields.hexbytes(extra, "extraData", None, True)
         if len(h.extra_data) > MAX_GENESIS_EXTRA:
             raise Malformed("extraData: longer than %d bytes" % MAX_GENESIS_EXTRA)
         if h.sealer != 0:
@@ -121,7 +121,7 @@ def from_json(obj, node_sig_len=None):
         if h.gas_used != b"0":
             raise Malformed("genesis gasUsed must be 0")
     else:
-        h.extra_data = fields.hexbytes(extra, "extraData")
+        h.extra_data = fields.hexbytes(extra, "extraData", None, True)
         if len(h.extra_data) > MAX_EXTRA:
             raise Malformed("extraData: over %d bytes would make the preimage ambiguous" % MAX_EXTRA)
         if not sealers:
@@ -137,13 +137,13 @@ def from_json(obj, node_sig_len=None):
     for i, s in enumerate(sigs):
         name = "signatureList[%d]" % i
         idx = fields.integer(g(s, "sealerIndex"), name + ".sealerIndex")
-        sig = fields.hexbytes(g(s, "signature"), name + ".signature")
+        sig = fields.hexbytes(g(s, "signature"), name + ".signature", None, True)
         if node_sig_len is not None and len(sig) != node_sig_len:
             raise Malformed("%s.signature: expected %d bytes, got %d" % (name, node_sig_len, len(sig)))
         h.signatures.append((idx, sig))
 
     claimed = obj.get("hash")
-    h.claimed_hash = None if claimed is None else fields.hexbytes(claimed, "hash", 32)
+    h.claimed_hash = None if claimed is None else fields.hexbytes(claimed, "hash", 32, True)
     return h
 
 
