@@ -179,18 +179,115 @@ def micropython_heap(block, trust):
             "header21_loaded_heap_kb_micropython": loaded / 1024}
 
 
-def collect(quick=False):
+def collect(quick=False, node=False):
     out = {"python": sys.version.split()[0], "quick": quick}
+    if node:
+        out.update(node_throughput(quick))
+        return out
     out.update(cpython_crypto(quick))
     out.update(micropython_headers(quick))
     return out
 
 
-def main(quick=False, as_json=False):
-    res = collect(quick)
+def main(quick=False, as_json=False, node=False):
+    res = collect(quick, node)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0
     for k, v in res.items():
         print("%-44s %s" % (k, "%.4f" % v if isinstance(v, float) else v))
     return 0
+
+
+CLIENTS = 32  # concurrent clients, each waiting for its receipt as an SDK does
+
+
+def node_throughput(quick=False, crypto="ecdsa"):
+    """Sustained sendTransaction rate and proof-serving latency of `lightmeter node`.
+
+    Transactions (MeterRegistry.record from distinct devices) are signed before the
+    clock starts; client threads send them over HTTP and each waits for its
+    receipt, as SDKs do (CLIENTS of them). Proof latency is the round trip of
+    getTransactionReceipt(hash, true) and getTransaction(hash, true).
+    """
+    import statistics
+    import threading
+    import urllib.request
+
+    from lightmeter import abi
+    from host_tools import txbuild
+    from host_tools.node import registry
+    from host_tools.node.chain import Chain
+    from host_tools.node.server import NodeServer
+
+    from host_tools import backends
+
+    backends.install()  # as `lightmeter node` runs
+    n_tx = 200 if quick else 2000
+    srv = NodeServer(Chain(crypto=crypto, seed=b"bench"), "127.0.0.1", 0).start()
+    h = suite_mod.get(crypto).hash
+
+    def rpc(method, *params):
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": ["group0", ""] + list(params),
+                           "id": 1}).encode()
+        with urllib.request.urlopen(urllib.request.Request(srv.url, data=body), timeout=120) as r:
+            return json.loads(r.read())["result"]
+
+    try:
+        raws = []
+        for i in range(n_tx):
+            tx = txbuild.make("chain0", "group0", 500, "bench-%d" % i, registry.ADDRESS,
+                              abi.encode_call("record(uint64,bytes)", [1, b"r" * 64], h))
+            raws.append(txbuild.sign(tx, crypto, hashlib.sha256(b"dev%d" % i).digest())[1].hex())
+        queue = list(raws)
+        lock = threading.Lock()
+        digests = []
+
+        errors = []
+
+        def worker():
+            while True:
+                with lock:
+                    if not queue or errors:
+                        return
+                    raw = queue.pop()
+                try:
+                    rc = rpc("sendTransaction", raw, False)
+                    if rc["status"] != 0:
+                        raise RuntimeError("status %s" % rc["status"])
+                except Exception as e:  # reported after the threads end
+                    with lock:
+                        errors.append(e)
+                    return
+                with lock:
+                    digests.append(rc["transactionHash"])
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            raise RuntimeError("node benchmark: %d requests failed, first: %r" % (len(errors), errors[0]))
+        blocks = rpc("getBlockNumber")
+        lat_r, lat_t = [], []
+        for d in digests[: (50 if quick else 300)]:
+            for method, acc in (("getTransactionReceipt", lat_r), ("getTransaction", lat_t)):
+                t1 = time.perf_counter()
+                rpc(method, d, True)
+                acc.append((time.perf_counter() - t1) * 1000)
+    finally:
+        srv.stop()
+    q = lambda xs, p: sorted(xs)[int(p * (len(xs) - 1))]
+    return {
+        "node_crypto": crypto,
+        "node_transactions": n_tx,
+        "node_tx_per_s": n_tx / elapsed,
+        "node_blocks": blocks,
+        "node_receipt_proof_ms_median": statistics.median(lat_r),
+        "node_receipt_proof_ms_p95": q(lat_r, 0.95),
+        "node_tx_proof_ms_median": statistics.median(lat_t),
+        "node_tx_proof_ms_p95": q(lat_t, 0.95),
+    }

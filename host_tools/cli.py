@@ -74,6 +74,9 @@ def build_parser():
                                    "on MicroPython.")
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
     b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--node", action="store_true",
+                   help="measure `lightmeter node` instead: sustained sendTransaction rate and "
+                        "proof-serving latency")
 
     n = sub.add_parser("node", help="run a local FISCO BCOS 3.x-compatible chain",
                        description="A local chain that speaks FISCO BCOS 3.x JSON-RPC: N sealers with "

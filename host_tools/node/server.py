@@ -37,13 +37,17 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(fmt, *args)
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = 256  # many devices' relays connect at once; 5 would reset them
+    daemon_threads = True
+
+
 class NodeServer:
     """A chain's RPC server and its sealer thread; start() returns once listening."""
 
     def __init__(self, chain, host="127.0.0.1", port=20200, verbose=False):
         self.chain = chain
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.methods = Methods(chain)
         self.httpd.verbose = verbose
         self.stop_event = threading.Event()
@@ -75,9 +79,11 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     import signal
     import sys
 
+    from host_tools import backends
     from host_tools.node import registry
     from host_tools.node.chain import Chain
 
+    backends.install()  # native crypto: the node is a host program
     chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
                   data_dir=data_dir, seed=seed.encode() if seed is not None else None,
                   sign_mode=sign_mode)

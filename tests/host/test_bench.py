@@ -19,3 +19,13 @@ def test_bench_quick_json_reports_every_figure():
         assert isinstance(out[k], float) and out[k] > 0, k
     # the heap needed to verify includes the heap needed to load
     assert out["header21_peak_heap_kb_micropython"] > out["header21_loaded_heap_kb_micropython"]
+
+
+def test_node_bench_quick_reports_rate_and_latency():
+    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", "--node", "--quick", "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["node_transactions"] == 200 and out["node_tx_per_s"] > 0
+    assert 1 <= out["node_blocks"] <= 200  # transactions share blocks
+    assert 0 < out["node_receipt_proof_ms_median"] <= out["node_receipt_proof_ms_p95"]

@@ -266,3 +266,20 @@ def test_response_shapes_match_the_documentation(sm_node):
     assert b"sm_crypto:1" in bytes.fromhex(g["extraData"][2:])
     # doc example: "params": [] is accepted
     assert c.request("getBlockNumber", [])["result"] == 1
+
+
+def test_contract_compiled_here_is_deployed_by_transaction_and_called(node):
+    from host_tools import contracts
+
+    srv, c = node
+    h = suite.get("ecdsa").hash
+    _, rc = send(c, "ecdsa", to=b"", data=contracts.bytecode("MeterRegistry", "ecdsa"))
+    assert rc["status"] == 0 and rc["contractAddress"]
+    addr = bytes.fromhex(rc["contractAddress"][2:])
+    assert c("getCode", rc["contractAddress"]) == "0x" + contracts.deployed_bytecode("MeterRegistry", "ecdsa").hex()
+    _, rec = send(c, "ecdsa", to=addr, data=abi.encode_call("record(uint64,bytes)", [7, b"kWh"], h))
+    assert rec["status"] == 0 and rec["logEntries"][0]["address"] == addr.hex()
+    device = suite.get("ecdsa").address(suite.get("ecdsa").public_key(KEY))
+    out = c("call", rc["contractAddress"], abi.encode_call("readingOf(address,uint64)", [device, 7], h).hex())
+    assert set(out) == {"blockNumber", "output", "status"}  # the documented call shape
+    assert abi.decode(["bytes"], bytes.fromhex(out["output"][2:])) == [b"kWh"]
