@@ -37,7 +37,14 @@ def get(obj, name):
 
 
 def hexbytes(value, name, size=None, prefix=None):
-    """bytes from hex text; size pins the byte length, prefix=True/False requires/forbids 0x."""
+    """bytes from hex text; size pins the byte length, prefix=True/False requires/forbids 0x.
+
+    A byte string (what binary link frames carry) is taken as it is, with the same size rule.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        if size is not None and len(value) != size:
+            raise Malformed("%s: expected %d bytes, got %d" % (name, size, len(value)))
+        return bytes(value)
     if not isinstance(value, str):
         raise Malformed("%s: expected a hex string" % name)
     has = value[:2] in ("0x", "0X")
