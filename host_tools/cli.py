@@ -102,9 +102,56 @@ def build_parser():
                         "listing one signer twice; light clients must reject these blocks")
     n.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
-    sub.add_parser("demo", help="walk through verifying real FISCO BCOS data",
-                   description="Verifies the public FISCO BCOS example chain data shipped with "
-                               "lightmeter on CPython and on MicroPython.")
+    r = sub.add_parser("relay", help="bridge devices' serial links to a FISCO BCOS node",
+                       description="Reads the device link protocol (proto/link.md) from each port and "
+                                   "turns requests into FISCO BCOS JSON-RPC calls. Stateless: kill and "
+                                   "restart it at will; devices resend. Logs every request to stderr.",
+                       formatter_class=fmt)
+    r.add_argument("--port", action="append", required=True, metavar="URL",
+                   help="a serial port as pyserial opens it: /dev/ttyUSB0, a pseudo-terminal path, "
+                        "socket://host:port, loop:// (repeat for more ports)")
+    r.add_argument("--rpc", default="http://127.0.0.1:20200", metavar="URL",
+                   help="the node's JSON-RPC URL (default http://127.0.0.1:20200)")
+    r.add_argument("--baud", type=int, default=115200)
+    r.add_argument("--noise", type=float, default=0.0, metavar="RATE",
+                   help="FOR TESTS ONLY: drop or flip each byte with this probability")
+
+    bd = sub.add_parser("board", help="run the firmware on a virtual board with its UART on a pty",
+                        description="Start a virtual board: the device program runs on CPython or on "
+                                    "MicroPython (WebAssembly port) with its UART on a pseudo-terminal, "
+                                    "which a relay opens like a USB serial port. Prints the pty path as "
+                                    "the first line of stdout, then the device log on stderr until "
+                                    "Ctrl-C or SIGTERM. SIGHUP resets the board (same pty path).")
+    bdsub = bd.add_subparsers(dest="kind", metavar="KIND")
+    bdsub.required = True
+    bv = bdsub.add_parser("virtual", help="a board simulated on this host")
+    bv.add_argument("--runtime", choices=("python", "micropython"), default="python",
+                    help="run the device program on CPython (default) or inside real MicroPython")
+    bv.add_argument("--root", metavar="DIR", help="the device's flash: a host directory of its files "
+                                                   "(default: a fresh temporary one, deleted at exit)")
+    bv.add_argument("--module", default="lightmeter.device",
+                    help="module whose coroutine run(uart, root) is the device program "
+                         "(default lightmeter.device)")
+    bv.add_argument("--path", action="append", default=[], metavar="DIR",
+                    help="also import from this host directory (repeatable)")
+    bv.add_argument("--baud", type=int, default=115200,
+                    help="line rate the pty is paced to, 8N1 (default 115200; 0: no pacing)")
+
+    dm = sub.add_parser("demo", help="node + virtual board + relay: readings signed, anchored, verified",
+                        description="Starts a local node, a virtual board running the real firmware and "
+                                    "the relay between them; the device signs readings, submits them and "
+                                    "verifies on its own that they are on chain. Ends with a summary; "
+                                    "exit 0 only if every reading was anchored and verified.",
+                        formatter_class=fmt)
+    dm.add_argument("--readings", type=int, default=3, metavar="N", help="readings to anchor (default 3)")
+    dm.add_argument("--runtime", choices=("python", "micropython"), default="micropython",
+                    help="run the firmware on MicroPython (WebAssembly, default) or CPython")
+    dm.add_argument("--crypto", choices=("ecdsa", "sm"), default="ecdsa")
+    dm.add_argument("--faults", action="store_true",
+                    help="line noise, relay killed and restarted, node restarted, device reset")
+    dm.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    dm.add_argument("--walkthrough", action="store_true",
+                    help="instead: verify the public FISCO BCOS example data on CPython and MicroPython")
     return p
 
 

@@ -104,6 +104,30 @@ def do_node(args):
                              verbose=args.verbose)
 
 
+def do_relay(args):
+    import serial
+
+    from host_tools import relay
+
+    try:
+        return relay.main(args.port, args.rpc, args.baud, args.noise)
+    except serial.SerialException as e:
+        raise UsageError("cannot open port: %s" % e)
+
+
+def do_board(args):
+    from host_tools import board
+    if args.baud < 0:
+        raise UsageError("--baud must be positive (0: no pacing)")
+    return board.serve(runtime=args.runtime, root=args.root, module=args.module, baud=args.baud or None,
+                       paths=args.path)
+
+
 def do_demo(args):
-    from host_tools import walkthrough
-    return walkthrough.main()
+    if args.walkthrough:
+        from host_tools import walkthrough
+        return walkthrough.main()
+    if args.readings < 1:
+        raise UsageError("--readings must be at least 1")
+    from host_tools import demo
+    return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json)

@@ -1,0 +1,214 @@
+"""The device application: read the meter, sign, queue, submit, verify, repeat.
+
+`run(uart, root)` is the whole device. It keeps everything that must survive a
+power cut in `root` through lightmeter.store: the private key (made here, never
+sent anywhere), the reading counter, the queue of readings not yet proven on
+chain, and a small results record. A reading leaves the queue only when the
+device itself has verified that its transaction is on chain (lightmeter.anchor);
+until then it is resent, the same signed bytes every time.
+
+Files in root: config.json (meter identity, MeterRegistry address, how many
+readings to take), trust.json (the trust checkpoint), and the store's own.
+"""
+
+import json
+
+from lightmeter import abi, anchor, link as link_mod, reading, store as store_mod, suite as suite_mod
+from lightmeter import trust as trust_mod, tx as txm, wire
+from lightmeter.errors import Invalid, LightmeterError, Malformed
+from lightmeter.link import sleep_ms, ticks_ms
+
+FIRMWARE_VERSION = "lightmeter-0.1"
+BLOCK_LIMIT_MARGIN = 500  # blocks a signed transaction stays valid (a node allows up to 1000)
+OK_STATUSES = (0, 10004, 10005)  # accepted, AlreadyInTxPool, TxAlreadyInChain
+BLOCK_LIMIT_CHECK_FAIL = 10001
+# queue record fields
+R_SEQ, R_READING, R_TX, R_HASH, R_LIMIT, R_TRIES = range(6)
+
+
+def log(*args):
+    import sys
+    print("[device]", *args, file=sys.stderr)
+
+
+def entropy(n):
+    """n random bytes from the board's true random source."""
+    try:
+        import os
+        return os.urandom(n)
+    except (ImportError, AttributeError):
+        pass
+    try:
+        import board  # virtual boards provide one
+        return bytes(board.random(n))
+    except (ImportError, AttributeError):
+        raise Invalid("this board has no random source for a key")
+
+
+class Device:
+    """The device's state and its steps; `run` drives it."""
+
+    def __init__(self, uart, root):
+        self.store = store_mod.Store(root)
+        with open(root + "/config.json") as f:
+            self.cfg = json.load(f)
+        with open(root + "/trust.json") as f:
+            self.trust = trust_mod.from_json(json.load(f))
+        self.suite = suite_mod.get(self.trust.crypto)
+        self.key = self._key()
+        self.address = self.suite.address(self.suite.public_key(self.key))
+        self.registry = bytes.fromhex(self.cfg["registry"][2:])
+        self.counter = store_mod.Counter(self.store)
+        self.queue = store_mod.Queue(self.store)
+        self.results = store_mod.Blob(self.store, "results")
+        self.link = link_mod.Link(uart, self.cfg.get("timeout_ms", 3000), self.cfg.get("retries", 5))
+        self.clock_offset = None  # ms to add to ticks for chain time, from a verified header
+        self.rejections = 0
+
+    def _key(self):
+        blob = store_mod.Blob(self.store, "key")
+        key = blob.load()
+        if key is None:
+            n = self.suite._curve.N
+            while True:
+                key = entropy(32)
+                if 0 < int.from_bytes(key, "big") < n - 1:
+                    break
+            blob.save(key)
+            log("generated a new device key")
+        # The public half is for provisioning tools to read; the private half stays here.
+        pub = self.suite.public_key(key)
+        store_mod.Blob(self.store, "public").save(pub)
+        return key
+
+    def _results(self):
+        raw = self.results.load()
+        return json.loads(raw) if raw else {"anchored": 0, "verified": 0, "rejected": 0, "last": []}
+
+    def _save_results(self, res):
+        self.results.save(json.dumps(res).encode())
+
+    # -- readings --------------------------------------------------------------
+
+    def take_reading(self):
+        """Read the (simulated) meter and queue the reading under a fresh sequence number."""
+        seq = self.counter.next()
+        cfg = self.cfg
+        if self.clock_offset is None:
+            t, clock = ticks_ms(), reading.CLOCK_SINCE_BOOT
+        else:
+            t, clock = ticks_ms() + self.clock_offset, reading.CLOCK_SYNCED
+        m = {reading.METER_ID: cfg["meter_id"], reading.FIRMWARE: FIRMWARE_VERSION,
+             reading.SEQ: seq, reading.TIME: t, reading.CLOCK: clock,
+             reading.OBIS: "1-0:1.8.0", reading.VALUE: 1000000 + 1234 * seq, reading.SCALE: 0,
+             reading.UNIT: "Wh", reading.STATUS: 0, reading.SUITE: self.suite.name}
+        for k, name in ((reading.VENDOR, "vendor"), (reading.MODEL, "model"), (reading.SERIAL, "serial")):
+            if name in cfg:
+                m[k] = cfg[name]
+        self.queue.append(self._record({R_SEQ: seq, R_READING: reading.encode(m), R_TRIES: 0}))
+        log("reading", seq, "queued")
+        return seq
+
+    @staticmethod
+    def _record(d):
+        from lightmeter import cbor
+        return cbor.dumps(d)
+
+    @staticmethod
+    def _unrecord(b):
+        from lightmeter import cbor
+        return cbor.loads(b)
+
+    # -- one queued reading ------------------------------------------------------
+
+    async def _sign(self, key, rec):
+        number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
+        data = abi.encode_call("record(uint64,bytes)", [rec[R_SEQ], rec[R_READING]], self.suite.hash)
+        tx = txm.defaults()
+        tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
+                  blockLimit=number + BLOCK_LIMIT_MARGIN,
+                  nonce=("%s-%d-%d" % (self.address.hex()[:16], rec[R_SEQ], rec[R_TRIES])).encode(),
+                  to=self.registry.hex().encode(), input=data)
+        digest = txm.tx_hash(tx, self.suite)
+        tx["signature"] = self.suite.sign_tx(self.key, digest)
+        rec[R_TX] = wire.tx_to_wire(tx)
+        rec[R_HASH] = digest
+        rec[R_LIMIT] = tx["blockLimit"]
+        self.queue.replace(key, self._record(rec))  # stored before it is ever sent
+        return rec
+
+    async def process(self, key, rec):
+        """Push one queued reading a step further; True once it is verified on chain."""
+        if R_TX not in rec:
+            rec = await self._sign(key, rec)
+        ack = await self.link.request(link_mod.SEND_TX, rec[R_TX])
+        status = ack.get(1) if isinstance(ack, dict) else None
+        if status == BLOCK_LIMIT_CHECK_FAIL:
+            number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
+            if number >= rec[R_LIMIT]:
+                # Expired unseen: it can never be included, so a new one is safe
+                # (and MeterRegistry refuses a sequence number twice in any case).
+                del rec[R_TX]
+                rec[R_TRIES] += 1
+                self.queue.replace(key, self._record(rec))
+                log("reading", rec[R_SEQ], "transaction expired; signing a new one")
+            return False
+        if status not in OK_STATUSES:
+            log("reading", rec[R_SEQ], "submission answered with status", status)
+        try:
+            answer = await self.link.request(link_mod.GET_RECEIPT, {0: rec[R_HASH]})
+        except link_mod.RemoteError as e:
+            if e.code == link_mod.E_NOT_FOUND:
+                return False
+            raise
+        try:
+            hdr = anchor.verify_anchor(answer, rec[R_HASH], self.trust, self.suite, self.registry,
+                                       self.address, rec[R_SEQ])
+        except (Invalid, Malformed) as e:
+            self.rejections += 1
+            res = self._results()
+            res["rejected"] += 1
+            res["last_rejection"] = str(e)
+            self._save_results(res)
+            log("reading", rec[R_SEQ], "NOT accepted:", e)
+            return False
+        self.clock_offset = hdr.timestamp - ticks_ms()
+        res = self._results()
+        res["anchored"] += 1
+        res["verified"] += 1
+        res["last"] = (res["last"] + [{"seq": rec[R_SEQ], "tx": "0x" + rec[R_HASH].hex(),
+                                       "block": hdr.number}])[-32:]
+        self._save_results(res)
+        self.queue.remove(key)
+        log("reading", rec[R_SEQ], "anchored in block", hdr.number, "and verified")
+        return True
+
+
+async def run(uart, root):
+    """The device main loop: take `readings` readings (0: forever), anchor them all."""
+    dev = Device(uart, root)
+    cfg = dev.cfg
+    total = cfg.get("readings", 0)
+    interval = cfg.get("interval_ms", 200)
+    try:
+        ack = await dev.link.request(link_mod.HELLO, {0: FIRMWARE_VERSION, 1: dev.address,
+                                                      2: dev.suite.name, 3: dev.trust.chain_id,
+                                                      4: dev.trust.group_id, 5: cfg["meter_id"]})
+        log("relay says", ack)
+    except LightmeterError as e:
+        log("hello unanswered:", e)
+    while True:
+        if (total == 0 or dev.counter.peek() < total) and len(dev.queue) < 32:
+            dev.take_reading()
+        for key, raw in dev.queue.items():
+            try:
+                await dev.process(key, dev._unrecord(raw))
+            except LightmeterError as e:
+                log("link:", e)
+                await sleep_ms(200)
+                break
+        if total and dev.counter.peek() >= total and not len(dev.queue):
+            log("all", total, "readings anchored and verified")
+            if cfg.get("exit_when_done"):
+                return dev
+        await sleep_ms(interval)

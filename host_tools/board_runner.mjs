@@ -1,0 +1,289 @@
+// board_runner.mjs — the MicroPython side of a virtual board: run the device program on the official
+// WebAssembly port under Node, with its UART on two inherited pipes and its flash mirrored to a host
+// directory.
+//
+//   node board_runner.mjs --port MICROPYTHON.MJS --root HOSTDIR --rx-fd N --tx-fd M
+//                         [--module lightmeter.device] [--heap BYTES]
+//                         [--mount HOSTDIR=MPDIR]... [--path MPDIR]...
+//
+// host_tools/board.py starts this and moves bytes between the pipes and the pseudo-terminal.
+// Start-up: --mount copies a host tree (.py and .json files) into the port's in-memory filesystem
+// (the firmware goes to /lib/lightmeter); every file under --root is copied to /flash, the
+// device's flash. The Python module `board` (registered from here) gives the device:
+//   board.uart_read() -> str       hex of every byte received so far ("" if none; never blocks)
+//   board.uart_write(hex)          send these bytes (hex text: the cheap way across the JS boundary)
+//   board.flash_sync(paths)        copy each listed /flash file to --root (write a temporary file,
+//                                  then rename), remove the host copy of a path that no longer
+//                                  exists, mirror a listed directory's whole tree
+//   board.random(n) -> Uint8Array  n bytes from the host's CSPRNG (this port has no os.urandom);
+//                                  bytes(board.random(n)) in Python
+// and the prologue wraps the first two in a `uart` object with read() -> bytes and write(data),
+// sets lightmeter.store's commit hook to board.flash_sync (when that module exists), changes to
+// /flash and awaits `run(uart, "/flash")` of --module.
+// Durability: a change reaches --root when flash_sync is called for it. When the program ends, on
+// SIGTERM, and when the host closes the line (end of input on --rx-fd), the whole of /flash is
+// mirrored to --root before exiting; only SIGKILL (a power cut) loses unsynced changes.
+// Output of the device (print, tracebacks) goes to stderr; nothing but UART bytes reaches --tx-fd.
+// Exit status: 0 when run() returns or the host goes away, 1 if it raised, 2 for a runner error.
+
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const FLASH = "/flash";
+const TMP_SUFFIX = ".~board";  // host-side temporary files of an atomic write; never device files
+const USAGE = "usage: node board_runner.mjs --port MJS --root HOSTDIR --rx-fd N --tx-fd M " +
+  "[--module M] [--heap BYTES] [--mount HOSTDIR=MPDIR]... [--path MPDIR]...";
+
+function die(msg) {
+  process.stderr.write(`board_runner: ${msg}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const o = { port: null, root: null, rx: null, tx: null, module: "lightmeter.device", heap: null,
+    mounts: [], paths: [] };
+  const int = (v, flag) => {
+    if (!/^[0-9]+$/.test(v)) die(`${flag} wants a non-negative integer, got ${JSON.stringify(v)}`);
+    return parseInt(v, 10);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "-h" || a === "--help") { process.stdout.write(USAGE + "\n"); process.exit(0); }
+    if (i + 1 >= argv.length) die(`${a} needs a value\n${USAGE}`);
+    const v = argv[++i];
+    switch (a) {
+      case "--port": o.port = v; break;
+      case "--root": o.root = path.resolve(v); break;
+      case "--rx-fd": o.rx = int(v, a); break;
+      case "--tx-fd": o.tx = int(v, a); break;
+      case "--module": o.module = v; break;
+      case "--heap": o.heap = int(v, a); break;
+      case "--mount": {
+        const k = v.lastIndexOf("=");  // MicroPython paths have no "=", host paths might
+        if (k <= 0 || k === v.length - 1) die(`--mount wants HOSTDIR=MPDIR, got ${JSON.stringify(v)}`);
+        o.mounts.push([v.slice(0, k), v.slice(k + 1)]);
+        break;
+      }
+      case "--path": o.paths.push(v); break;
+      default: die(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  if (o.port === null || o.root === null || o.rx === null || o.tx === null) die(USAGE);
+  if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(o.module)) die(`--module: not a module name: ${o.module}`);
+  return o;
+}
+
+// MicroPython writes one byte per call; gather whole lines (or 64 KiB) for the log.
+class Sink {
+  constructor(stream) { this.stream = stream; this.buf = Buffer.alloc(65536); this.n = 0; }
+  put(byte) {
+    this.buf[this.n++] = byte;
+    if (byte === 10 || this.n === this.buf.length) this.flush();
+  }
+  flush() {
+    if (this.n) { this.stream.write(Buffer.from(this.buf.subarray(0, this.n))); this.n = 0; }
+  }
+}
+
+function mkdirp(FS, dir) {
+  let cur = "";
+  for (const part of dir.split("/").filter(Boolean)) {
+    cur += "/" + part;
+    try { FS.mkdir(cur); } catch (e) { if (!FS.analyzePath(cur).exists) throw e; }
+  }
+}
+
+// Host tree -> MEMFS. onlySource: .py and .json files only (code), else every regular file (flash).
+function copyIn(FS, src, dst, onlySource) {
+  mkdirp(FS, dst);
+  for (const ent of fs.readdirSync(src, { withFileTypes: true })) {
+    const s = path.join(src, ent.name), d = dst.replace(/\/$/, "") + "/" + ent.name;
+    if (onlySource && (ent.name === "__pycache__" || ent.name.startsWith("."))) continue;
+    if (ent.isDirectory()) copyIn(FS, s, d, onlySource);
+    else if (!ent.isFile()) continue;
+    else if (onlySource ? /\.(py|json)$/.test(ent.name) : !ent.name.endsWith(TMP_SUFFIX)) {
+      FS.writeFile(d, fs.readFileSync(s));
+    }
+  }
+}
+
+function writeAtomic(host, data) {
+  fs.mkdirSync(path.dirname(host), { recursive: true });
+  const tmp = host + TMP_SUFFIX;
+  const fd = fs.openSync(tmp, "w");
+  try {
+    fs.writeSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, host);
+}
+
+// Make the host copy of MEMFS path mp (absolute, under /flash) equal to it: file, tree, or gone.
+function mirror(FS, mp, host) {
+  const info = FS.analyzePath(mp);
+  if (!info.exists) { fs.rmSync(host, { recursive: true, force: true }); return; }
+  const mode = FS.stat(mp).mode;
+  if (FS.isFile(mode)) {
+    if (fs.existsSync(host) && fs.lstatSync(host).isDirectory()) fs.rmSync(host, { recursive: true });
+    writeAtomic(host, FS.readFile(mp));
+    return;
+  }
+  if (!FS.isDir(mode)) return;
+  if (fs.existsSync(host) && !fs.lstatSync(host).isDirectory()) fs.rmSync(host);
+  fs.mkdirSync(host, { recursive: true });
+  const names = FS.readdir(mp).filter((n) => n !== "." && n !== "..");
+  for (const n of names) mirror(FS, mp + "/" + n, path.join(host, n));
+  const keep = new Set(names);
+  for (const n of fs.readdirSync(host)) {
+    if (!keep.has(n)) fs.rmSync(path.join(host, n), { recursive: true, force: true });
+  }
+}
+
+const PROLOGUE = (o, mpPaths) => `
+import sys, os, binascii
+sys.path[:0] = ${JSON.stringify(mpPaths)}
+import board
+
+class Uart:
+    """The device's UART: read() -> the bytes received so far (b"" if none), write(data)."""
+
+    def read(self):
+        h = board.uart_read()
+        return binascii.unhexlify(h) if h else b""
+
+    def write(self, data):
+        if data:
+            board.uart_write(binascii.hexlify(data).decode())
+        return len(data)
+
+try:
+    import lightmeter.store as _store
+    _store.set_commit_hook(board.flash_sync)
+    del _store
+except (ImportError, AttributeError):
+    pass
+os.chdir(${JSON.stringify(FLASH)})
+_device = __import__(${JSON.stringify(o.module)}, None, None, ["run"])
+`;
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  let loadMicroPython;
+  try {
+    ({ loadMicroPython } = await import(pathToFileURL(path.resolve(o.port)).href));
+  } catch (e) {
+    die(`cannot load the MicroPython WebAssembly port (${o.port}): ${e.message}; run \`make setup\` (npm ci)`);
+  }
+  if (!fs.existsSync(o.root) || !fs.statSync(o.root).isDirectory()) die(`--root: ${o.root} is not a directory`);
+
+  const log = new Sink(process.stderr);
+  const opts = {
+    linebuffer: false,
+    stdout: (b) => { for (const c of b) log.put(c); },
+    stderr: (b) => { for (const c of b) log.put(c); },
+    stdin: () => null,  // never read the real fd 0
+  };
+  if (o.heap !== null) opts.heapsize = o.heap;
+  const mp = await loadMicroPython(opts);
+  const FS = mp.FS;
+  for (const [host, dst] of o.mounts) {
+    if (!fs.existsSync(host) || !fs.statSync(host).isDirectory()) die(`--mount: ${host} is not a directory`);
+    copyIn(FS, host, dst, true);
+  }
+  copyIn(FS, o.root, FLASH, false);
+
+  let ended = false;
+  const finish = (code) => {
+    if (ended) return;
+    ended = true;
+    log.flush();
+    try {
+      mirror(FS, FLASH, o.root);
+    } catch (e) {
+      process.stderr.write(`board_runner: saving /flash to ${o.root} failed: ${e.message}\n`);
+      if (code === 0) code = 2;
+    }
+    process.exit(code);
+  };
+  process.on("SIGTERM", () => finish(0));
+
+  const rxBuf = Buffer.alloc(65536);
+  const hostPath = (p) => {
+    const abs = path.posix.resolve(FS.cwd(), String(p));
+    if (abs === FLASH) return [abs, o.root];
+    if (!abs.startsWith(FLASH + "/")) return [abs, null];
+    return [abs, path.join(o.root, ...abs.slice(FLASH.length + 1).split("/"))];
+  };
+  mp.registerJsModule("board", {
+    uart_read: () => {
+      let hex = "";
+      for (;;) {
+        let n;
+        try {
+          n = fs.readSync(o.rx, rxBuf, 0, rxBuf.length, null);
+        } catch (e) {
+          if (e.code === "EAGAIN") break;
+          throw e;
+        }
+        if (n === 0) finish(0);  // the host closed the line: the board is being taken down
+        hex += rxBuf.toString("hex", 0, n);
+        if (n < rxBuf.length) break;
+      }
+      return hex;
+    },
+    uart_write: (hex) => {
+      const data = Buffer.from(String(hex), "hex");
+      let off = 0;
+      while (off < data.length) {
+        try {
+          off += fs.writeSync(o.tx, data, off, data.length - off);
+        } catch (e) {
+          if (e.code === "EPIPE") finish(0);
+          if (e.code !== "EAGAIN") throw e;
+        }
+      }
+      return data.length;
+    },
+    random: (n) => new Uint8Array(crypto.randomBytes(Number(n))),
+    flash_sync: (paths) => {
+      let list = mp.PyProxy.toJs(paths);
+      if (typeof list === "string") list = [list];
+      else if (!Array.isArray(list)) list = Array.from(list);
+      for (const p of list) {
+        const [abs, host] = hostPath(p);
+        if (host === null) {
+          process.stderr.write(`board_runner: flash_sync: ${abs} is not under ${FLASH}, not saved\n`);
+          continue;
+        }
+        mirror(FS, abs, host);
+      }
+    },
+  });
+
+  const mpPaths = o.paths.concat(["/lib"]);
+  let code = 0;
+  try {
+    mp.runPython(PROLOGUE(o, mpPaths));
+    await mp.runPythonAsync(`await _device.run(Uart(), ${JSON.stringify(FLASH)})\n`);
+  } catch (e) {
+    log.flush();
+    if (!e || e.name !== "PythonError") {
+      const what = e && e.stack ? String(e.stack).split("\n").slice(0, 3).join(" | ") : String(e);
+      process.stderr.write(`board_runner: MicroPython runtime failure: ${what}\n`);
+      code = 2;
+    } else if (e.type === "SystemExit") {
+      const last = e.message.trimEnd().split("\n").pop();
+      const m = /^SystemExit(?::\s?(-?[0-9]+))?$/.exec(last);
+      code = m && m[1] !== undefined ? parseInt(m[1], 10) & 0xff : 0;
+    } else {
+      process.stderr.write(e.message.endsWith("\n") ? e.message : e.message + "\n");
+      code = 1;
+    }
+  }
+  finish(code);
+}
+
+main().catch((e) => die(`internal error: ${e && e.message ? e.message : e}`));

@@ -1,0 +1,194 @@
+"""`lightmeter demo`: the whole path on one machine.
+
+A local node, a virtual board running the real firmware (CPython or real
+MicroPython), and the relay between them over a pseudo-terminal. The device
+reads its simulated meter, signs each reading, submits it, and verifies on its
+own that it is on chain. The demo watches the device's results and then counts
+on the chain itself what got anchored, so the summary is not the device's word
+alone. With --faults it adds line noise, kills and restarts the relay, restarts
+the node and resets the device in the middle.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from lightmeter import abi, store as store_mod, suite as suite_mod
+
+from host_tools import backends
+from host_tools.node import registry
+from host_tools.node.chain import Chain
+from host_tools.node.server import NodeServer
+
+
+def _say(quiet, *args):
+    if not quiet:
+        print(*args, file=sys.stderr, flush=True)
+
+
+class Relay:
+    """The relay as its own process, so that it can be killed like a real one."""
+
+    def __init__(self, port, rpc_url, noise):
+        self.args = [sys.executable, "-m", "host_tools.cli", "relay", "--port", port, "--rpc", rpc_url,
+                     "--noise", str(noise)]
+        self.bytes = 0
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        threading.Thread(target=self._count, args=(self.proc,), daemon=True).start()
+
+    def _count(self, proc):
+        # "#id type t (N B) -> type u (M B)": bytes of both frames
+        for line in proc.stderr:
+            parts = line.replace("(", " ").split()
+            nums = [int(parts[i - 1]) for i, p in enumerate(parts) if p == "B)" and parts[i - 1].isdigit()]
+            self.bytes += sum(nums)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _device_files(root, node, readings):
+    os.makedirs(root, exist_ok=True)
+    c = node.chain
+    genesis = c.hashes[0]
+    trust = {"chain_id": c.chain_id, "group_id": c.group_id, "crypto": c.crypto,
+             "sealers": [{"node_id": n.hex(), "weight": w} for n, w in c.sealer_list()],
+             "number": 0, "hash": "0x" + genesis.hex()}
+    cfg = {"meter_id": "demo-meter-1", "vendor": "lightmeter", "model": "virtual", "serial": "0001",
+           "registry": "0x" + registry.ADDRESS.hex(), "readings": readings, "interval_ms": 100,
+           "timeout_ms": 1500, "retries": 3}
+    with open(os.path.join(root, "trust.json"), "w") as f:
+        json.dump(trust, f)
+    with open(os.path.join(root, "config.json"), "w") as f:
+        json.dump(cfg, f)
+
+
+def _results(root):
+    try:
+        raw = store_mod.Blob(store_mod.Store(root), "results").load()
+    except (OSError, ValueError):
+        return None
+    return json.loads(raw) if raw else None
+
+
+def _on_chain(chain, device):
+    """{seq: count} of MeterRegistry Reading events for device, read from the chain."""
+    s = chain.suite
+    topic = "0x" + abi.event_topic("Reading(address,uint64,bytes)", s.hash).hex()
+    who = "0x" + (bytes(12) + device).hex()
+    seen = {}
+    for n in range(1, chain.height() + 1):
+        for _, _, _, rc in chain.store.block_txs(n):
+            for log in rc["logEntries"]:
+                if log["address"] == registry.ADDRESS.hex() and log["topics"][:2] == [topic, who]:
+                    seq = int(log["topics"][2], 16)
+                    seen[seq] = seen.get(seq, 0) + 1
+    return seen
+
+
+def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False, timeout=600):
+    """Run the demo; returns the summary dict (ok: every reading anchored and verified once)."""
+    from host_tools.board import VirtualBoard
+
+    backends.install()
+    tmp = tempfile.mkdtemp(prefix="lightmeter-demo-")
+    node_dir, root = os.path.join(tmp, "node"), os.path.join(tmp, "device")
+    node = NodeServer(Chain(crypto=crypto, data_dir=node_dir, seed=b"demo"), "127.0.0.1", 0).start()
+    port = node.httpd.server_address[1]
+    _device_files(root, node, readings)
+    board = VirtualBoard(runtime=runtime, root=root)
+    pty = board.start()
+    relay = Relay(pty, node.url, 0.003 if faults else 0.0)
+    _say(quiet, "node %s, board (%s) on %s, relay running; %d readings to anchor"
+         % (node.url, runtime, pty, readings))
+    t0 = time.time()
+    done_faults = set()
+    last = None
+    try:
+        while time.time() - t0 < timeout:
+            res = _results(root) or {"verified": 0, "rejected": 0}
+            if res.get("verified") != last:
+                last = res.get("verified")
+                _say(quiet, "  %5.1fs  verified on the device: %d/%d" % (time.time() - t0, last, readings))
+            if faults:
+                node = _inject(res.get("verified", 0), done_faults, relay, node, board, node_dir, port, quiet)
+            if res.get("verified", 0) >= readings:
+                break
+            time.sleep(0.2)
+        elapsed = time.time() - t0
+    finally:
+        relay.stop()
+        board.stop()
+        chain = node.chain
+        node.stop()
+    res = _results(root) or {"verified": 0, "anchored": 0, "rejected": 0}
+    chain = Chain(data_dir=node_dir)
+    pub = store_mod.Blob(store_mod.Store(root), "public").load()
+    device = suite_mod.get(chain.crypto).address(pub) if pub else bytes(20)
+    seen = _on_chain(chain, device)
+    chain.store.close()
+    signed = store_mod.Counter(store_mod.Store(root)).peek()
+    anchored = sum(1 for q in range(1, readings + 1) if seen.get(q))
+    summary = {
+        "runtime": runtime, "crypto": crypto, "faults": faults, "readings": readings,
+        "signed": signed, "anchored": anchored, "verified_on_device": res.get("verified", 0),
+        "rejected_by_device": res.get("rejected", 0),
+        "lost": readings - anchored, "duplicates": sum(c - 1 for c in seen.values() if c > 1),
+        "bytes_on_wire": relay.bytes, "bytes_per_reading": relay.bytes // max(1, readings),
+        "seconds": round(elapsed, 2), "seconds_per_reading": round(elapsed / max(1, readings), 2),
+        "faults_injected": sorted(done_faults),
+    }
+    summary["ok"] = (summary["anchored"] == readings and summary["verified_on_device"] >= readings
+                     and summary["duplicates"] == 0 and summary["lost"] == 0)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _inject(verified, done, relay, node, board, node_dir, port, quiet):
+    """The fault schedule of --faults, keyed by progress."""
+    if verified >= 1 and "relay" not in done:
+        done.add("relay")
+        _say(quiet, "  fault: relay killed and restarted")
+        relay.kill()
+        time.sleep(0.5)
+        relay.start()
+    elif verified >= 1 and "device-reset" not in done:
+        done.add("device-reset")
+        _say(quiet, "  fault: device reset (power cut) mid-run")
+        board.kill()
+        time.sleep(0.3)
+        board.restart()
+    elif verified >= 2 and "node" not in done:
+        done.add("node")
+        _say(quiet, "  fault: node restarted")
+        node.stop()
+        node = NodeServer(Chain(data_dir=node_dir), "127.0.0.1", port).start()
+    return node
+
+
+def main(readings=3, runtime="python", crypto="ecdsa", faults=False, as_json=False):
+    summary = run(readings, runtime, crypto, faults, quiet=as_json)
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        for k, v in summary.items():
+            print("%-20s %s" % (k, v))
+    return 0 if summary["ok"] else 1
