@@ -259,7 +259,10 @@ class VirtualBoard:
             self._log_seq += 1
             self._log_cond.notify_all()
         if self._on_log is not None:
-            self._on_log(line)
+            try:
+                self._on_log(line)
+            except Exception:  # a broken callback must not stop the log (the device would block)
+                pass
 
     def log_lines(self, all_runs=False):
         """The device log as a list of lines (the current run only unless all_runs)."""

@@ -26,6 +26,9 @@ from host_tools.node.chain import Chain
 from host_tools.node.server import NodeServer
 
 
+NOISE = 0.0002  # --faults: share of bytes the relay drops or flips, each way
+
+
 def _say(quiet, *args):
     if not quiet:
         print(*args, file=sys.stderr, flush=True)
@@ -38,6 +41,7 @@ class Relay:
         self.args = [sys.executable, "-m", "host_tools.cli", "relay", "--port", port, "--rpc", rpc_url,
                      "--noise", str(noise)]
         self.bytes = 0
+        self.sent_tx = threading.Event()  # set when a send_tx has just been forwarded
         self.proc = None
         self.start()
 
@@ -48,6 +52,8 @@ class Relay:
     def _count(self, proc):
         # "#id type t (N B) -> type u (M B)": bytes of both frames
         for line in proc.stderr:
+            if " type 9 " in line:
+                self.sent_tx.set()
             parts = line.replace("(", " ").split()
             nums = [int(parts[i - 1]) for i, p in enumerate(parts) if p == "B)" and parts[i - 1].isdigit()]
             self.bytes += sum(nums)
@@ -116,7 +122,7 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     _device_files(root, node, readings)
     board = VirtualBoard(runtime=runtime, root=root)
     pty = board.start()
-    relay = Relay(pty, node.url, 0.003 if faults else 0.0)
+    relay = Relay(pty, node.url, NOISE if faults else 0.0)
     _say(quiet, "node %s, board (%s) on %s, relay running; %d readings to anchor"
          % (node.url, runtime, pty, readings))
     t0 = time.time()
@@ -171,8 +177,11 @@ def _inject(verified, done, relay, node, board, node_dir, port, quiet):
         time.sleep(0.5)
         relay.start()
     elif verified >= 1 and "device-reset" not in done:
+        relay.sent_tx.clear()
+        if not relay.sent_tx.wait(30):  # cut the power right after a submission went out
+            return node
         done.add("device-reset")
-        _say(quiet, "  fault: device reset (power cut) mid-run")
+        _say(quiet, "  fault: device reset (power cut) right after submitting a transaction")
         board.kill()
         time.sleep(0.3)
         board.restart()
