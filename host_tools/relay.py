@@ -108,8 +108,8 @@ class Noise:
 class Port:
     """One device link: frames in, node calls, frames out."""
 
-    def __init__(self, url, rpc, baud=115200, noise=0.0, log=print):
-        self.url, self.rpc, self.log = url, rpc, log
+    def __init__(self, url, rpc, baud=115200, noise=0.0, log=print, handler=handle):
+        self.url, self.rpc, self.log, self.handler = url, rpc, log, handler
         self.ser = serial.serial_for_url(url, baudrate=baud, timeout=0.05)
         self.deframer = frame.Deframer()
         self.noise = Noise(noise)
@@ -136,14 +136,17 @@ class Port:
             self.log("%s: dropped a malformed request: %s" % (self.url, e))
             return
         try:
-            atype, answer = await loop.run_in_executor(None, handle, self.rpc, mtype, payload)
+            atype, answer = await loop.run_in_executor(None, self.handler, self.rpc, mtype, payload)
         except ConnectionError as e:
             atype, answer = L.ERROR, {0: L.E_NODE_UNREACHABLE, 1: str(e)}
         except NodeError as e:
             atype, answer = L.ERROR, {0: L.E_NODE_ERROR, 1: "%s %s" % (e.code, e)}
         except (LightmeterError, KeyError, TypeError, IndexError) as e:
             atype, answer = L.ERROR, {0: L.E_MALFORMED, 1: "malformed request: %s" % e}
-        out = b"\x00" + frame.encode_frame(frame.pack(1, atype, rid, answer))
+        try:
+            out = b"\x00" + frame.encode_frame(frame.pack(1, atype, rid, answer))
+        except LightmeterError as e:  # e.g. an answer over the frame limit
+            out = b"\x00" + frame.encode_frame(frame.pack(1, L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)}))
         self.ser.write(self.noise(out))
         self.stats["frames_out"] += 1
         self.stats["bytes_out"] += len(out)
@@ -151,11 +154,11 @@ class Port:
                  % (self.url, rid, mtype, len(body), atype, len(out), (time.perf_counter() - t0) * 1000))
 
 
-async def relay(urls, rpc_url, baud=115200, noise=0.0, log=None):
-    """Serve every port until cancelled."""
+async def relay(urls, rpc_url, baud=115200, noise=0.0, log=None, handler=handle):
+    """Serve every port until cancelled (handler: how a request is answered; tests swap it)."""
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     rpc = Rpc(rpc_url)
-    ports = [Port(u, rpc, baud, noise, log) for u in urls]
+    ports = [Port(u, rpc, baud, noise, log, handler) for u in urls]
     log("relay: %d port(s) -> %s" % (len(ports), rpc_url))
     await asyncio.gather(*(p.serve() for p in ports))
 

@@ -1,0 +1,123 @@
+"""End to end: node, virtual board running the real firmware, relay over a pty.
+
+The demo path on both runtimes, with faults, and a relay that lies: the device
+must catch every lie, keep the reading queued and say why.
+"""
+
+import asyncio
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from lightmeter import store as store_mod
+from host_tools import backends, demo, relay
+from host_tools.board import VirtualBoard
+from host_tools.node.chain import Chain
+from host_tools.node.server import NodeServer
+
+
+@pytest.mark.parametrize("runtime", ["python", "micropython"])
+def test_demo_anchors_and_verifies_every_reading(runtime):
+    s = demo.run(readings=3, runtime=runtime, quiet=True, timeout=240)
+    assert s["ok"], s
+    assert (s["anchored"], s["verified_on_device"], s["lost"], s["duplicates"]) == (3, 3, 0, 0)
+    assert s["signed"] == 3 and s["bytes_per_reading"] > 0
+
+
+def test_demo_with_faults_loses_nothing_and_reuses_no_counter():
+    s = demo.run(readings=5, runtime="micropython", faults=True, quiet=True, timeout=240)
+    assert s["ok"], s
+    assert s["faults_injected"] == ["device-reset", "node", "relay"]
+    assert s["duplicates"] == 0 and s["lost"] == 0 and s["signed"] == 5
+
+
+def test_demo_on_an_sm_chain():
+    s = demo.run(readings=2, runtime="python", crypto="sm", quiet=True, timeout=240)
+    assert s["ok"], s
+
+
+# -- a lying relay ----------------------------------------------------------------
+
+
+def _lie_tampered_receipt(rpc, t, p):
+    at, ans = relay.handle(rpc, t, p)
+    if at == 12:
+        ans[0][1] = str(int(ans[0][1]) + 1)  # gasUsed
+    return at, ans
+
+
+def _lie_too_few_signatures(rpc, t, p):
+    at, ans = relay.handle(rpc, t, p)
+    if at == 12:
+        ans[3][12] = ans[3][12][:1]
+    return at, ans
+
+
+def _lie_other_block(rpc, t, p):
+    at, ans = relay.handle(rpc, t, p)
+    if at == 12:
+        ans[3] = relay.wire.header_to_wire(rpc("getBlockByNumber", 1, True, True))
+    return at, ans
+
+
+def _lie_replayed_old_receipt(rpc, t, p):
+    if t == 11:  # answer with the receipt of the chain's first transaction instead
+        first = rpc("getBlockByNumber", 1, False, True)["transactions"][0]
+        return relay.handle(rpc, t, {0: bytes.fromhex(first[2:])})
+    return relay.handle(rpc, t, p)
+
+
+LIES = {"tampered receipt": (_lie_tampered_receipt, "proof"),
+        "header signed by too few sealers": (_lie_too_few_signatures, "quorum"),
+        "proof for another block": (_lie_other_block, ""),
+        "replayed old receipt": (_lie_replayed_old_receipt, "")}
+
+
+@pytest.mark.parametrize("lie", sorted(LIES))
+def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
+    handler, words = LIES[lie]
+    backends.install()
+    node = NodeServer(Chain(seed=b"lies"), "127.0.0.1", 0).start()
+    # one honest transaction first, so that block 1 exists for the lies to point at
+    from host_tools import txbuild
+    from host_tools.node import registry
+    from lightmeter import abi, suite
+    tx = txbuild.make("chain0", "group0", 100, "first", registry.ADDRESS,
+                      abi.encode_call("lastSeq(address)", [bytes(20)], suite.get("ecdsa").hash))
+    _, raw = txbuild.sign(tx, "ecdsa", b"\x07" * 32)
+    node.httpd.methods.send_transaction(raw.hex())
+    root = str(tmp_path / "device")
+    demo._device_files(root, node, 1)
+    board = VirtualBoard(runtime="python", root=root)
+    pty = board.start()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(relay.relay([pty], node.url, log=lambda line: None, handler=handler))
+    def serve():
+        try:
+            loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        deadline = time.time() + 60
+        res = None
+        while time.time() < deadline:
+            res = demo._results(root)
+            if res and res.get("rejected", 0) >= 2:
+                break
+            time.sleep(0.2)
+        assert res and res["rejected"] >= 2 and res["verified"] == 0, res
+        assert words in res["last_rejection"], res["last_rejection"]
+        assert any("NOT accepted" in line for line in board.log_lines())
+        queue = store_mod.Queue(store_mod.Store(root))
+        assert len(queue) == 1  # the reading waits for an honest answer
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        t.join(5)
+        board.stop()
+        node.stop()
