@@ -179,8 +179,12 @@ def micropython_heap(block, trust):
             "header21_loaded_heap_kb_micropython": loaded / 1024}
 
 
-def collect(quick=False, node=False):
+def collect(quick=False, node=False, link=False):
     out = {"python": sys.version.split()[0], "quick": quick}
+    if link:
+        for crypto in ("ecdsa", "sm"):
+            out[crypto] = link_vs_json(crypto, readings=3 if quick else 10)
+        return out
     if node:
         out.update(node_throughput(quick))
         return out
@@ -189,8 +193,8 @@ def collect(quick=False, node=False):
     return out
 
 
-def main(quick=False, as_json=False, node=False):
-    res = collect(quick, node)
+def main(quick=False, as_json=False, node=False, link=False):
+    res = collect(quick, node, link)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0
@@ -291,3 +295,47 @@ def node_throughput(quick=False, crypto="ecdsa"):
         "node_tx_proof_ms_median": statistics.median(lat_t),
         "node_tx_proof_ms_p95": q(lat_t, 0.95),
     }
+
+
+def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
+    """Bytes on the device link against the node's JSON for the same data, and the
+    demo's time per reading on MicroPython."""
+    from lightmeter import abi, frame, link as L, wire
+    from host_tools import backends, demo, relay, txbuild
+    from host_tools.node import registry
+    from host_tools.node.chain import Chain
+    from host_tools.node.server import NodeServer
+
+    backends.install()
+    srv = NodeServer(Chain(crypto=crypto, sealers=sealers, seed=b"bench-link"), "127.0.0.1", 0).start()
+    try:
+        rpc = relay.Rpc(srv.url)
+        h = suite_mod.get(crypto).hash
+        tx = txbuild.make("chain0", "group0", 500, "bench-link-1", registry.ADDRESS,
+                          abi.encode_call("record(uint64,bytes)", [1, b"\xa0" * 120], h))
+        digest, raw = txbuild.sign(tx, crypto, hashlib.sha256(b"bench-device").digest())
+        send_json = json.dumps({"jsonrpc": "2.0", "method": "sendTransaction",
+                                "params": ["group0", "", "0x" + raw.hex(), False], "id": 1})
+        send_frame = frame.encode_frame(frame.pack(1, L.SEND_TX, 1, wire.tx_to_wire(tx)))
+        rc = rpc("sendTransaction", "0x" + raw.hex(), False)
+        hx = rc["transactionHash"]
+        answers = [rpc("getTransactionReceipt", hx, True), rpc("getTransaction", hx, True),
+                   rpc("getBlockByNumber", rc["blockNumber"], True, True)]
+        proof_json = sum(len(json.dumps({"id": 1, "jsonrpc": "2.0", "result": a}, separators=(",", ":")))
+                         for a in answers)
+        atype, ans = relay.handle(rpc, L.GET_RECEIPT, {0: digest})
+        proof_frame = frame.encode_frame(frame.pack(1, atype, 1, ans))
+    finally:
+        srv.stop()
+    out = {
+        "link_crypto": crypto, "link_sealers": sealers,
+        "send_tx_frame_bytes": len(send_frame), "send_tx_json_bytes": len(send_json),
+        "proof_answer_frame_bytes": len(proof_frame), "proof_answer_json_bytes": proof_json,
+        "ratio_proof_json_vs_frame": proof_json / len(proof_frame),
+    }
+    s = demo.run(readings=readings, runtime="micropython", crypto=crypto, quiet=True)
+    if not s["ok"]:
+        raise RuntimeError("demo failed: %r" % s)
+    out["demo_bytes_per_reading_micropython"] = s["bytes_per_reading"]
+    out["demo_seconds_per_reading_micropython"] = s["seconds_per_reading"]
+    return out

@@ -77,6 +77,9 @@ def build_parser():
     b.add_argument("--node", action="store_true",
                    help="measure `lightmeter node` instead: sustained sendTransaction rate and "
                         "proof-serving latency")
+    b.add_argument("--link", action="store_true",
+                   help="measure the device link instead: frame bytes against the node's JSON for "
+                        "the same data, and the demo's bytes and seconds per reading on MicroPython")
 
     n = sub.add_parser("node", help="run a local FISCO BCOS 3.x-compatible chain",
                        description="A local chain that speaks FISCO BCOS 3.x JSON-RPC: N sealers with "

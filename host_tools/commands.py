@@ -85,7 +85,7 @@ def do_decode(args):
 
 def do_bench(args):
     from host_tools import bench
-    return bench.main(quick=args.quick, as_json=args.json, node=args.node)
+    return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link)
 
 
 def do_node(args):
