@@ -30,6 +30,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { Sink, SOURCE, copyTree } from "./mp_fs.mjs";
 
 const FLASH = "/flash";
 const TMP_SUFFIX = ".~board";  // host-side temporary files of an atomic write; never device files
@@ -73,40 +74,6 @@ function parseArgs(argv) {
   if (o.port === null || o.root === null || o.rx === null || o.tx === null) die(USAGE);
   if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(o.module)) die(`--module: not a module name: ${o.module}`);
   return o;
-}
-
-// MicroPython writes one byte per call; gather whole lines (or 64 KiB) for the log.
-class Sink {
-  constructor(stream) { this.stream = stream; this.buf = Buffer.alloc(65536); this.n = 0; }
-  put(byte) {
-    this.buf[this.n++] = byte;
-    if (byte === 10 || this.n === this.buf.length) this.flush();
-  }
-  flush() {
-    if (this.n) { this.stream.write(Buffer.from(this.buf.subarray(0, this.n))); this.n = 0; }
-  }
-}
-
-function mkdirp(FS, dir) {
-  let cur = "";
-  for (const part of dir.split("/").filter(Boolean)) {
-    cur += "/" + part;
-    try { FS.mkdir(cur); } catch (e) { if (!FS.analyzePath(cur).exists) throw e; }
-  }
-}
-
-// Host tree -> MEMFS. onlySource: .py and .json files only (code), else every regular file (flash).
-function copyIn(FS, src, dst, onlySource) {
-  mkdirp(FS, dst);
-  for (const ent of fs.readdirSync(src, { withFileTypes: true })) {
-    const s = path.join(src, ent.name), d = dst.replace(/\/$/, "") + "/" + ent.name;
-    if (onlySource && (ent.name === "__pycache__" || ent.name.startsWith("."))) continue;
-    if (ent.isDirectory()) copyIn(FS, s, d, onlySource);
-    else if (!ent.isFile()) continue;
-    else if (onlySource ? /\.(py|json)$/.test(ent.name) : !ent.name.endsWith(TMP_SUFFIX)) {
-      FS.writeFile(d, fs.readFileSync(s));
-    }
-  }
 }
 
 function writeAtomic(host, data) {
@@ -191,9 +158,9 @@ async function main() {
   const FS = mp.FS;
   for (const [host, dst] of o.mounts) {
     if (!fs.existsSync(host) || !fs.statSync(host).isDirectory()) die(`--mount: ${host} is not a directory`);
-    copyIn(FS, host, dst, true);
+    copyTree(FS, host, dst, SOURCE);
   }
-  copyIn(FS, o.root, FLASH, false);
+  copyTree(FS, o.root, FLASH, { keep: (name) => !name.endsWith(TMP_SUFFIX) });
 
   let ended = false;
   const finish = (code) => {

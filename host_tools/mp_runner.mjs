@@ -20,6 +20,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { Sink, SOURCE, copyTree, mkdirp } from "./mp_fs.mjs";
 
 const USAGE = "usage: node mp_runner.mjs [--port MJS] [--heap BYTES] [--pystack WORDS] " +
   "[--mount HOSTDIR=MPDIR]... [--file HOSTFILE=MPPATH]... [--path MPDIR]... [--stdin] " +
@@ -66,38 +67,6 @@ function parseArgs(argv) {
   }
   if ((o.run === null) === (o.code === null)) die(`give exactly one of --run or --code\n${USAGE}`);
   return o;
-}
-
-// Output arrives one byte per call (linebuffer: false keeps it binary-safe and loses no partial
-// last line); gather bytes and write whole lines, or 64 KiB chunks of one very long line.
-class Sink {
-  constructor(stream) { this.stream = stream; this.buf = Buffer.alloc(65536); this.n = 0; }
-  put(byte) {
-    this.buf[this.n++] = byte;
-    if (byte === 10 || this.n === this.buf.length) this.flush();
-  }
-  flush() {
-    // Pipes and files are written synchronously by Node on Linux, so nothing is lost on exit.
-    if (this.n) { this.stream.write(Buffer.from(this.buf.subarray(0, this.n))); this.n = 0; }
-  }
-}
-
-function mkdirp(FS, dir) {
-  let cur = "";
-  for (const part of dir.split("/").filter(Boolean)) {
-    cur += "/" + part;
-    try { FS.mkdir(cur); } catch (e) { if (!FS.analyzePath(cur).exists) throw e; }
-  }
-}
-
-function copyTree(FS, src, dst) {
-  mkdirp(FS, dst);
-  for (const ent of fs.readdirSync(src, { withFileTypes: true })) {
-    if (ent.name === "__pycache__" || ent.name.startsWith(".")) continue;
-    const s = path.join(src, ent.name), d = dst.replace(/\/$/, "") + "/" + ent.name;
-    if (ent.isDirectory()) copyTree(FS, s, d);
-    else if (/\.(py|json)$/.test(ent.name) && fs.statSync(s).isFile()) FS.writeFile(d, fs.readFileSync(s));
-  }
 }
 
 // The exit code SystemExit asked for, from the last line of its traceback ("SystemExit: 3").
@@ -149,7 +118,7 @@ async function main() {
 
   for (const [host, dst] of o.mounts) {
     if (!fs.existsSync(host) || !fs.statSync(host).isDirectory()) die(`--mount: ${host} is not a directory`);
-    copyTree(FS, host, dst);
+    copyTree(FS, host, dst, SOURCE);
   }
   for (const [host, dst] of o.files) {
     if (!fs.existsSync(host) || !fs.statSync(host).isFile()) die(`--file: ${host} is not a file`);

@@ -23,6 +23,7 @@ Values: uintN/intN are int, address is 20 bytes, bool is bool, bytesN is n bytes
 bytes, string is str, arrays are lists (tuples are accepted when encoding).
 """
 
+from lightmeter import fields
 from lightmeter.errors import Malformed, Unsupported
 
 # Parsed types are tuples (kind, size, element): size is the bit width of uintN/intN, n of
@@ -265,40 +266,6 @@ def _check_zero(b, what):
         raise Malformed("abi: non-zero %s" % what)
 
 
-def _utf8_check(b):
-    """Malformed unless b is UTF-8 as RFC 3629 defines it (MicroPython's decoder is laxer)."""
-    i = 0
-    n = len(b)
-    # A lead byte announces k continuation bytes (10xxxxxx); the first must lie in [lo, hi]
-    # (RFC 3629 section 4), which rules out overlong forms, surrogates and values above U+10FFFF.
-    while i < n:
-        c = b[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if 0xC2 <= c <= 0xDF:
-            k, lo, hi = 1, 0x80, 0xBF
-        elif 0xE0 <= c <= 0xEF:
-            k = 2
-            lo = 0xA0 if c == 0xE0 else 0x80
-            hi = 0x9F if c == 0xED else 0xBF
-        elif 0xF0 <= c <= 0xF4:
-            k = 3
-            lo = 0x90 if c == 0xF0 else 0x80
-            hi = 0x8F if c == 0xF4 else 0xBF
-        else:
-            raise Malformed("string: not UTF-8")
-        if i + k >= n:
-            raise Malformed("string: truncated UTF-8")
-        d = b[i + 1]
-        if d < lo or d > hi:
-            raise Malformed("string: not UTF-8")
-        for j in range(i + 2, i + k + 1):
-            if b[j] & 0xC0 != 0x80:
-                raise Malformed("string: not UTF-8")
-        i += k + 1
-
-
 def _decode_seq(ts, data, pos):
     """Values of the sequence of types ts encoded at pos, and the position just after it.
 
@@ -346,7 +313,8 @@ def _decode_one(t, data, pos):
         _check_zero(body[n:], "padding after bytes")
         v = body[:n]
         if kind == _STRING:
-            _utf8_check(v)
+            if fields.utf8_error(v) >= 0:
+                raise Malformed("string: not UTF-8")
             v = v.decode()
         return v, pos + 32 + padded
     w = _read(data, pos, 32)

@@ -16,6 +16,7 @@ lists, maps as dicts. The decoder keeps its own stack, so nesting never costs
 interpreter recursion.
 """
 
+from lightmeter import fields
 from lightmeter.errors import Malformed, Unsupported
 
 _U64_END = 1 << 64
@@ -108,37 +109,6 @@ def _bad(offset, what):
     return Malformed("CBOR at offset %d: %s" % (offset, what))
 
 
-def _utf8_error(b):
-    """Index of the first byte of b that breaks UTF-8 (RFC 3629 §4), or -1 if b is valid."""
-    i = 0
-    n = len(b)
-    while i < n:
-        c = b[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if c < 0xC2:  # a continuation byte, or an overlong two-byte lead
-            return i
-        if c < 0xE0:
-            k, lo, hi = 1, 0x80, 0xBF
-        elif c < 0xF0:  # E0: no overlong forms; ED: no surrogates
-            k, lo, hi = 2, (0xA0 if c == 0xE0 else 0x80), (0x9F if c == 0xED else 0xBF)
-        elif c < 0xF5:  # F0: no overlong forms; F4: nothing above U+10FFFF
-            k, lo, hi = 3, (0x90 if c == 0xF0 else 0x80), (0x8F if c == 0xF4 else 0xBF)
-        else:
-            return i
-        if i + k >= n:
-            return i
-        d = b[i + 1]
-        if d < lo or d > hi:
-            return i
-        for j in range(i + 2, i + k + 1):
-            if b[j] & 0xC0 != 0x80:
-                return i
-        i += k + 1
-    return -1
-
-
 def loads(data, max_depth=16, max_items=4096, max_len=16384):
     """The one item encoded canonically in data, or Malformed.
 
@@ -212,7 +182,7 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
                 val = data[pos:end]
                 if major == 3:
                     if arg and max(val) >= 0x80:
-                        bad = _utf8_error(val)
+                        bad = fields.utf8_error(val)
                         if bad >= 0:
                             raise _bad(pos + bad, "invalid UTF-8")
                     try:

@@ -113,3 +113,34 @@ def int_be(value, width):
 def hex0x(b):
     """0x-prefixed lowercase hex of b (MicroPython's b"".hex() gives b"", hence the guard)."""
     return "0x" + b.hex() if b else "0x"
+
+
+def utf8_error(b):
+    """Index of the first byte of b that breaks UTF-8 (RFC 3629 §4), or -1 if b is valid."""
+    i = 0
+    n = len(b)
+    while i < n:
+        c = b[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if c < 0xC2:  # a continuation byte, or an overlong two-byte lead
+            return i
+        if c < 0xE0:
+            k, lo, hi = 1, 0x80, 0xBF
+        elif c < 0xF0:  # E0: no overlong forms; ED: no surrogates
+            k, lo, hi = 2, (0xA0 if c == 0xE0 else 0x80), (0x9F if c == 0xED else 0xBF)
+        elif c < 0xF5:  # F0: no overlong forms; F4: nothing above U+10FFFF
+            k, lo, hi = 3, (0x90 if c == 0xF0 else 0x80), (0x8F if c == 0xF4 else 0xBF)
+        else:
+            return i
+        if i + k >= n:
+            return i
+        d = b[i + 1]
+        if d < lo or d > hi:
+            return i
+        for j in range(i + 2, i + k + 1):
+            if b[j] & 0xC0 != 0x80:
+                return i
+        i += k + 1
+    return -1
