@@ -16,7 +16,7 @@ import json
 from lightmeter import abi, anchor, link as link_mod, reading, store as store_mod, suite as suite_mod
 from lightmeter import trust as trust_mod, tx as txm, wire
 from lightmeter.errors import Invalid, LightmeterError, Malformed
-from lightmeter.link import sleep_ms, ticks_ms
+from lightmeter.link import elapsed_ms, sleep_ms, ticks_ms
 
 FIRMWARE_VERSION = "lightmeter-0.1"
 BLOCK_LIMIT_MARGIN = 500  # blocks a signed transaction stays valid (a node allows up to 1000)
@@ -62,7 +62,7 @@ class Device:
         self.queue = store_mod.Queue(self.store)
         self.results = store_mod.Blob(self.store, "results")
         self.link = link_mod.Link(uart, self.cfg.get("timeout_ms", 3000), self.cfg.get("retries", 5))
-        self.clock_offset = None  # ms to add to ticks for chain time, from a verified header
+        self.clock = None  # (chain time ms, ticks_ms then) from the last verified header
         self.rejections = 0
 
     def _key(self):
@@ -94,10 +94,11 @@ class Device:
         """Read the (simulated) meter and queue the reading under a fresh sequence number."""
         seq = self.counter.next()
         cfg = self.cfg
-        if self.clock_offset is None:
+        if self.clock is None:
             t, clock = ticks_ms(), reading.CLOCK_SINCE_BOOT
         else:
-            t, clock = ticks_ms() + self.clock_offset, reading.CLOCK_SYNCED
+            # ticks wrap (every 2**30 ms on MicroPython): count from the last sync instead
+            t, clock = self.clock[0] + elapsed_ms(self.clock[1]), reading.CLOCK_SYNCED
         m = {reading.METER_ID: cfg["meter_id"], reading.FIRMWARE: FIRMWARE_VERSION,
              reading.SEQ: seq, reading.TIME: t, reading.CLOCK: clock,
              reading.OBIS: "1-0:1.8.0", reading.VALUE: 1000000 + 1234 * seq, reading.SCALE: 0,
@@ -137,30 +138,34 @@ class Device:
         self.queue.replace(key, self._record(rec))  # stored before it is ever sent
         return rec
 
+    async def _maybe_expired(self, key, rec):
+        """A transaction past its block limit with no receipt can never be included: sign anew.
+
+        (A relay that hides an included transaction's receipt only makes the new one revert:
+        MeterRegistry refuses a sequence number twice, so nothing is anchored twice.)"""
+        number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
+        if number >= rec[R_LIMIT]:
+            del rec[R_TX]
+            rec[R_TRIES] += 1
+            self.queue.replace(key, self._record(rec))
+            log("reading", rec[R_SEQ], "transaction expired unseen; signing a new one")
+
     async def process(self, key, rec):
         """Push one queued reading a step further; True once it is verified on chain."""
         if R_TX not in rec:
             rec = await self._sign(key, rec)
         ack = await self.link.request(link_mod.SEND_TX, rec[R_TX])
         status = ack.get(1) if isinstance(ack, dict) else None
-        if status == BLOCK_LIMIT_CHECK_FAIL:
-            number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
-            if number >= rec[R_LIMIT]:
-                # Expired unseen: it can never be included, so a new one is safe
-                # (and MeterRegistry refuses a sequence number twice in any case).
-                del rec[R_TX]
-                rec[R_TRIES] += 1
-                self.queue.replace(key, self._record(rec))
-                log("reading", rec[R_SEQ], "transaction expired; signing a new one")
-            return False
         if status not in OK_STATUSES:
             log("reading", rec[R_SEQ], "submission answered with status", status)
         try:
             answer = await self.link.request(link_mod.GET_RECEIPT, {0: rec[R_HASH]})
         except link_mod.RemoteError as e:
-            if e.code == link_mod.E_NOT_FOUND:
-                return False
-            raise
+            if e.code != link_mod.E_NOT_FOUND:
+                raise
+            if status == BLOCK_LIMIT_CHECK_FAIL:
+                await self._maybe_expired(key, rec)
+            return False
         try:
             hdr = anchor.verify_anchor(answer, rec[R_HASH], self.trust, self.suite, self.registry,
                                        self.address, rec[R_SEQ])
@@ -172,7 +177,7 @@ class Device:
             self._save_results(res)
             log("reading", rec[R_SEQ], "NOT accepted:", e)
             return False
-        self.clock_offset = hdr.timestamp - ticks_ms()
+        self.clock = (hdr.timestamp, ticks_ms())
         res = self._results()
         res["anchored"] += 1
         res["verified"] += 1
