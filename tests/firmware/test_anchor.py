@@ -88,26 +88,22 @@ def test_replayed_old_receipt_is_caught():
     raises(Invalid, anchor.verify_anchor, answer(js, txs, rcs, 0), txs[0], trust(nodes), S, REGISTRY, DEVICE, 2)
 
 
-def test_failed_transaction_is_not_an_anchor():
+def _one_tx_block_refused(rc):
+    """The Invalid raised for a one-transaction block whose receipt is rc."""
     nodes = sealers(NAME, 4)
     txs = [S.hash(b"t")]
-    rcs = [rc_json(1, 9, status=16)]
-    rh = [receipt.from_json(rcs[0]).hash(S)]
-    js, _ = signed_header(NAME, nodes, number=9, txs_root=txs[0], receipts_root=rh[0])
-    e = raises(Invalid, anchor.verify_anchor, answer(js, txs, rcs, 0), txs[0], trust(nodes), S,
-               REGISTRY, DEVICE, 1)
-    assert "status 16" in str(e)
+    js, _ = signed_header(NAME, nodes, number=9, txs_root=txs[0],
+                          receipts_root=receipt.from_json(rc).hash(S))
+    return raises(Invalid, anchor.verify_anchor, answer(js, txs, [rc], 0), txs[0], trust(nodes), S,
+                  REGISTRY, DEVICE, 1)
+
+
+def test_failed_transaction_is_not_an_anchor():
+    assert "status 16" in str(_one_tx_block_refused(rc_json(1, 9, status=16)))
 
 
 def test_log_for_another_device_is_caught():
-    nodes = sealers(NAME, 4)
-    txs = [S.hash(b"t")]
-    rcs = [rc_json(1, 9, device=bytes(20))]
-    rh = [receipt.from_json(rcs[0]).hash(S)]
-    js, _ = signed_header(NAME, nodes, number=9, txs_root=txs[0], receipts_root=rh[0])
-    e = raises(Invalid, anchor.verify_anchor, answer(js, txs, rcs, 0), txs[0], trust(nodes), S,
-               REGISTRY, DEVICE, 1)
-    assert "did not log" in str(e)
+    assert "did not log" in str(_one_tx_block_refused(rc_json(1, 9, device=bytes(20))))
 
 
 def test_malformed_answers():

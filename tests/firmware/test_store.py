@@ -119,7 +119,25 @@ class _Writer:
         self.close()
 
 
-class PowerCutFs:
+class PowerSwitch:
+    """Counts the steps of file operations and cuts the power before step number `budget`."""
+
+    budget = None
+    dead = False
+    steps = 0
+
+    def _step(self):
+        if self.dead:
+            raise PowerCut()
+        if self.budget is not None:
+            if self.budget == 0:
+                self.dead = True
+                raise PowerCut()
+            self.budget -= 1
+        self.steps += 1
+
+
+class PowerCutFs(PowerSwitch):
     """Files and directories in dicts; the power goes before step number `budget` (None: never).
 
     Implements what lightmeter.store.OsFs does (open "rb"/"wb", rename over an existing file,
@@ -149,15 +167,6 @@ class PowerCutFs:
         self.budget = None
         self.dead = False
 
-    def _step(self):
-        if self.dead:
-            raise PowerCut()
-        if self.budget is not None:
-            if self.budget == 0:
-                self.dead = True
-                raise PowerCut()
-            self.budget -= 1
-        self.steps += 1
 
     def _alive(self):
         if self.dead:

@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from lightmeter import store
 from lightmeter.errors import Invalid
-from test_store import PowerCut, PowerCutFs
+from test_store import PowerCut, PowerCutFs, PowerSwitch
 
 ROOT = "/dev0"
 CAPACITY = 4
@@ -179,22 +179,13 @@ TestDeviceStore = DeviceStore.TestCase
 
 # -- the same power cuts on the real filesystem --------------------------------------------------
 
-class CutOsFs(store.OsFs):
+class CutOsFs(PowerSwitch, store.OsFs):
     """The real filesystem with a power switch, counting steps as PowerCutFs does (no fsync:
     a cut here is simulated, and a thousand fsyncs would only slow the test)."""
 
     def __init__(self, budget=None, fill=None):
         self.budget, self.fill, self.dead, self.steps = budget, fill, False, 0
 
-    def _step(self):
-        if self.dead:
-            raise PowerCut()
-        if self.budget is not None:
-            if self.budget == 0:
-                self.dead = True
-                raise PowerCut()
-            self.budget -= 1
-        self.steps += 1
 
     def open(self, path, mode):
         if self.dead:
