@@ -69,7 +69,7 @@ def from_json(obj):
     r.gas_used = fields.decimal(g(obj, "gasUsed"), "gasUsed")
     r.contract_address = _contract_address(g(obj, "contractAddress"))
     r.status = fields.integer(g(obj, "status"), "status", 0, fields.INT32_MAX)
-    r.output = fields.hexbytes(g(obj, "output"), "output")
+    r.output = fields.hexbytes(g(obj, "output"), "output", None, True)
     if len(r.output) > MAX_DATA:
         raise Malformed("output: longer than %d bytes" % MAX_DATA)
     r.effective_gas_price = b""
@@ -82,15 +82,15 @@ def from_json(obj):
         # The address is hashed as the node stores it, which is what it prints.
         address = fields.text(g(log, "address"), name + ".address", 64)
         topics = fields.array(g(log, "topics"), name + ".topics", MAX_TOPICS)
-        topics = [fields.hexbytes(t, name + ".topics[]", 32) for t in topics]
-        data = fields.hexbytes(g(log, "data"), name + ".data")
+        topics = [fields.hexbytes(t, name + ".topics[]", 32, True) for t in topics]
+        data = fields.hexbytes(g(log, "data"), name + ".data", None, True)
         if len(data) > MAX_DATA:
             raise Malformed("%s.data: longer than %d bytes" % (name, MAX_DATA))
         r.logs.append((address, topics, data))
     r.block_number = fields.integer(g(obj, "blockNumber"), "blockNumber")
     txh = obj.get("transactionHash")
-    r.tx_hash = None if txh is None else fields.hexbytes(txh, "transactionHash", 32)
+    r.tx_hash = None if txh is None else fields.hexbytes(txh, "transactionHash", 32, True)
     claimed = obj.get("hash")
     # A receipt returned before commit carries "0x" as its hash.
-    r.claimed_hash = None if claimed in (None, "0x") else fields.hexbytes(claimed, "hash", 32)
+    r.claimed_hash = None if claimed in (None, "0x") else fields.hexbytes(claimed, "hash", 32, True)
     return r
