@@ -52,6 +52,19 @@ def verify_header(header, trust, suite):
         if header.weights[i] != w:
             raise Invalid("sealer %d has weight %d, trusted %d" % (i, header.weights[i], w))
 
+    res.signers, res.weight = check_signatures(header, digest, sealers, suite)
+    if res.weight < res.quorum:
+        raise Invalid("quorum not reached: signers hold weight %d of the %d needed" % (res.weight, res.quorum))
+    return res
+
+
+def check_signatures(header, digest, sealers, suite):
+    """Who signed digest among sealers [(node id, weight)]: (indices, their weight).
+
+    A signature list is refused as a whole (Invalid) if it names an index outside
+    sealers, names an index twice, or carries a signature that does not verify.
+    The quorum is the caller's to check.
+    """
     # Structure first (cheap), signatures after.
     seen = []
     for idx, _ in header.signatures:
@@ -60,15 +73,15 @@ def verify_header(header, trust, suite):
         if idx in seen:
             raise Invalid("sealer index %d signs twice" % idx)
         seen.append(idx)
+    signers = []
+    weight = 0
     for idx, sig in header.signatures:
         node, w = sealers[idx]
         if not suite.verify_node(node, digest, sig):
             raise Invalid("signature of sealer %d does not verify" % idx)
-        res.signers.append(idx)
-        res.weight += w
-    if res.weight < res.quorum:
-        raise Invalid("quorum not reached: signers hold weight %d of the %d needed" % (res.weight, res.quorum))
-    return res
+        signers.append(idx)
+        weight += w
+    return signers, weight
 
 
 def verify_tx(tx, proof_items, header, trust, suite):
