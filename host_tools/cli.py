@@ -20,6 +20,7 @@ examples:
   lightmeter verify header block.json --trust trust.json
   lightmeter verify receipt receipt.json --header block.json --trust trust.json --runtime micropython
   lightmeter decode tx @tx.hex --crypto sm
+  lightmeter trust init --rpc http://127.0.0.1:20200 --out trust.json
   lightmeter bench --quick --json
 """
 
@@ -57,6 +58,29 @@ def build_parser():
     vt.add_argument("--header", required=True, metavar="BLOCK.json")
     vt.add_argument("--trust", required=True, metavar="TRUST.json")
     _runtime(vt)
+
+    t = sub.add_parser("trust", help="make a trust checkpoint (TRUST.json)",
+                       description="Make a trust checkpoint (TRUST.json, proto/trust.md).")
+    tsub = t.add_subparsers(dest="what", metavar="WHAT")
+    tsub.required = True
+    ti = tsub.add_parser("init", help="take one from a node, for an operator to confirm",
+                         description="Ask a FISCO BCOS node (JSON-RPC) for its chain id, group id, crypto\n"
+                                     "suite, sealer set and a block header; check that its answers agree\n"
+                                     "(the header's hash recomputed, its sealer list equal to getSealerList,\n"
+                                     "its signatures a quorum of that set); show them and ask\n"
+                                     "\"Trust this sealer set? [y/N]\" on stdin (unless --yes); then print\n"
+                                     "the TRUST.json (proto/trust.md).\n\n"
+                                     "Exit status: 0 written, 1 declined, 2 error (node unreachable or\n"
+                                     "inconsistent, no answer on stdin).",
+                         formatter_class=fmt)
+    ti.add_argument("--rpc", required=True, metavar="URL", help="the node's JSON-RPC URL, e.g. "
+                                                               "http://127.0.0.1:20200")
+    ti.add_argument("--number", type=int, metavar="N", help="take the checkpoint at block N "
+                                                           "(default: the latest block)")
+    ti.add_argument("--group-id", default="group0", help="the group to ask about (default group0)")
+    ti.add_argument("--yes", action="store_true", help="do not ask: trust what the node shows")
+    ti.add_argument("--out", metavar="FILE", help="write the TRUST.json here (atomically) "
+                                                  "instead of stdout")
 
     d = sub.add_parser("decode", help="decode wire data", description="Decode wire data.")
     dsub = d.add_subparsers(dest="what", metavar="WHAT")
@@ -103,6 +127,12 @@ def build_parser():
     n.add_argument("--faulty", choices=("few", "duplicate"),
                    help="FOR TESTS ONLY: sign with too little weight, or reach quorum only by "
                         "listing one signer twice; light clients must reject these blocks")
+    n.add_argument("--simulate", type=int, default=0, metavar="BLOCKS",
+                   help="first append BLOCKS blocks of simulated meter readings (progress on "
+                        "stderr), then serve; deterministic for a given --seed")
+    n.add_argument("--set-changes", type=int, default=0, metavar="K",
+                   help="with --simulate: K sealer-set changes (addSealer, setWeight, remove "
+                        "through the consensus precompile) spread over the blocks (default 0)")
     n.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
     r = sub.add_parser("relay", help="bridge devices' serial links to a FISCO BCOS node",

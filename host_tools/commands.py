@@ -83,6 +83,46 @@ def do_decode(args):
     return 0 if out["signature_valid"] else 1
 
 
+def do_trust(args):
+    from host_tools import relay, trustinit
+
+    if args.number is not None and args.number < 0:
+        raise UsageError("--number must not be negative")
+    rpc = relay.Rpc(args.rpc, group=args.group_id)
+    try:
+        info = trustinit.fetch(rpc, args.number)
+        obj = trustinit.to_json(info)
+    except trustinit.TrustInitError as e:
+        raise UsageError(str(e))
+    except ConnectionError as e:
+        raise UsageError("cannot reach the node at %s: %s" % (args.rpc, e))
+    except relay.NodeError as e:
+        raise UsageError("the node at %s answered an error: %s (%s)" % (args.rpc, e, e.code))
+    except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UsageError("the node's answers are malformed: %s" % e)
+    print(trustinit.describe(info, args.rpc), file=sys.stderr)
+    if not args.yes:
+        print("Trust this sealer set? [y/N] ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline()
+        if not answer:
+            print(file=sys.stderr)
+            raise UsageError("no answer on stdin%s: confirm interactively or pass --yes"
+                             % ("" if sys.stdin.isatty() else " (not a terminal)"))
+        if answer.strip().lower() not in ("y", "yes"):
+            print("lightmeter: not trusted; nothing written", file=sys.stderr)
+            return 1
+    text = trustinit.dumps(obj)
+    if args.out:
+        try:
+            trustinit.write_atomic(args.out, text)
+        except OSError as e:
+            raise UsageError("cannot write %s: %s" % (args.out, e.strerror or e))
+        print("lightmeter: wrote %s (block %d)" % (args.out, obj["number"]), file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def do_bench(args):
     from host_tools import bench
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link)
@@ -98,10 +138,14 @@ def do_node(args):
         raise UsageError("--listen takes HOST:PORT, got %r" % args.listen)
     if args.sealers < 1 or args.sealers > 32:
         raise UsageError("--sealers must be between 1 and 32")
+    if args.simulate < 0 or args.set_changes < 0:
+        raise UsageError("--simulate and --set-changes must not be negative")
+    if args.set_changes and not args.simulate:
+        raise UsageError("--set-changes needs --simulate BLOCKS")
     return node_server.serve(crypto=args.crypto, chain_id=args.chain_id, group_id=args.group_id,
                              sealers=args.sealers, data_dir=args.data, host=host or "127.0.0.1",
                              port=port, seed=args.seed, sign_mode=args.faulty or args.sign,
-                             verbose=args.verbose)
+                             verbose=args.verbose, simulate=args.simulate, set_changes=args.set_changes)
 
 
 def do_relay(args):

@@ -74,8 +74,12 @@ class NodeServer:
         self.chain.store.close()
 
 
-def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_mode, verbose):
-    """Run a node in the foreground until interrupted (the `lightmeter node` command)."""
+def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_mode, verbose,
+          simulate=0, set_changes=0):
+    """Run a node in the foreground until interrupted (the `lightmeter node` command).
+
+    With simulate, first append that many blocks (with set_changes sealer-set changes) to
+    the chain, reporting progress on stderr, then serve."""
     import signal
     import sys
 
@@ -87,6 +91,8 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
                   data_dir=data_dir, seed=seed.encode() if seed is not None else None,
                   sign_mode=sign_mode)
+    if simulate:
+        _simulate(chain, simulate, set_changes, seed)
     try:
         srv = NodeServer(chain, host, port, verbose).start()
     except OSError as e:
@@ -107,3 +113,25 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
         pass
     srv.stop()
     return 0
+
+
+def _simulate(chain, blocks, set_changes, seed):
+    import sys
+
+    from host_tools.node import simulate
+
+    if seed is None:  # the chain's own (stored) seed: rerunning on a copy gives the same blocks
+        seed = chain.store.get_meta()["seed"]
+    step = max(1, blocks // 20)
+
+    def progress(done, total, number):
+        if done == total or done % step == 0:
+            print("lightmeter node: simulated %d/%d blocks (height %d)" % (done, total, number),
+                  file=sys.stderr, flush=True)
+
+    print("lightmeter node: simulating %d blocks with %d sealer-set changes from height %d"
+          % (blocks, set_changes, chain.height()), file=sys.stderr, flush=True)
+    for number, name, node, weight in simulate.simulate(chain, blocks, set_changes, seed, progress):
+        print("lightmeter node:   block %d: %s %s…%s%s" % (number, name, node.hex()[:8], node.hex()[-4:],
+                                                           "" if weight is None else " weight %d" % weight),
+              file=sys.stderr, flush=True)
