@@ -8,13 +8,14 @@ device itself has verified that its transaction is on chain (lightmeter.anchor);
 until then it is resent, the same signed bytes every time.
 
 Files in root: config.json (meter identity, MeterRegistry address, how many
-readings to take), trust.json (the trust checkpoint), and the store's own.
+readings to take), trust.json (the trust checkpoint as provisioned; the store
+keeps it from then on and never lets an older one replace it), and the store's own.
 """
 
 import json
 
-from lightmeter import abi, anchor, link as link_mod, reading, store as store_mod, suite as suite_mod
-from lightmeter import trust as trust_mod, tx as txm, wire
+from lightmeter import abi, anchor, checkpoint, link as link_mod, reading, store as store_mod
+from lightmeter import suite as suite_mod, tx as txm, wire
 from lightmeter.errors import Invalid, LightmeterError, Malformed
 from lightmeter.link import elapsed_ms, sleep_ms, ticks_ms
 
@@ -52,8 +53,10 @@ class Device:
         self.store = store_mod.Store(root)
         with open(root + "/config.json") as f:
             self.cfg = json.load(f)
-        with open(root + "/trust.json") as f:
-            self.trust = trust_mod.from_json(json.load(f))
+        # trust.json is what provisioning installed; from then on the store keeps the checkpoint
+        self.trust = checkpoint.install(self.store, root + "/trust.json")
+        if self.trust is None:
+            raise Invalid("no trust checkpoint: provision trust.json first")
         self.suite = suite_mod.get(self.trust.crypto)
         self.key = self._key()
         self.address = self.suite.address(self.suite.public_key(self.key))
