@@ -21,6 +21,7 @@ examples:
   lightmeter verify receipt receipt.json --header block.json --trust trust.json --runtime micropython
   lightmeter decode tx @tx.hex --crypto sm
   lightmeter trust init --rpc http://127.0.0.1:20200 --out trust.json
+  lightmeter sync --rpc http://127.0.0.1:20200 --trust trust.json --mode skipping --out trust.json
   lightmeter bench --quick --json
 """
 
@@ -169,6 +170,36 @@ def build_parser():
                     help="also import from this host directory (repeatable)")
     bv.add_argument("--baud", type=int, default=115200,
                     help="line rate the pty is paced to, 8N1 (default 115200; 0: no pacing)")
+
+    sy = sub.add_parser("sync", help="advance a trust checkpoint to the latest block (or --to N)",
+                        description="Move a checkpoint (TRUST.json) forward, checking every step:\n"
+                                    "  strict    every header, each signed by a quorum of the set its\n"
+                                    "            parent left, and every sealer-set change proven by its\n"
+                                    "            consensus-precompile transaction and receipt\n"
+                                    "  skipping  as few headers as possible: a later header is accepted if\n"
+                                    "            its own quorum signed it and signers the checkpoint trusts\n"
+                                    "            hold more than a third of its weight; otherwise halve the gap\n\n"
+                                    "--runtime micropython runs the device's path: the firmware on a virtual\n"
+                                    "board (MicroPython) asks a relay over its serial link.\n\n"
+                                    "The new checkpoint goes to --out (atomically, only on success, never\n"
+                                    "over a newer one) or to stdout. Progress on stderr for long syncs.\n"
+                                    "--json prints {number, hash, headers, proofs, bytes} on stdout.\n\n"
+                                    "Exit status: 0 synced, 1 a check failed (nothing written), 2 usage,\n"
+                                    "malformed input or node unreachable.",
+                        epilog="example:\n  lightmeter sync --rpc http://127.0.0.1:20200 --trust trust.json "
+                               "--mode skipping --out trust.json",
+                        formatter_class=fmt)
+    sy.add_argument("--rpc", required=True, metavar="URL", help="the node's JSON-RPC URL")
+    sy.add_argument("--trust", required=True, metavar="TRUST.json",
+                    help="the checkpoint to start from (needs number and hash)")
+    sy.add_argument("--runtime", choices=("python", "micropython"), default="python",
+                    help="CPython over JSON-RPC (default), or the firmware on MicroPython over the link")
+    sy.add_argument("--mode", choices=("strict", "skipping"), default="strict",
+                    help="strict: every header (default); skipping: bisect, far fewer headers")
+    sy.add_argument("--to", type=int, metavar="N", help="stop at block N (default: the latest block)")
+    sy.add_argument("--out", metavar="NEW_TRUST.json", help="write the new checkpoint here "
+                                                             "(may be TRUST.json itself)")
+    sy.add_argument("--json", action="store_true", help="print a one-line JSON summary on stdout")
 
     dm = sub.add_parser("demo", help="node + virtual board + relay: readings signed, anchored, verified",
                         description="Starts a local node, a virtual board running the real firmware and "

@@ -175,3 +175,43 @@ def do_demo(args):
         raise UsageError("--readings must be at least 1")
     from host_tools import demo
     return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json)
+
+
+def do_sync(args):
+    from host_tools import synccmd
+    from lightmeter import trust as trust_mod
+
+    obj = _load_json(args.trust)
+    try:
+        start = trust_mod.from_json(obj)
+    except LightmeterError as e:
+        raise UsageError("%s: %s" % (args.trust, e))
+    if start.number is None or start.hash is None:
+        raise UsageError("%s has no number and hash: sync needs a checkpoint at a block" % args.trust)
+    if args.to is not None and args.to < start.number:
+        raise UsageError("--to %d is below the checkpoint's block %d" % (args.to, start.number))
+    run = synccmd.run_python if args.runtime == "python" else synccmd.run_micropython
+    try:
+        new, stats = run(obj, args.rpc, args.mode, args.to, quiet=False)
+        if args.out:
+            synccmd.write_checkpoint(args.out, new, start.number)
+    except synccmd.SyncFailed as e:
+        print("lightmeter: sync failed: %s; nothing written" % e, file=sys.stderr)
+        return 1
+    except synccmd.SyncUsage as e:
+        raise UsageError(str(e))
+    except OSError as e:
+        raise UsageError("cannot write %s: %s" % (args.out, e.strerror or e))
+    summary = {"number": new["number"], "hash": new["hash"], "headers": stats["headers"],
+               "proofs": stats["proofs"], "bytes": stats["bytes"]}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print("synced to block %d (%s): %d headers, %d set-change proofs, %d bytes fetched"
+              % (summary["number"], summary["hash"], summary["headers"], summary["proofs"], summary["bytes"]),
+              file=sys.stderr)
+        if not args.out:
+            sys.stdout.write(json.dumps(new, indent=2) + "\n")
+    if args.out:
+        print("lightmeter: wrote %s (block %d)" % (args.out, new["number"]), file=sys.stderr)
+    return 0

@@ -17,7 +17,7 @@ import urllib.request
 
 import serial
 
-from lightmeter import fields, frame, link as L, wire
+from lightmeter import fields, frame, link as L, merkle, tx as tx_mod, wire
 from lightmeter.errors import LightmeterError
 
 from host_tools import txbuild
@@ -37,6 +37,7 @@ class Rpc:
     def __init__(self, url, group="group0", timeout=30):
         self.url, self.group, self.timeout = url, group, timeout
         self.id = 0
+        self.received = 0  # bytes of the node's answers
 
     def __call__(self, method, *params):
         self.id += 1
@@ -45,7 +46,9 @@ class Rpc:
         req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                out = json.loads(r.read())
+                raw = r.read()
+                self.received += len(raw)
+                out = json.loads(raw)
         except (OSError, ValueError) as e:
             raise ConnectionError(str(e))
         if "error" in out:
@@ -82,6 +85,13 @@ def handle(rpc, mtype, payload):
                            1: [bytes.fromhex(x) for x in rc["txReceiptProof"]],
                            2: [bytes.fromhex(x) for x in tx["txProof"]],
                            3: wire.header_to_wire(block)}
+    if mtype == L.GET_CHANGES:
+        from host_tools import syncsource
+        items = []
+        for txj, rj in syncsource.block_changes_json(rpc, payload[0]):
+            items.append([wire.tx_to_wire(tx_mod.from_json(txj)), merkle.parse_proof(txj["txProof"]),
+                          wire.receipt_to_wire(rj), merkle.parse_proof(rj["txReceiptProof"])])
+        return L.CHANGES, {0: items}
     return L.ERROR, {0: L.E_UNKNOWN_TYPE, 1: "unknown message type %d" % mtype}
 
 

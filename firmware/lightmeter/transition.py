@@ -43,6 +43,10 @@ METHODS = (
 MAX_WEIGHT = (1 << 63) - 1  # consensusWeights are int64 in the header hash
 
 
+class TooLittleOverlap(Invalid):
+    """verify_skip: the trusted set does not vouch for the header (bisect: try a nearer one)."""
+
+
 def _copy(trust, sealers, number, digest):
     t = Trust()
     t.chain_id = trust.chain_id
@@ -198,7 +202,7 @@ def verify_skip(trusted, header, suite):
                 tw += w
                 break
     if 3 * tw <= total:
-        raise Invalid("trusted signers hold %d of total %d, need more than a third" % (tw, total))
+        raise TooLittleOverlap("trusted signers hold %d of total %d, need more than a third" % (tw, total))
 
     # (b) the header's own quorum, every signature checked.
     signers, weight = verify.check_signatures(header, digest, own, suite)

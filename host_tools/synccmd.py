@@ -1,0 +1,142 @@
+"""`lightmeter sync`: advance a trust checkpoint to the latest block (or --to N).
+
+python: lightmeter.sync on CPython over the node's JSON-RPC (host_tools.syncsource).
+micropython: the real device path: a virtual board runs lightmeter.syncapp on MicroPython and
+the relay (in this process) answers its link requests from the node. Either way the new
+checkpoint is written only after every check passed, atomically, and never over a newer one.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+from lightmeter import suite as suite_mod, sync, trust as trust_mod
+from lightmeter.errors import Invalid, LightmeterError, Malformed
+
+PROGRESS_SECONDS = 1.0
+
+
+class SyncFailed(Exception):
+    """A check failed: exit 1."""
+
+
+class SyncUsage(Exception):
+    """Usage, malformed input or unreachable node: exit 2."""
+
+
+def _progress(quiet):
+    state = {"t": time.monotonic(), "shown": False}
+
+    def show(n, target, stats):
+        now = time.monotonic()
+        if quiet or (now - state["t"] < PROGRESS_SECONDS and n != target):
+            return
+        if n == target and not state["shown"]:
+            return  # short syncs stay silent
+        state["t"], state["shown"] = now, True
+        print("sync: block %d of %d (%d headers, %d proofs)" % (n, target, stats["headers"], stats["proofs"]),
+              file=sys.stderr, flush=True)
+    return show
+
+
+def run_python(trust_obj, rpc_url, mode, to, quiet=False):
+    from host_tools import backends, relay, syncsource
+    backends.install()
+    trust = trust_mod.from_json(trust_obj)
+    suite = suite_mod.get(trust.crypto)
+    source = syncsource.RpcSource(relay.Rpc(rpc_url), suite)
+    try:
+        new, stats = asyncio.run(sync.sync(trust, suite, source, mode, to, _progress(quiet)))
+    except Invalid as e:
+        raise SyncFailed(str(e))
+    except sync.SyncError as e:
+        raise SyncUsage(str(e))
+    except ConnectionError as e:
+        raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
+    except relay.NodeError as e:
+        raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
+    except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SyncUsage("the node's answers are malformed: %s" % e)
+    return new.to_json(), stats
+
+
+def run_micropython(trust_obj, rpc_url, mode, to, quiet=False, timeout=3600, runtime="micropython"):
+    from host_tools import relay
+    from host_tools.board import VirtualBoard
+
+    trust_mod.from_json(trust_obj)  # refuse a malformed checkpoint here, in one line
+    try:
+        relay.Rpc(rpc_url, timeout=10)("getBlockNumber")
+    except ConnectionError as e:
+        raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
+    except relay.NodeError as e:
+        raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
+    tmp = tempfile.mkdtemp(prefix="lightmeter-sync-")
+    try:
+        with open(os.path.join(tmp, "trust.json"), "w") as f:
+            json.dump(trust_obj, f)
+        with open(os.path.join(tmp, "sync.json"), "w") as f:
+            json.dump({"mode": mode, "to": to}, f)
+
+        def on_log(line):
+            if not quiet and line.startswith("[sync] at block"):
+                print("sync: " + line[len("[sync] at "):], file=sys.stderr, flush=True)
+
+        board = VirtualBoard(runtime=runtime, root=tmp, module="lightmeter.syncapp", baud=None,
+                             on_log=on_log)
+        pty = board.start()
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(relay.relay([pty], rpc_url, log=lambda line: None))
+
+        def serve():
+            try:
+                loop.run_until_complete(task)
+            except (asyncio.CancelledError, Exception):
+                pass
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            deadline = time.time() + timeout
+            while board.alive and time.time() < deadline:
+                time.sleep(0.1)
+            if board.alive:
+                raise SyncUsage("the board did not finish within %d s" % timeout)
+        finally:
+            loop.call_soon_threadsafe(task.cancel)
+            t.join(5)
+            board.stop()
+        try:
+            with open(os.path.join(tmp, "result.json")) as f:
+                res = json.load(f)
+        except (OSError, ValueError):
+            tail = [l for l in board.log_lines() if not l.startswith("board: ")][-1:]
+            raise SyncUsage("the board wrote no result%s" % (": " + tail[0] if tail else ""))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if "error" in res:
+        if res.get("kind") == "invalid":
+            raise SyncFailed(res["error"])
+        raise SyncUsage(res["error"])
+    return res["trust"], res["stats"]
+
+
+def write_checkpoint(path, obj, start_number):
+    """Write obj to path atomically unless path holds a newer checkpoint (SyncUsage then)."""
+    from host_tools import trustinit
+    if obj["number"] < start_number:
+        raise SyncUsage("refusing to write block %d: the input checkpoint is at %d" % (obj["number"], start_number))
+    try:
+        with open(path) as f:
+            old = json.load(f)
+        old_n = old.get("number") if isinstance(old, dict) else None
+    except (OSError, ValueError):
+        old_n = None
+    if isinstance(old_n, int) and old_n > obj["number"]:
+        raise SyncUsage("%s holds block %d, newer than %d: not overwritten" % (path, old_n, obj["number"]))
+    trustinit.write_atomic(path, trustinit.dumps(obj))
