@@ -89,7 +89,7 @@ def _device_files(root, node, readings):
 
 def _results(root):
     try:
-        raw = store_mod.Blob(store_mod.Store(root), "results").load()
+        raw = store_mod.Blob(store_mod.Store(root, recover=False), "results").load()
     except (OSError, ValueError):
         return None
     return json.loads(raw) if raw else None

@@ -39,8 +39,8 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
     verify.verify_header(hdr, trust, suite)
     rcpt = receipt_mod.from_json(wire.receipt_from_wire(answer[0]))
-    _, pos_r = verify.verify_receipt(rcpt, _proof(answer[1], "receipt proof"), hdr, suite)
     pos_t = merkle.verify(_proof(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
+    _, pos_r = verify.verify_receipt(rcpt, _proof(answer[1], "receipt proof"), hdr, suite, pos_t)
     if pos_r != pos_t:
         raise Invalid("the receipt is not this transaction's (positions %d and %d)" % (pos_r, pos_t))
     topic = abi.event_topic(READING_EVENT, suite.hash)

@@ -10,9 +10,12 @@ in the first 4 bytes, 28 zero bytes) followed by the whole sibling group, the
 node on the path included. A one-transaction block's proof is [root].
 
 The upstream verifier only checks membership of the running hash in each group.
-This one also bounds counts to 1..2, requires zero slot padding, rejects a group
-that holds the running hash twice, limits the depth, and returns the leaf
-position the path proves, so a caller can bind a receipt to its transaction.
+This one also bounds counts to 1..2, requires zero slot padding, limits the
+depth, and returns the leaf position the path proves, so a caller can bind a
+receipt to its transaction. Two leaves may be equal (receipts do not name their
+transaction: two identical calls leave identical receipts); where a group holds
+the running hash twice the path alone cannot tell the side, so the caller's
+expected position decides, and without one the proof is refused as ambiguous.
 """
 
 from lightmeter import fields
@@ -65,11 +68,13 @@ def parse_proof(items, name="proof"):
     return [fields.hexbytes(x, "%s[%d]" % (name, i), 32) for i, x in enumerate(items)]
 
 
-def verify(items, leaf, expected_root, H):
+def verify(items, leaf, expected_root, H, index=None):
     """Check that leaf is in the tree with root expected_root; return its position.
 
-    items are 32-byte proof items (see parse_proof). Raises Malformed for a
-    proof that breaks the format, Invalid for one that does not lead to the root.
+    items are 32-byte proof items (see parse_proof). index, if given, is the
+    position the caller expects; it settles a group whose two hashes are equal.
+    Raises Malformed for a proof that breaks the format, Invalid for one that
+    does not lead to the root.
     """
     n = len(items)
     if n == 0:
@@ -98,9 +103,11 @@ def verify(items, leaf, expected_root, H):
         if depth >= MAX_DEPTH:
             raise Malformed("proof: deeper than %d levels" % MAX_DEPTH)
         group = items[i + 1:i + 1 + c]
-        if c == 2 and group[0] == group[1]:
-            raise Invalid("proof: group at level %d repeats a hash" % depth)
-        if group[0] == h:
+        if c == 2 and group[0] == group[1] == h:
+            if index is None:
+                raise Invalid("proof: level %d holds the hash twice; its position is ambiguous" % depth)
+            bit = (index >> depth) & 1
+        elif group[0] == h:
             bit = 0
         elif c == 2 and group[1] == h:
             bit = 1

@@ -145,9 +145,13 @@ def _as_bytes(data, what):
 
 
 class Store:
-    """A directory of atomically replaced, CRC-framed files. Opening it removes leftover .tmp files."""
+    """A directory of atomically replaced, CRC-framed files. Opening it removes leftover .tmp files.
 
-    def __init__(self, root, fs=None):
+    recover=False opens it to look only (a host reading a running device's files): a .tmp file
+    may then be another process's write in progress, so it is left alone.
+    """
+
+    def __init__(self, root, fs=None, recover=True):
         if not isinstance(root, str) or not root:
             raise Malformed("store: bad root %r" % (root,))
         while len(root) > 1 and root.endswith("/"):
@@ -155,7 +159,7 @@ class Store:
         self.root = root
         self.fs = fs if fs is not None else OsFs()
         self._makedirs(root)
-        self.recovered = self.recover()
+        self.recovered = self.recover() if recover else []
 
     def _makedirs(self, root):
         parts = root.split("/")

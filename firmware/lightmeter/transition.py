@@ -120,7 +120,7 @@ def proven_change(trust, header, item, suite):
     if tx["to"] != CONSENSUS_ADDRESS:
         raise Invalid("transaction is to %r, not the consensus precompile" % (tx["to"].decode(),))
     _, _, tpos = verify.verify_tx(tx, tx_proof, header, trust, suite)
-    _, rpos = verify.verify_receipt(rcpt, rcpt_proof, header, suite)
+    _, rpos = verify.verify_receipt(rcpt, rcpt_proof, header, suite, tpos)
     if tpos != rpos:
         raise Invalid("receipt is at position %d, its transaction at %d" % (rpos, tpos))
     return tpos, decode_change(tx["input"], suite)

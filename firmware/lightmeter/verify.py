@@ -106,18 +106,19 @@ def verify_tx(tx, proof_items, header, trust, suite):
     return digest, sender, position
 
 
-def verify_receipt(rcpt, proof_items, header, suite):
+def verify_receipt(rcpt, proof_items, header, suite, index=None):
     """Check rcpt is in header (already verified) and succeeded.
 
     Returns (receipt hash, position). The position binds the receipt to the
-    transaction at the same position of txsRoot.
+    transaction at the same position of txsRoot: pass that position as index
+    (it also settles a proof through two identical receipts).
     """
     digest = rcpt.hash(suite)
     if rcpt.claimed_hash is not None and rcpt.claimed_hash != digest:
         raise Invalid("the receipt's hash field does not match its fields")
     if rcpt.block_number != header.number:
         raise Invalid("receipt is for block %d, header is block %d" % (rcpt.block_number, header.number))
-    position = merkle.verify(proof_items, digest, header.receipts_root, suite.hash)
+    position = merkle.verify(proof_items, digest, header.receipts_root, suite.hash, index)
     if rcpt.status != 0:
         raise Invalid("transaction failed with status %d" % rcpt.status)
     return digest, position

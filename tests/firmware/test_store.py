@@ -799,3 +799,15 @@ def test_power_cut_at_every_byte_of_a_versioned_blob_save():
         raises(Invalid, b.save, b"block 99", version=99)
     tried = cut_everywhere(setup, action, check)
     assert tried == 3 * (1 + 12 + 9 + 9 + 1 + 1)
+
+
+def test_looking_only_leaves_another_writers_temporary_file():
+    fs = PowerCutFs()
+    st = store.Store(ROOT, fs)
+    st.write("v", b"old")
+    with fs.open(st.path("v") + ".tmp", "wb") as f:  # a write in progress elsewhere
+        f.write(b"partial")
+    look = store.Store(ROOT, fs, recover=False)
+    assert look.read("v") == b"old" and look.recovered == []
+    assert fs.temporaries()
+    assert store.Store(ROOT, fs).recovered == ["v.tmp"] and not fs.temporaries()

@@ -114,7 +114,7 @@ def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
         assert res and res["rejected"] >= 2 and res["verified"] == 0, res
         assert words in res["last_rejection"], res["last_rejection"]
         assert any("NOT accepted" in line for line in board.log_lines())
-        queue = store_mod.Queue(store_mod.Store(root))
+        queue = store_mod.Queue(store_mod.Store(root, recover=False))
         assert len(queue) == 1  # the reading waits for an honest answer
     finally:
         loop.call_soon_threadsafe(task.cancel)
