@@ -183,7 +183,9 @@ def build_parser():
                                     "board (MicroPython) asks a relay over its serial link.\n\n"
                                     "The new checkpoint goes to --out (atomically, only on success, never\n"
                                     "over a newer one) or to stdout. Progress on stderr for long syncs.\n"
-                                    "--json prints {number, hash, headers, proofs, bytes} on stdout.\n\n"
+                                    "--json prints {number, hash, headers, proofs, bytes} on stdout.\n"
+                                    "--witness URL cross-checks the header at the target height with\n"
+                                    "other nodes; a conflict prints {conflict, number, headers, evidence}.\n\n"
                                     "Exit status: 0 synced, 1 a check failed (nothing written), 2 usage,\n"
                                     "malformed input or node unreachable.",
                         epilog="example:\n  lightmeter sync --rpc http://127.0.0.1:20200 --trust trust.json "
@@ -200,6 +202,13 @@ def build_parser():
     sy.add_argument("--out", metavar="NEW_TRUST.json", help="write the new checkpoint here "
                                                              "(may be TRUST.json itself)")
     sy.add_argument("--json", action="store_true", help="print a one-line JSON summary on stdout")
+    sy.add_argument("--witness", action="append", default=[], metavar="URL",
+                    help="another node's JSON-RPC URL (repeatable): after the sync, its header at the "
+                         "target height must match; another header signed by a quorum of that height's "
+                         "sealers is a conflict (exit 1, nothing written, both headers reported as "
+                         "evidence); an invalid, missing or unreachable one only warns")
+    sy.add_argument("--evidence", metavar="FILE",
+                    help="on a conflict, also write the evidence JSON here")
 
     dm = sub.add_parser("demo", help="node + virtual board + relay: readings signed, anchored, verified",
                         description="Starts a local node, a virtual board running the real firmware and "

@@ -193,8 +193,27 @@ def do_sync(args):
     run = synccmd.run_python if args.runtime == "python" else synccmd.run_micropython
     try:
         new, stats = run(obj, args.rpc, args.mode, args.to, quiet=False)
+        witnesses = getattr(args, "witness", None) or []
+        if witnesses:
+            synccmd.cross_check(new, args.rpc, witnesses)
         if args.out:
             synccmd.write_checkpoint(args.out, new, start.number)
+    except synccmd.SyncConflict as e:
+        print("lightmeter: sync failed: %s; nothing written" % e, file=sys.stderr)
+        evidence_path = getattr(args, "evidence", None)
+        if evidence_path:
+            try:
+                with open(evidence_path, "w") as f:
+                    json.dump(e.evidence, f, indent=2)
+                    f.write("\n")
+                print("lightmeter: wrote the evidence to %s" % evidence_path, file=sys.stderr)
+            except OSError as err:
+                print("lightmeter: cannot write %s: %s" % (evidence_path, err.strerror or err), file=sys.stderr)
+        if args.json:
+            print(json.dumps(e.evidence))
+        else:
+            sys.stdout.write(json.dumps(e.evidence, indent=2) + "\n")
+        return 1
     except synccmd.SyncFailed as e:
         print("lightmeter: sync failed: %s; nothing written" % e, file=sys.stderr)
         return 1

@@ -140,3 +140,95 @@ def write_checkpoint(path, obj, start_number):
     if isinstance(old_n, int) and old_n > obj["number"]:
         raise SyncUsage("%s holds block %d, newer than %d: not overwritten" % (path, old_n, obj["number"]))
     trustinit.write_atomic(path, trustinit.dumps(obj))
+
+
+class SyncConflict(SyncFailed):
+    """A witness served another header at the synced height, signed by a quorum of the set that
+    signs that height: two valid-looking headers at one height. `evidence` is the report object."""
+
+    def __init__(self, message, evidence):
+        super().__init__(message)
+        self.evidence = evidence
+
+
+def _fetch_header(rpc, n, suite):
+    """(decoded Header, its recomputed hash) of block n from rpc."""
+    from lightmeter import header as header_mod
+    h = header_mod.from_json(rpc("getBlockByNumber", n, True, True), suite.node_sig_len)
+    if h.number != n:
+        raise Malformed("asked for header %d, got header %d" % (n, h.number))
+    return h, h.hash(suite)
+
+
+def cross_check(new_obj, rpc_url, witnesses, warn=None, timeout=30):
+    """Cross-check the synced checkpoint new_obj (its number N and hash H) against each witness URL.
+
+    The primary's header N is fetched again and must hash to H (so its sealerList/weights are
+    the set the sync verified for N). A witness whose header N hashes to H agrees. One with
+    another hash is verified against that set (lightmeter.verify.verify_header): if it carries a
+    valid quorum, SyncConflict is raised with both headers as evidence; if not, the witness is
+    lying or broken and warn(message) is called. An unreachable witness, one behind N or with
+    malformed answers: warn, no failure. Returns the number of witnesses that agreed.
+    """
+    from host_tools import relay
+    from lightmeter import fields, header as header_mod, verify
+
+    warn = warn or (lambda msg: print("lightmeter: warning: " + msg, file=sys.stderr, flush=True))
+    if not witnesses:
+        return 0
+    new = trust_mod.from_json(new_obj)
+    suite = suite_mod.get(new.crypto)
+    n = new.number
+    try:
+        primary, p_hash = _fetch_header(relay.Rpc(rpc_url, timeout=timeout), n, suite)
+    except ConnectionError as e:
+        raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
+    except relay.NodeError as e:
+        raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
+    except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SyncUsage("the node's answers are malformed: %s" % e)
+    if p_hash != new.hash:
+        raise SyncFailed("the node at %s now serves another header at block %d than the one synced"
+                         % (rpc_url, n))
+    signing = trust_mod.Trust()
+    signing.chain_id, signing.group_id, signing.crypto = new.chain_id, new.group_id, new.crypto
+    signing.sealers = list(zip(primary.sealer_list, primary.weights))
+    signing.number = signing.hash = None
+    agreed = 0
+    for url in witnesses:
+        w = relay.Rpc(url, timeout=timeout)
+        try:
+            head = w("getBlockNumber")
+            if not isinstance(head, int) or isinstance(head, bool):
+                raise Malformed("getBlockNumber: expected a number, got %r" % (head,))
+            if head < n:
+                warn("witness %s is behind: its latest block is %d, below %d; not cross-checked" % (url, head, n))
+                continue
+            wh, w_hash = _fetch_header(w, n, suite)
+        except ConnectionError as e:
+            warn("cannot reach witness %s: %s; not cross-checked" % (url, e))
+            continue
+        except relay.NodeError as e:
+            warn("witness %s answered an error: %s (%s); not cross-checked" % (url, e, e.code))
+            continue
+        except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
+            warn("witness %s answered malformed data: %s; not cross-checked" % (url, e))
+            continue
+        if w_hash == p_hash:
+            agreed += 1
+            continue
+        if n == 0:
+            warn("witness %s has another genesis block (%s): another chain, ignored" % (url, fields.hex0x(w_hash)))
+            continue
+        try:
+            verify.verify_header(wh, signing, suite)
+        except Invalid as e:
+            warn("witness %s serves an invalid header at block %d (%s): lying or broken, ignored" % (url, n, e))
+            continue
+        evidence = {"conflict": True, "number": n, "headers": [fields.hex0x(p_hash), fields.hex0x(w_hash)],
+                    "evidence": [header_mod.to_json(primary, p_hash), header_mod.to_json(wh, w_hash)],
+                    "nodes": [rpc_url, url]}
+        raise SyncConflict("conflict at block %d: %s serves %s, witness %s serves %s, both signed by a "
+                           "quorum of the block's sealers" % (n, rpc_url, fields.hex0x(p_hash), url,
+                                                              fields.hex0x(w_hash)), evidence)
+    return agreed
