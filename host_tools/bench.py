@@ -179,8 +179,11 @@ def micropython_heap(block, trust):
             "header21_loaded_heap_kb_micropython": loaded / 1024}
 
 
-def collect(quick=False, node=False, link=False):
+def collect(quick=False, node=False, link=False, sync=False):
     out = {"python": sys.version.split()[0], "quick": quick}
+    if sync:
+        out.update(sync_memory(quick))
+        return out
     if link:
         for crypto in ("ecdsa", "sm"):
             out[crypto] = link_vs_json(crypto, readings=3 if quick else 10)
@@ -193,8 +196,8 @@ def collect(quick=False, node=False, link=False):
     return out
 
 
-def main(quick=False, as_json=False, node=False, link=False):
-    res = collect(quick, node, link)
+def main(quick=False, as_json=False, node=False, link=False, sync=False):
+    res = collect(quick, node, link, sync)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0
@@ -338,4 +341,129 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
         raise RuntimeError("demo failed: %r" % s)
     out["demo_bytes_per_reading_micropython"] = s["bytes_per_reading"]
     out["demo_seconds_per_reading_micropython"] = s["seconds_per_reading"]
+    return out
+
+
+# -- sync in bounded memory -------------------------------------------------------------------
+
+_MP_SYNC = """
+import json, sys
+from lightmeter import cbor, header, suite as suite_mod, sync, trust as trust_mod, wire
+args = json.loads(sys.stdin.read())
+
+
+class FileSource:
+    # One file per answer: <dir>/<n>.h (get_header payload) and <dir>/<n>.c (get_changes
+    # payload), canonical CBOR as on the device link; read when sync asks, dropped after.
+    def __init__(self, root, head, suite):
+        self.root, self.top, self.suite, self.bytes = root, head, suite, 0
+
+    def _load(self, n, kind):
+        with open("%s/%d.%s" % (self.root, n, kind), "rb") as f:
+            data = f.read()
+        self.bytes += len(data)
+        return cbor.loads(data)
+
+    async def head(self):
+        return self.top
+
+    async def header(self, n):
+        return header.from_json(wire.header_from_wire(self._load(n, "h")), self.suite.node_sig_len)
+
+    async def changes(self, n):
+        return sync.changes_from_wire(self._load(n, "c"))
+
+
+trust = trust_mod.from_json(args["trust"])
+suite = suite_mod.get(trust.crypto)
+del args["trust"]
+coro = sync.sync(trust, suite, FileSource(args["dir"], args["head"], suite), args["mode"])
+trust = None
+try:
+    while True:
+        coro.send(None)
+except StopIteration as e:
+    trust, stats = e.value
+assert trust.number == args["head"], trust.number
+assert trust.hash == bytes.fromhex(args["hash"]), "wrong head hash"
+print("headers", stats["headers"], "proofs", stats["proofs"])
+"""
+
+SYNC_SEED = b"bench-sync"
+SYNC_SET_CHANGES = 3
+
+
+def export_sync_source(chain, root):
+    """Write chain's blocks 1..head as one file per link answer (get_header, get_changes
+    payloads in canonical CBOR) into root; (genesis TRUST.json with number and hash, head)."""
+    from lightmeter import cbor, link as L, wire
+    from host_tools import relay
+    from host_tools.node.server import NodeServer
+
+    srv = NodeServer(chain, "127.0.0.1", 0).start()
+    try:
+        rpc = relay.Rpc(srv.url)
+        head = rpc("getBlockNumber")
+        for n in range(1, head + 1):
+            with open(os.path.join(root, "%d.h" % n), "wb") as f:
+                f.write(cbor.dumps(wire.header_to_wire(rpc("getBlockByNumber", n, True, True))))
+            atype, payload = relay.handle(rpc, L.GET_CHANGES, {0: n})
+            assert atype == L.CHANGES, payload
+            with open(os.path.join(root, "%d.c" % n), "wb") as f:
+                f.write(cbor.dumps(payload))
+    finally:
+        srv.stop()
+    return head
+
+
+def sync_memory(quick=False, crypto="ecdsa"):
+    """Smallest MicroPython heap (Unix port, real GC, firmware as .mpy) that syncs a trust
+    checkpoint from genesis to the head of a simulated chain, strictly and by skipping, for a
+    short and a long chain: bounded memory shows as (nearly) the same heap for both lengths.
+
+    Each chain has SYNC_SET_CHANGES sealer-set changes (simulate, same seed); the source reads
+    one block's answer from a file when sync asks for it.
+    """
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from host_tools import build, mpunix
+    from host_tools.node.chain import Chain
+    from host_tools.node.simulate import simulate
+
+    lengths = (10, 40) if quick else (20, 160)
+    out = {"sync_crypto": crypto, "sync_set_changes": SYNC_SET_CHANGES, "sync_blocks": list(lengths)}
+    with tempfile.TemporaryDirectory() as d:
+        mods = os.path.join(d, "mpy")
+        os.mkdir(mods)
+        build.compile_firmware(mods)
+        jobs = {}
+        for blocks in lengths:
+            chain = Chain(crypto=crypto, seed=SYNC_SEED)
+            genesis = {"chain_id": chain.chain_id, "group_id": chain.group_id, "crypto": crypto,
+                       "sealers": [{"node_id": n.hex(), "weight": w} for n, w in chain.sealer_list()],
+                       "number": 0, "hash": "0x" + chain.hashes[0].hex()}
+            simulate(chain, blocks, SYNC_SET_CHANGES, SYNC_SEED)
+            root = os.path.join(d, "chain%d" % blocks)
+            os.mkdir(root)
+            head = export_sync_source(chain, root)
+            for mode in ("strict", "skipping"):
+                payload = json.dumps({"trust": genesis, "dir": root, "head": head, "mode": mode,
+                                      "hash": chain.hashes[head].hex()})
+                jobs[(mode, blocks)] = payload
+
+        def measure(key):
+            payload = jobs[key]
+            heap = mpunix.min_heap(_MP_SYNC, stdin=payload, hi=8 * 1024 * 1024, modules=mods)
+            r = mpunix.run(_MP_SYNC, 8 * 1024 * 1024, payload, modules=mods)
+            if r.returncode != 0:
+                raise RuntimeError("MicroPython sync failed:\n" + r.stderr)
+            words = r.stdout.split()
+            return heap, int(words[words.index("headers") + 1])
+
+        with ThreadPoolExecutor(max_workers=len(jobs)) as ex:
+            results = dict(zip(jobs, ex.map(measure, list(jobs))))
+    for (mode, blocks), (heap, headers) in sorted(results.items()):
+        out["sync_%s_heap_kb_%d" % (mode, blocks)] = heap / 1024
+        out["headers_%s_%d" % (mode, blocks)] = headers
     return out

@@ -105,6 +105,10 @@ def build_parser():
     b.add_argument("--link", action="store_true",
                    help="measure the device link instead: frame bytes against the node's JSON for "
                         "the same data, and the demo's bytes and seconds per reading on MicroPython")
+    b.add_argument("--sync", action="store_true",
+                   help="measure sync memory instead: the smallest MicroPython heap (Unix port, "
+                        "real GC) that syncs a checkpoint over 20 and 160 simulated blocks "
+                        "(--quick: 10 and 40), strictly and by skipping")
 
     n = sub.add_parser("node", help="run a local FISCO BCOS 3.x-compatible chain",
                        description="A local chain that speaks FISCO BCOS 3.x JSON-RPC: N sealers with "

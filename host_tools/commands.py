@@ -125,7 +125,8 @@ def do_trust(args):
 
 def do_bench(args):
     from host_tools import bench
-    return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link)
+    return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
+                      sync=args.sync)
 
 
 def do_node(args):

@@ -29,3 +29,16 @@ def test_node_bench_quick_reports_rate_and_latency():
     assert out["node_transactions"] == 200 and out["node_tx_per_s"] > 0
     assert 1 <= out["node_blocks"] <= 200  # transactions share blocks
     assert 0 < out["node_receipt_proof_ms_median"] <= out["node_receipt_proof_ms_p95"]
+
+
+def test_sync_bench_quick_reports_heap_for_both_lengths():
+    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", "--sync", "--quick", "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["sync_blocks"] == [10, 40]
+    for mode in ("strict", "skipping"):
+        for n in (10, 40):
+            assert out["sync_%s_heap_kb_%d" % (mode, n)] > 0
+            assert out["headers_%s_%d" % (mode, n)] >= 1
+    assert out["headers_strict_10"] == 10 and out["headers_strict_40"] == 40
