@@ -7,6 +7,7 @@ checkpoint is written only after every check passed, atomically, and never over 
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -44,6 +45,26 @@ def _progress(quiet):
     return show
 
 
+@contextlib.contextmanager
+def node_errors(rpc_url):
+    """A node that cannot be reached, answers an error or answers nonsense: SyncUsage (exit 2).
+
+    Invalid (a check failed) passes through: that is the caller's to report."""
+    from host_tools import relay
+    try:
+        yield
+    except Invalid:
+        raise
+    except ConnectionError as e:
+        raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
+    except relay.NodeError as e:
+        raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
+    except sync.SyncError:
+        raise
+    except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SyncUsage("the node's answers are malformed: %s" % e)
+
+
 def run_python(trust_obj, rpc_url, mode, to, quiet=False):
     from host_tools import backends, relay, syncsource
     backends.install()
@@ -51,17 +72,12 @@ def run_python(trust_obj, rpc_url, mode, to, quiet=False):
     suite = suite_mod.get(trust.crypto)
     source = syncsource.RpcSource(relay.Rpc(rpc_url), suite)
     try:
-        new, stats = asyncio.run(sync.sync(trust, suite, source, mode, to, _progress(quiet)))
+        with node_errors(rpc_url):
+            new, stats = asyncio.run(sync.sync(trust, suite, source, mode, to, _progress(quiet)))
     except Invalid as e:
         raise SyncFailed(str(e))
     except sync.SyncError as e:
         raise SyncUsage(str(e))
-    except ConnectionError as e:
-        raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
-    except relay.NodeError as e:
-        raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
-    except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
-        raise SyncUsage("the node's answers are malformed: %s" % e)
     return new.to_json(), stats
 
 
@@ -179,14 +195,8 @@ def cross_check(new_obj, rpc_url, witnesses, warn=None, timeout=30):
     new = trust_mod.from_json(new_obj)
     suite = suite_mod.get(new.crypto)
     n = new.number
-    try:
+    with node_errors(rpc_url):
         primary, p_hash = _fetch_header(relay.Rpc(rpc_url, timeout=timeout), n, suite)
-    except ConnectionError as e:
-        raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
-    except relay.NodeError as e:
-        raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
-    except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
-        raise SyncUsage("the node's answers are malformed: %s" % e)
     if p_hash != new.hash:
         raise SyncFailed("the node at %s now serves another header at block %d than the one synced"
                          % (rpc_url, n))

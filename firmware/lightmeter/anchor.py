@@ -16,15 +16,6 @@ from lightmeter.errors import Invalid, Malformed
 READING_EVENT = "Reading(address,uint64,bytes)"
 
 
-def _proof(items, name):
-    if not isinstance(items, list) or not items:
-        raise Malformed("%s: expected a non-empty array" % name)
-    for x in items:
-        if not isinstance(x, (bytes, bytearray)) or len(x) != 32:
-            raise Malformed("%s: items are 32-byte strings" % name)
-    return items
-
-
 def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     """Check a `receipt` answer for the device's transaction tx_hash.
 
@@ -39,8 +30,8 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
     verify.verify_header(hdr, trust, suite)
     rcpt = receipt_mod.from_json(wire.receipt_from_wire(answer[0]))
-    pos_t = merkle.verify(_proof(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
-    _, pos_r = verify.verify_receipt(rcpt, _proof(answer[1], "receipt proof"), hdr, suite, pos_t)
+    pos_t = merkle.verify(merkle.check_items(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
+    _, pos_r = verify.verify_receipt(rcpt, merkle.check_items(answer[1], "receipt proof"), hdr, suite, pos_t)
     if pos_r != pos_t:
         raise Invalid("the receipt is not this transaction's (positions %d and %d)" % (pos_r, pos_t))
     topic = abi.event_topic(READING_EVENT, suite.hash)

@@ -68,6 +68,18 @@ def parse_proof(items, name="proof"):
     return [fields.hexbytes(x, "%s[%d]" % (name, i), 32) for i, x in enumerate(items)]
 
 
+def check_items(items, name="proof"):
+    """A proof as the device link carries it: a non-empty list of 32-byte strings."""
+    if not isinstance(items, list) or not items:
+        raise Malformed("%s: expected a non-empty array" % name)
+    if len(items) > 1 + 3 * MAX_DEPTH:
+        raise Malformed("%s: too long" % name)
+    for x in items:
+        if not isinstance(x, (bytes, bytearray)) or len(x) != 32:
+            raise Malformed("%s: items are 32-byte strings" % name)
+    return items
+
+
 def verify(items, leaf, expected_root, H, index=None):
     """Check that leaf is in the tree with root expected_root; return its position.
 

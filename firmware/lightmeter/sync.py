@@ -23,7 +23,7 @@ Raises Invalid when a check fails, Malformed on undecodable answers, SyncError f
 make no sense (a target below the checkpoint or above the head), and whatever the source raises.
 """
 
-from lightmeter import header as header_mod, receipt as receipt_mod, transition, wire
+from lightmeter import header as header_mod, merkle, receipt as receipt_mod, transition, wire
 from lightmeter.errors import Invalid, LightmeterError, Malformed
 
 
@@ -93,16 +93,6 @@ async def sync(trust, suite, source, mode="strict", to=None, progress=None):
     return trust, stats
 
 
-def proof_items(items, name):
-    """A proof from the link: a non-empty list of 32-byte strings."""
-    if not isinstance(items, list) or not items:
-        raise Malformed("%s: expected a non-empty array" % name)
-    for x in items:
-        if not isinstance(x, (bytes, bytearray)) or len(x) != 32:
-            raise Malformed("%s: items are 32-byte strings" % name)
-    return items
-
-
 def changes_from_wire(payload):
     """[(tx dict, tx proof, Receipt, receipt proof)] of a `changes` answer (proto/link.md)."""
     if not isinstance(payload, dict) or not isinstance(payload.get(0), list):
@@ -113,7 +103,7 @@ def changes_from_wire(payload):
             raise Malformed("changes[%d]: expected [tx, tx proof, receipt, receipt proof]" % i)
         tx = wire.tx_from_wire(item[0])
         rc = receipt_mod.from_json(wire.receipt_from_wire(item[2]))
-        out.append((tx, proof_items(item[1], "tx proof"), rc, proof_items(item[3], "receipt proof")))
+        out.append((tx, merkle.check_items(item[1], "tx proof"), rc, merkle.check_items(item[3], "receipt proof")))
     return out
 
 
