@@ -70,12 +70,21 @@ def build_parser():
                                      "(the header's hash recomputed, its sealer list equal to getSealerList,\n"
                                      "its signatures a quorum of that set); show them and ask\n"
                                      "\"Trust this sealer set? [y/N]\" on stdin (unless --yes); then print\n"
-                                     "the TRUST.json (proto/trust.md).\n\n"
+                                     "the TRUST.json (proto/trust.md). Or: --genesis FILE makes it from a\n"
+                                     "genesis config text (block 0, no node needed), --hash 0x... from the\n"
+                                     "node's header with that hash.\n\n"
                                      "Exit status: 0 written, 1 declined, 2 error (node unreachable or\n"
                                      "inconsistent, no answer on stdin).",
                          formatter_class=fmt)
-    ti.add_argument("--rpc", required=True, metavar="URL", help="the node's JSON-RPC URL, e.g. "
-                                                               "http://127.0.0.1:20200")
+    ti.add_argument("--rpc", metavar="URL", help="the node's JSON-RPC URL, e.g. "
+                                                 "http://127.0.0.1:20200")
+    ti.add_argument("--genesis", metavar="FILE", help="make the checkpoint at block 0 from this genesis "
+                    "config text (the genesis extraData), no node needed; with --rpc, the node's "
+                    "block 0 must have the same hash")
+    ti.add_argument("--version", metavar="V", help="with --genesis: the genesis header's version "
+                                                   "(default 0x03030000)")
+    ti.add_argument("--hash", metavar="0xHASH", help="with --rpc: take the checkpoint at the header "
+                    "with this hash (from a source you trust); the node's header must hash to it")
     ti.add_argument("--number", type=int, metavar="N", help="take the checkpoint at block N "
                                                            "(default: the latest block)")
     ti.add_argument("--group-id", default="group0", help="the group to ask about (default group0)")

@@ -85,12 +85,48 @@ def do_decode(args):
 
 def do_trust(args):
     from host_tools import relay, trustinit
+    from lightmeter import fields
 
     if args.number is not None and args.number < 0:
         raise UsageError("--number must not be negative")
-    rpc = relay.Rpc(args.rpc, group=args.group_id)
+    if not args.rpc and not args.genesis:
+        raise UsageError("trust init needs --rpc URL or --genesis FILE")
+    if args.hash is not None and (not args.rpc or args.genesis or args.number is not None):
+        raise UsageError("--hash needs --rpc, and goes with neither --genesis nor --number")
+    if args.genesis and args.number is not None:
+        raise UsageError("--genesis makes the checkpoint at block 0: --number does not apply")
+    if args.version is not None and not args.genesis:
+        raise UsageError("--version applies only with --genesis")
+    digest = version = None
+    if args.hash is not None:
+        try:
+            digest = fields.hexbytes(args.hash, "--hash", 32)
+        except LightmeterError as e:
+            raise UsageError("--hash must be 32 bytes of hex (0x optional): %s" % e)
+    if args.version is not None:
+        try:
+            version = int(args.version, 0)
+        except ValueError:
+            raise UsageError("--version takes an integer such as 0x03030000, not %r" % args.version)
+        if not 0 <= version <= 0x7FFFFFFF:
+            raise UsageError("--version must be between 0 and 0x7fffffff")
+    source, label = args.rpc, "Node"
     try:
-        info = trustinit.fetch(rpc, args.number)
+        if args.genesis:
+            try:
+                with open(args.genesis, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                raise UsageError("cannot read %s: %s" % (args.genesis, e.strerror or e))
+            info = trustinit.from_genesis(data, trustinit.GENESIS_VERSION if version is None else version)
+            source, label = args.genesis, "Genesis"
+            if args.rpc:
+                trustinit.check_genesis_on_node(relay.Rpc(args.rpc, group=args.group_id), info)
+                source = "%s (matches block 0 of %s)" % (args.genesis, args.rpc)
+        elif digest is not None:
+            info = trustinit.from_hash(relay.Rpc(args.rpc, group=args.group_id), digest)
+        else:
+            info = trustinit.fetch(relay.Rpc(args.rpc, group=args.group_id), args.number)
         obj = trustinit.to_json(info)
     except trustinit.TrustInitError as e:
         raise UsageError(str(e))
@@ -100,7 +136,7 @@ def do_trust(args):
         raise UsageError("the node at %s answered an error: %s (%s)" % (args.rpc, e, e.code))
     except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise UsageError("the node's answers are malformed: %s" % e)
-    print(trustinit.describe(info, args.rpc), file=sys.stderr)
+    print(trustinit.describe(info, source, label), file=sys.stderr)
     if not args.yes:
         print("Trust this sealer set? [y/N] ", end="", file=sys.stderr, flush=True)
         answer = sys.stdin.readline()

@@ -155,6 +155,10 @@ def write_checkpoint(path, obj, start_number):
         old_n = None
     if isinstance(old_n, int) and old_n > obj["number"]:
         raise SyncUsage("%s holds block %d, newer than %d: not overwritten" % (path, old_n, obj["number"]))
+    if old_n == obj["number"] and str(old.get("hash", "")).lower() != str(obj.get("hash", "")).lower():
+        # Two checkpoints at one height: one of them is a fork. Keep the file; tell the operator.
+        raise SyncFailed("%s holds another block %d (hash %s, synced %s): a conflict, not overwritten"
+                         % (path, old_n, old.get("hash"), obj.get("hash")))
     trustinit.write_atomic(path, trustinit.dumps(obj))
 
 

@@ -10,6 +10,7 @@ confirm the set: a node can lie consistently, and only a person who knows the ch
 
 import json
 import os
+import re
 import tempfile
 
 from lightmeter import check, fields, header as header_mod, suite as suite_mod, trust as trust_mod
@@ -20,27 +21,104 @@ class TrustInitError(Exception):
     """The node cannot be reached, or its answers are malformed or disagree: exit status 2."""
 
 
-def parse_genesis_config(text):
-    """{"crypto", "chain_id", "group_id"} found in a genesis config text (missing keys left out)."""
+_HEX128 = re.compile(r"[0-9a-fA-F]{128}\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")
+MAX_WEIGHT = 1 << 32
+
+
+def parse_genesis_config(text, strict=False):
+    """{"crypto", "chain_id", "group_id", "genesis_sealers"} found in a genesis config text.
+
+    The one parser of the config text a node puts in its genesis extraData (and an operator's
+    genesis file). Lenient (strict=False, for what a node serves): keys missing or malformed are
+    left out. Strict: a malformed sm_crypto or node.N line, a duplicate node, or a missing chain
+    id, group id, sm_crypto or sealer raises TrustInitError naming the line.
+    """
     out = {}
-    for line in text.splitlines():
+    seen = set()
+
+    def bad(lineno, msg):
+        if strict:
+            raise TrustInitError("genesis config line %d: %s" % (lineno, msg))
+
+    for lineno, line in enumerate(text.splitlines(), 1):
         key, sep, value = line.partition(":")
         if not sep:
             continue
         key, value = key.strip(), value.strip()
-        if key == "sm_crypto" and value in ("0", "1", "true", "false"):
-            out["crypto"] = "sm" if value in ("1", "true") else "ecdsa"
+        if key == "sm_crypto":
+            if value in ("0", "1", "true", "false"):
+                out["crypto"] = "sm" if value in ("1", "true") else "ecdsa"
+            else:
+                bad(lineno, "sm_crypto must be 0, 1, true or false, not %r" % value)
         elif key == "chainID" and value:
             out["chain_id"] = value
         elif key == "groupID" and value:
             out["group_id"] = value
-        elif key.startswith("node.") and "," in value:  # node.0:<node id>,<weight>
-            node, _, weight = value.partition(",")
-            try:
-                out.setdefault("genesis_sealers", []).append((bytes.fromhex(node.strip()), int(weight)))
-            except ValueError:
-                pass
+        elif key.startswith("node."):  # node.0:<node id>,<weight>
+            node, comma, weight = value.partition(",")
+            node, weight = node.strip(), weight.strip()
+            if not comma:
+                bad(lineno, "%s: expected <128 hex node id>,<weight>" % key)
+                continue
+            if not _HEX128.match(node):
+                bad(lineno, "%s: the node id must be 128 hex digits (64 bytes), got %d characters"
+                    % (key, len(node)))
+                continue
+            if not _DIGITS.match(weight) or not 1 <= int(weight) < MAX_WEIGHT:
+                bad(lineno, "%s: the weight must be a positive integer below 2**32, not %r" % (key, weight))
+                continue
+            nid = bytes.fromhex(node)
+            if nid in seen:
+                bad(lineno, "%s: node 0x%s…%s is listed twice" % (key, node[:8], node[-8:]))
+                continue
+            seen.add(nid)
+            out.setdefault("genesis_sealers", []).append((nid, int(weight)))
+    if strict:
+        for k, what in (("chain_id", "chainID"), ("group_id", "groupID"), ("crypto", "sm_crypto"),
+                        ("genesis_sealers", "node.N sealer line")):
+            if k not in out:
+                raise TrustInitError("genesis config: no %s" % what)
     return out
+
+
+GENESIS_VERSION = 0x03030000  # compatibility_version 3.3.0
+
+
+def from_genesis(data, version=GENESIS_VERSION):
+    """The checkpoint at block 0 of a chain whose genesis config text is data (bytes, exact).
+
+    The genesis header is header.new(0, extra_data=data, version=version): its hash is computed
+    from the file's exact bytes, so one changed byte gives another checkpoint.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TrustInitError("genesis config: not UTF-8 text (byte %d)" % e.start)
+    got = parse_genesis_config(text, strict=True)
+    suite = suite_mod.get(got["crypto"])
+    digest = header_mod.new(0, extra_data=bytes(data), version=version).hash(suite)
+    out = {"chain_id": got["chain_id"], "group_id": got["group_id"], "crypto": got["crypto"],
+           "sealers": sorted(got["genesis_sealers"]), "number": 0, "hash": digest}
+    to_json(out)  # the firmware's own TRUST.json rules
+    return out
+
+
+def check_genesis_on_node(rpc, info):
+    """Refuse unless the node's block 0 is the genesis header the file gives."""
+    block = rpc("getBlockByNumber", 0, True, True)
+    suite = suite_mod.get(info["crypto"])
+    try:
+        hdr = header_mod.from_json(block, suite.node_sig_len)
+    except (LightmeterError, AttributeError, TypeError) as e:
+        raise TrustInitError("the node's block 0 is malformed: %s" % e)
+    digest = hdr.hash(suite)
+    if hdr.claimed_hash is None or hdr.claimed_hash != digest:
+        raise TrustInitError("the node's answers disagree: its block 0 hashes to %s, it says %s"
+                             % (fields.hex0x(digest), block.get("hash")))
+    if digest != info["hash"]:
+        raise TrustInitError("mismatch: the genesis file gives block 0 hash %s, the node's block 0 is %s"
+                             % (fields.hex0x(info["hash"]), fields.hex0x(digest)))
 
 
 def _chain_settings(rpc):
@@ -125,6 +203,46 @@ def fetch(rpc, number=None, attempts=3):
     return out
 
 
+def from_hash(rpc, digest):
+    """The checkpoint at the header whose hash (32 bytes) an operator supplies, fetched from a node.
+
+    The node's header must recompute to exactly that hash (a node cannot substitute another
+    header), and it must be signed by a quorum of its own sealerList/consensusWeights.
+    """
+    from host_tools.relay import NodeError
+
+    settings = _chain_settings(rpc)
+    suite = suite_mod.get(settings["crypto"])
+    try:
+        block = rpc("getBlockByHash", fields.hex0x(digest), True, True)
+    except NodeError as e:
+        raise TrustInitError("the node has no block with hash %s: %s" % (fields.hex0x(digest), e))
+    if block is None:
+        raise TrustInitError("the node has no block with hash %s" % fields.hex0x(digest))
+    try:
+        hdr = header_mod.from_json(block, suite.node_sig_len)
+    except (LightmeterError, AttributeError, TypeError) as e:
+        raise TrustInitError("the node's block %s is malformed: %s" % (fields.hex0x(digest), e))
+    got = hdr.hash(suite)
+    if got != digest:
+        raise TrustInitError("the node's header for hash %s hashes to %s (block %d): refused"
+                             % (fields.hex0x(digest), fields.hex0x(got), hdr.number))
+    n = hdr.number
+    header_set = list(zip(hdr.sealer_list, hdr.weights))
+    if n == 0 and not header_set:  # the genesis header carries no sealer list: its config does
+        header_set = sorted(settings.get("genesis_sealers") or _sealer_list(rpc))
+    try:
+        current = _sealer_list(rpc)
+    except (TrustInitError, NodeError):
+        current = header_set  # the note is informative only
+    out = dict(settings, sealers=header_set, number=n, hash=digest, current_differs=header_set != current)
+    out.pop("genesis_sealers", None)
+    report = check.check_header(block, to_json(out))
+    if not report["valid"]:
+        raise TrustInitError("block %d does not verify against its own sealer set: %s" % (n, report["reason"]))
+    return out
+
+
 def to_json(info):
     """The TRUST.json object of fetch()'s result, validated by the firmware's own parser."""
     obj = {"chain_id": info["chain_id"], "group_id": info["group_id"], "crypto": info["crypto"],
@@ -142,10 +260,10 @@ def _short(node):
     return "0x%s…%s" % (h[:8], h[-8:])
 
 
-def describe(info, url):
+def describe(info, url, label="Node"):
     """The lines an operator reads before confirming."""
     total = sum(w for _, w in info["sealers"])
-    lines = ["Node       %s" % url,
+    lines = ["%-10s %s" % (label, url),
              "Chain      %s" % info["chain_id"],
              "Group      %s" % info["group_id"],
              "Crypto     %s (%s)" % (info["crypto"], "SM3 + SM2" if info["crypto"] == "sm" else "keccak256 + secp256k1"),

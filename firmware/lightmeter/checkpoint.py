@@ -9,6 +9,7 @@ from provisioning) can never replace a newer one: the store refuses it.
 import json
 
 from lightmeter import store as store_mod, trust as trust_mod
+from lightmeter.errors import Invalid
 
 NAME = "trust"
 
@@ -20,8 +21,12 @@ def load(store):
 
 
 def save(store, trust):
-    """Store trust; Invalid if the stored checkpoint is newer (a higher block number)."""
+    """Store trust; Invalid if the stored checkpoint is newer (a higher block number), or is
+    another block at the same height (a fork: keep what is stored and let the caller report it)."""
     number = trust.number if trust.number is not None else 0
+    current = load(store)
+    if current is not None and (current.number or 0) == number and current.hash != trust.hash:
+        raise Invalid("another checkpoint is stored for block %d: a conflict, not replaced" % number)
     store_mod.Blob(store, NAME).save(json.dumps(trust.to_json()).encode(), version=number)
 
 

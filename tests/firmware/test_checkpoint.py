@@ -41,3 +41,14 @@ def test_power_cut_at_every_step_of_a_checkpoint_save():
             assert got.number == 200
         raises(Invalid, checkpoint.save, store.Store(ROOT, fs), tr(99))
     assert cut_everywhere(setup, action, check) > 100
+
+
+def test_another_block_at_the_same_height_is_a_conflict_not_a_replacement():
+    from test_store import PowerCutFs
+    st = store.Store(ROOT, PowerCutFs())
+    checkpoint.save(st, tr(5))
+    fork = tr(5)
+    fork.hash = b"\x99" * 32
+    e = raises(Invalid, checkpoint.save, st, fork)
+    assert "conflict" in str(e) and checkpoint.load(st).hash == tr(5).hash
+    checkpoint.save(st, tr(5, 2))  # the same block again (same hash) may be stored
