@@ -141,6 +141,22 @@ class Device:
         self.queue.replace(key, self._record(rec))  # stored before it is ever sent
         return rec
 
+    async def _advance(self, answer):
+        """Bring the stored checkpoint up to the block before the answer's header (strict sync
+        over the link), so that the header is checked against the sealer set of its own time."""
+        try:
+            number = answer[3][5]
+        except (KeyError, TypeError, IndexError):
+            return  # malformed: verify_anchor says why
+        if not isinstance(number, int) or self.trust.number is None or number - 1 <= self.trust.number:
+            return
+        from lightmeter import sync as sync_mod
+        new, stats = await sync_mod.sync(self.trust, self.suite, sync_mod.LinkSource(self.link, self.suite),
+                                         "strict", number - 1)
+        checkpoint.save(self.store, new)
+        self.trust = new
+        log("checkpoint advanced to block", new.number, "(%d headers)" % stats["headers"])
+
     async def _maybe_expired(self, key, rec):
         """A transaction past its block limit with no receipt can never be included: sign anew.
 
@@ -170,6 +186,7 @@ class Device:
                 await self._maybe_expired(key, rec)
             return False
         try:
+            await self._advance(answer)
             hdr = anchor.verify_anchor(answer, rec[R_HASH], self.trust, self.suite, self.registry,
                                        self.address, rec[R_SEQ])
         except (Invalid, Malformed) as e:

@@ -121,3 +121,40 @@ def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
         t.join(5)
         board.stop()
         node.stop()
+
+
+@pytest.mark.parametrize("runtime", ["python", "micropython"])
+def test_device_moves_its_checkpoint_across_a_sealer_set_change(tmp_path, runtime):
+    """Provisioned at genesis; the consortium adds a sealer and re-weights it; the device proves
+    the change on its own (strict sync over the link), stores the new checkpoint, and anchors."""
+    from lightmeter import abi, checkpoint, suite
+    from host_tools import txbuild
+    from host_tools.node import consensus
+
+    backends.install()
+    node = NodeServer(Chain(seed=b"set-change"), "127.0.0.1", 0).start()
+    root = str(tmp_path / "device")
+    demo._device_files(root, node, 1)  # trust: genesis set
+    h = suite.get("ecdsa").hash
+    new = sorted(node.chain.keys)[-1]
+    for i, data in enumerate((abi.encode_call("addSealer(string,uint256)", [new.hex(), 1], h),
+                              abi.encode_call("setWeight(string,uint256)", [new.hex(), 3], h))):
+        tx = txbuild.make("chain0", "group0", 100, "change-%d" % i, consensus.ADDRESS, data)
+        assert node.httpd.methods.send_transaction(txbuild.sign(tx, "ecdsa", b"\x05" * 32)[1].hex())["status"] == 0
+    board = VirtualBoard(runtime=runtime, root=root)
+    relay_proc = demo.Relay(board.start(), node.url, 0.0)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            res = demo._results(root)
+            if res and res.get("verified"):
+                break
+            time.sleep(0.2)
+        assert res and res["verified"] == 1 and res["rejected"] == 0, (res, board.log_lines()[-5:])
+    finally:
+        relay_proc.stop()
+        board.stop()
+        node.stop()
+    stored = checkpoint.load(store_mod.Store(root))
+    assert stored.number >= 2
+    assert dict(stored.sealers)[new] == 3 and len(stored.sealers) == 5
