@@ -158,3 +158,59 @@ def test_device_moves_its_checkpoint_across_a_sealer_set_change(tmp_path, runtim
     stored = checkpoint.load(store_mod.Store(root))
     assert stored.number >= 2
     assert dict(stored.sealers)[new] == 3 and len(stored.sealers) == 5
+
+
+def test_an_expired_unseen_transaction_is_signed_anew_and_anchored_once(tmp_path):
+    """The relay 'loses' the first submission and reports the chain past its block limit: the
+    device, finding no receipt, signs a new transaction for the same reading; it is anchored once."""
+    from host_tools import relay as relay_mod
+    from lightmeter import link as L
+
+    state = {"dropped": 0}
+
+    def losing(rpc, t, p):
+        if t == L.SEND_TX and not state["dropped"]:
+            state["dropped"] = 1  # never reaches the node
+            return L.TX_ACK, {0: bytes(32), 1: 10001, 2: "BlockLimitCheckFail"}
+        if t == L.GET_BLOCK_NUMBER and state["dropped"] == 1:
+            state["dropped"] = 2  # the next question: the chain is past the limit
+            return L.BLOCK_NUMBER, {0: 10 ** 6}
+        return relay_mod.handle(rpc, t, p)
+
+    backends.install()
+    node = NodeServer(Chain(seed=b"expiry"), "127.0.0.1", 0).start()
+    root = str(tmp_path / "device")
+    demo._device_files(root, node, 1)
+    board = VirtualBoard(runtime="python", root=root)
+    pty = board.start()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(relay_mod.relay([pty], node.url, log=lambda line: None, handler=losing))
+
+    def serve():
+        try:
+            loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        deadline = time.time() + 60
+        res = None
+        while time.time() < deadline:
+            res = demo._results(root)
+            if res and res.get("verified"):
+                break
+            time.sleep(0.2)
+        assert res and res["verified"] == 1, (res, board.log_lines()[-5:])
+        assert any("expired unseen" in line for line in board.log_lines())
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        t.join(5)
+        board.stop()
+        chain = node.chain
+        pub = store_mod.Blob(store_mod.Store(root, recover=False), "public").load()
+        from lightmeter import suite
+        seen = demo._on_chain(chain, suite.get("ecdsa").address(pub))
+        node.stop()
+    assert seen == {1: 1}
