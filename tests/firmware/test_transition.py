@@ -32,11 +32,12 @@ def node_hex(node):
     return "".join("%02x" % b for b in node)
 
 
-def make_tx(name, data, number, to=transition.CONSENSUS_ADDRESS, nonce=b"n"):
+def make_tx(name, data, number, to=transition.CONSENSUS_ADDRESS, nonce=b"n", chain_id=b"chain0",
+            group_id=b"group0"):
     s = suite_mod.get(name)
     t = tx_mod.defaults()
-    t["chainID"] = b"chain0"
-    t["groupID"] = b"group0"
+    t["chainID"] = chain_id
+    t["groupID"] = group_id
     t["blockLimit"] = number + 10
     t["nonce"] = nonce
     t["to"] = to

@@ -39,6 +39,26 @@ def test_demo_on_an_sm_chain():
     assert s["ok"], s
 
 
+def serve_relay(pty, url, handler):
+    """The relay, answering with handler, in a thread of this process; returns its stop function."""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(relay.relay([pty], url, log=lambda line: None, handler=handler))
+
+    def serve():
+        try:
+            loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def stop():
+        loop.call_soon_threadsafe(task.cancel)
+        t.join(5)
+    return stop
+
+
 # -- a lying relay ----------------------------------------------------------------
 
 
@@ -93,16 +113,7 @@ def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
     demo._device_files(root, node, 1)
     board = VirtualBoard(runtime="python", root=root)
     pty = board.start()
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(relay.relay([pty], node.url, log=lambda line: None, handler=handler))
-    def serve():
-        try:
-            loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            pass
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    stop_relay = serve_relay(pty, node.url, handler)
     try:
         deadline = time.time() + 60
         res = None
@@ -117,8 +128,7 @@ def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
         queue = store_mod.Queue(store_mod.Store(root, recover=False))
         assert len(queue) == 1  # the reading waits for an honest answer
     finally:
-        loop.call_soon_threadsafe(task.cancel)
-        t.join(5)
+        stop_relay()
         board.stop()
         node.stop()
 
@@ -183,17 +193,7 @@ def test_an_expired_unseen_transaction_is_signed_anew_and_anchored_once(tmp_path
     demo._device_files(root, node, 1)
     board = VirtualBoard(runtime="python", root=root)
     pty = board.start()
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(relay_mod.relay([pty], node.url, log=lambda line: None, handler=losing))
-
-    def serve():
-        try:
-            loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            pass
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
+    stop_relay = serve_relay(pty, node.url, losing)
     try:
         deadline = time.time() + 60
         res = None
@@ -205,8 +205,7 @@ def test_an_expired_unseen_transaction_is_signed_anew_and_anchored_once(tmp_path
         assert res and res["verified"] == 1, (res, board.log_lines()[-5:])
         assert any("expired unseen" in line for line in board.log_lines())
     finally:
-        loop.call_soon_threadsafe(task.cancel)
-        t.join(5)
+        stop_relay()
         board.stop()
         chain = node.chain
         pub = store_mod.Blob(store_mod.Store(root, recover=False), "public").load()

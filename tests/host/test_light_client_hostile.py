@@ -15,17 +15,16 @@ import sys
 import pytest
 
 from chainmaker import sealers, signed_header, trust_json
+from nodeutil import SimulatedNode
+from test_transition import make_receipt, make_tx
 from host_tools.node import consensus
 from host_tools.node.chain import Chain
-from host_tools.node.server import NodeServer
-from host_tools.node.simulate import simulate
-from lightmeter import abi, checkpoint, merkle, receipt, store as store_mod, suite as suite_mod
+from lightmeter import abi, checkpoint, merkle, store as store_mod, suite as suite_mod
 from lightmeter import transition, trust as trust_mod, tx as tx_mod, verify
 from lightmeter.errors import Invalid, Malformed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 S = "ecdsa"
-SENDER = b"\x42" * 32
 PARENT = bytes(range(32))
 BLOCKS, CHANGES = 12, 3
 SEED = b"hostile-ecdsa"
@@ -53,29 +52,12 @@ def node_hex(node):
     return node.hex()
 
 
-def make_tx(data, number, nonce, chain_id=b"chain0", group_id=b"group0"):
-    s = suite()
-    t = tx_mod.defaults()
-    t["chainID"] = chain_id
-    t["groupID"] = group_id
-    t["blockLimit"] = number + 10
-    t["nonce"] = nonce
-    t["to"] = transition.CONSENSUS_ADDRESS
-    t["input"] = data
-    t["signature"] = s.sign_tx(SENDER, tx_mod.tx_hash(t, s))
-    return t
-
-
-def make_receipt(number, status=0, gas=21000):
-    return receipt.from_json({"version": 0, "gasUsed": str(gas), "contractAddress": "", "status": status,
-                              "output": "0x", "logEntries": [], "blockNumber": number})
-
-
 def block(nodes, calls, number=5, statuses=None, chain_id=b"chain0", group_id=b"group0", parent=PARENT,
           signers=None):
     """(Header signed by nodes, [(tx, tx proof, receipt, receipt proof)]) of a block of precompile calls."""
     s = suite()
-    txs = [make_tx(c, number, bytes([0x6e, i]), chain_id, group_id) for i, c in enumerate(calls)]
+    txs = [make_tx(S, c, number, nonce=bytes([0x6e, i]), chain_id=chain_id, group_id=group_id)
+           for i, c in enumerate(calls)]
     rcs = [make_receipt(number, statuses[i] if statuses else 0, 21000 + i) for i in range(len(calls))]
     th = [tx_mod.tx_hash(t, s) for t in txs]
     rh = [r.hash(s) for r in rcs]
@@ -112,28 +94,8 @@ def refused(st, step, exc=Invalid):
 
 # -- CLI helpers: a simulated chain and `lightmeter sync` -------------------------------
 
-class Sim:
-    def __init__(self, chain_id="chain0", changes=CHANGES, sim_seed="h"):
-        self.chain = c = Chain(seed=SEED, crypto=S, chain_id=chain_id)
-        self.genesis = {"chain_id": c.chain_id, "group_id": c.group_id, "crypto": c.crypto,
-                        "sealers": [{"node_id": n.hex(), "weight": w} for n, w in c.sealer_list()],
-                        "number": 0, "hash": "0x" + c.hashes[0].hex()}
-        self.made = simulate(c, BLOCKS, changes, sim_seed)
-        self.srv = NodeServer(c, "127.0.0.1", 0).start()
-        self.url = self.srv.url
-        self.methods = self.srv.httpd.methods
-        self.honest = dict(self.methods.table)
-
-    def lie(self, method, fn):
-        count, optional, real = self.honest[method]
-        self.methods.table[method] = (count, optional, lambda *a: fn(real, *a))
-
-    def restore(self):
-        self.methods.table.clear()
-        self.methods.table.update(self.honest)
-
-    def stop(self):
-        self.srv.stop()
+def Sim(chain_id="chain0", changes=CHANGES, sim_seed="h"):
+    return SimulatedNode(Chain(seed=SEED, crypto=S, chain_id=chain_id), BLOCKS, changes, sim_seed)
 
 
 @pytest.fixture(scope="module")

@@ -11,37 +11,19 @@ import pytest
 
 from host_tools.node import consensus
 from host_tools.node.chain import Chain
-from host_tools.node.server import NodeServer
-from host_tools.node.simulate import simulate
+from nodeutil import SimulatedNode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BLOCKS, CHANGES = 40, 5
 
 
-class Sim:
+class Sim(SimulatedNode):
     def __init__(self, crypto, seed="s"):
-        self.chain = Chain(seed=b"sync-" + crypto.encode(), crypto=crypto)
-        c = self.chain
-        self.genesis = {"chain_id": c.chain_id, "group_id": c.group_id, "crypto": c.crypto,
-                        "sealers": [{"node_id": n.hex(), "weight": w} for n, w in c.sealer_list()],
-                        "number": 0, "hash": "0x" + c.hashes[0].hex()}
         # seed "s" spreads the changes one per block; see the test of two changes in one block
-        self.made = simulate(c, BLOCKS, CHANGES, seed)
-        self.srv = NodeServer(c, "127.0.0.1", 0).start()
-        self.url = self.srv.url
-        self.methods = self.srv.httpd.methods
-        self.honest = dict(self.methods.table)
+        super().__init__(Chain(seed=b"sync-" + crypto.encode(), crypto=crypto), BLOCKS, CHANGES, seed)
 
     def sealers_now(self):
         return sorted((n.hex(), w) for n, w in self.chain.sealer_list())
-
-    def lie(self, method, fn):
-        count, optional, real = self.honest[method]
-        self.methods.table[method] = (count, optional, lambda *a: fn(real, *a))
-
-    def restore(self):
-        self.methods.table.clear()
-        self.methods.table.update(self.honest)
 
 
 @pytest.fixture(scope="module", params=["ecdsa", "sm"])
