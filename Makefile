@@ -1,6 +1,8 @@
 # lightmeter: `make demo` runs the main job, `make test` runs every test.
-# Both set up what they need: a virtualenv in .venv/ and the MicroPython
-# WebAssembly port in node_modules/ (from package-lock.json).
+# Both set up what they need: a virtualenv in .venv/, the MicroPython
+# WebAssembly port, solc and uPlot in node_modules/ (from package-lock.json), and
+# for the tests Debian's Chromium + ChromeDriver (the collector's page) and
+# PostgreSQL (the collector's large-scale store), installed with apt when absent.
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,6 +11,18 @@ PY := $(VENV)/bin/python
 .PHONY: setup demo test bench clean
 
 setup: .stamp-venv .stamp-npm
+
+# Debian packages the tests use; skipped when already there (or when apt is not ours to run).
+APT_PACKAGES := chromium chromium-driver postgresql
+.stamp-apt:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo 'apt: chromium, chromedriver and postgresql present'; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	else \
+	  echo 'apt: cannot install $(APT_PACKAGES) (not root): browser and PostgreSQL tests will be skipped'; \
+	fi
+	touch $@
 
 .stamp-venv: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +37,7 @@ setup: .stamp-venv .stamp-npm
 demo: setup
 	$(VENV)/bin/lightmeter demo
 
-test: setup
+test: setup .stamp-apt
 	$(PY) -m pytest
 
 bench: setup
