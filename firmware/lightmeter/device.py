@@ -15,6 +15,7 @@ keeps it from then on and never lets an older one replace it), and the store's o
 import json
 
 from lightmeter import abi, anchor, checkpoint, link as link_mod, reading, store as store_mod
+from lightmeter import meter as meter_mod
 from lightmeter import suite as suite_mod, tx as txm, wire
 from lightmeter.errors import Invalid, LightmeterError, Malformed
 from lightmeter.link import elapsed_ms, sleep_ms, ticks_ms
@@ -62,6 +63,12 @@ class Device:
         self.address = self.suite.address(self.suite.public_key(self.key))
         self.registry = bytes.fromhex(self.cfg["registry"][2:])
         self.counter = store_mod.Counter(self.store)
+        # config "meter": {"driver": name, options} (lightmeter.meter); the simulated register
+        # moves with the reading counter, as the demo's always has
+        mcfg = self.cfg.get("meter", {"driver": "simulated"})
+        simulated = isinstance(mcfg, dict) and mcfg.get("driver") == "simulated"
+        self.meter = meter_mod.open(mcfg, self.counter.peek if simulated else None, self.store)
+        self.register = ("1-0:1.8.0", "Wh")  # OBIS code and unit of the last good meter read
         self.queue = store_mod.Queue(self.store)
         self.results = store_mod.Blob(self.store, "results")
         self.link = link_mod.Link(uart, self.cfg.get("timeout_ms", 3000), self.cfg.get("retries", 5))
@@ -69,19 +76,12 @@ class Device:
         self.rejections = 0
 
     def _key(self):
-        blob = store_mod.Blob(self.store, "key")
-        key = blob.load()
-        if key is None:
-            n = self.suite._curve.N
-            while True:
-                key = entropy(32)
-                if 0 < int.from_bytes(key, "big") < n - 1:
-                    break
-            blob.save(key)
+        # Made here on first start unless provisioning made it (lightmeter.devkey); the public
+        # half is stored for provisioning tools to read, the private half stays here.
+        from lightmeter import devkey
+        key, _, created = devkey.ensure(self.store, self.suite, rand=entropy)
+        if created:
             log("generated a new device key")
-        # The public half is for provisioning tools to read; the private half stays here.
-        pub = self.suite.public_key(key)
-        store_mod.Blob(self.store, "public").save(pub)
         return key
 
     def _results(self):
@@ -94,9 +94,21 @@ class Device:
     # -- readings --------------------------------------------------------------
 
     def take_reading(self):
-        """Read the (simulated) meter and queue the reading under a fresh sequence number."""
+        """Read the meter and queue one reading under a fresh sequence number.
+
+        One reading per call: the driver's first measurement, its main energy register, with the
+        driver's OBIS code, value, scale, unit and status (other measurements are not signed). A
+        meter that fails (silent, bad frame, wrong answer) still gives a reading, flagged
+        FLAG_METER_ERROR with value 0 under the last good OBIS code and unit: every sequence
+        number is on chain and a gap in the data shows as what it is."""
         seq = self.counter.next()
         cfg = self.cfg
+        try:
+            obis, value, scale, unit, status = self.meter.read()[0]
+            self.register = (obis, unit)
+        except (LightmeterError, OSError) as e:
+            log("reading", seq, "meter failed:", e)
+            (obis, unit), value, scale, status = self.register, 0, 0, reading.FLAG_METER_ERROR
         if self.clock is None:
             t, clock = ticks_ms(), reading.CLOCK_SINCE_BOOT
         else:
@@ -104,8 +116,8 @@ class Device:
             t, clock = self.clock[0] + elapsed_ms(self.clock[1]), reading.CLOCK_SYNCED
         m = {reading.METER_ID: cfg["meter_id"], reading.FIRMWARE: FIRMWARE_VERSION,
              reading.SEQ: seq, reading.TIME: t, reading.CLOCK: clock,
-             reading.OBIS: "1-0:1.8.0", reading.VALUE: 1000000 + 1234 * seq, reading.SCALE: 0,
-             reading.UNIT: "Wh", reading.STATUS: 0, reading.SUITE: self.suite.name}
+             reading.OBIS: obis, reading.VALUE: value, reading.SCALE: scale,
+             reading.UNIT: unit, reading.STATUS: status, reading.SUITE: self.suite.name}
         for k, name in ((reading.VENDOR, "vendor"), (reading.MODEL, "model"), (reading.SERIAL, "serial")):
             if name in cfg:
                 m[k] = cfg[name]
