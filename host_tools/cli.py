@@ -226,8 +226,11 @@ def build_parser():
     dm = sub.add_parser("demo", help="node + virtual board + relay: readings signed, anchored, verified",
                         description="Starts a local node, a virtual board running the real firmware and "
                                     "the relay between them; the device signs readings, submits them and "
-                                    "verifies on its own that they are on chain. Ends with a summary; "
-                                    "exit 0 only if every reading was anchored and verified.",
+                                    "verifies on its own that they are on chain. Then the collector "
+                                    "reads the chain, verifies and stores every reading with its "
+                                    "evidence (SQLite) and re-verifies the database offline. Ends with a "
+                                    "summary and how to open the collector's web page; exit 0 only if "
+                                    "every reading was anchored, verified on the device and collected.",
                         formatter_class=fmt)
     dm.add_argument("--readings", type=int, default=3, metavar="N", help="readings to anchor (default 3)")
     dm.add_argument("--runtime", choices=("python", "micropython"), default="micropython",
@@ -236,9 +239,212 @@ def build_parser():
     dm.add_argument("--faults", action="store_true",
                     help="line noise, relay killed and restarted, node restarted, device reset")
     dm.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    dm.add_argument("--data", metavar="DIR",
+                    help="keep the chain (node/), the device's flash (device/), fleet.json and the "
+                         "collector's collector.db here; a new or empty directory (default: a new "
+                         "temporary directory, printed at the end)")
     dm.add_argument("--walkthrough", action="store_true",
                     help="instead: verify the public FISCO BCOS example data on CPython and MicroPython")
+
+    bl = sub.add_parser("boards", help="list the board profiles (boards/*.json)",
+                        description="List the board profiles in boards/: name, runtime, how the "
+                                    "MicroPython image is written, meter driver. Every profile is "
+                                    "checked against the schema (host_tools/boards.py); a bad one "
+                                    "is reported with its field. --json prints them whole.")
+    bl.add_argument("--json", action="store_true", help="print the profiles as one JSON object")
+
+    fl = sub.add_parser("flash", help="install MicroPython and the firmware on a board (mpremote)",
+                        description="Install the firmware on a MicroPython board over its USB serial "
+                                    "REPL:\n"
+                                    "  1. --firmware IMAGE: write MicroPython first (esptool for "
+                                    "ESP32/ESP32-S3,\n     copy to the RPI-RP2 drive for the Pico W); "
+                                    "skipped on a virtual board\n"
+                                    "  2. compile firmware/lightmeter/*.py with mpy-cross if the board "
+                                    "loads .mpy\n"
+                                    "  3. copy them with mpremote to LIB/lightmeter (the profile's lib "
+                                    "dir)\n"
+                                    "  4. read back every file's sha256 and compare\n"
+                                    "  5. write a manifest of the hashes, import the package on the "
+                                    "board\n\n"
+                                    "A marker file is written first and removed last: a flash cut "
+                                    "short is found by\nthe next flash (which redoes it) and by "
+                                    "provision and --check (which refuse it).\n\n"
+                                    "Exit status: 0 flashed (or --check: complete), 1 --check found a "
+                                    "half-done or\nmissing flash, 2 error (no board, board "
+                                    "filesystem full, esptool failed...).",
+                        epilog="examples:\n"
+                               "  lightmeter flash --board esp32 --port /dev/ttyUSB0 --firmware "
+                               "ESP32_GENERIC-20250415-v1.25.0.bin\n"
+                               "  lightmeter flash --board pico_w --dry-run\n"
+                               "  lightmeter flash --list",
+                        formatter_class=fmt)
+    fl.add_argument("--board", metavar="NAME", help="board profile (lightmeter boards lists them)")
+    fl.add_argument("--port", metavar="PORT", help="the board's serial port (default: the one USB "
+                                                   "port whose VID:PID the profile lists)")
+    fl.add_argument("--firmware", metavar="IMAGE", help="MicroPython image to write first (.bin for "
+                                                        "esptool, .uf2 for the Pico W)")
+    fl.add_argument("--dry-run", action="store_true", help="print every step, touch nothing")
+    fl.add_argument("--check", action="store_true", help="only check that the last flash completed "
+                                                         "(every file matches the manifest)")
+    fl.add_argument("--list", action="store_true", help="list the board profiles and exit")
+    fl.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                    help="seconds to wait for the board's REPL (default 5)")
+
+    pv = sub.add_parser("provision", help="give a flashed board its meter id, trust and key",
+                        description="Provision a flashed board over its REPL. First, on the host, the "
+                                    "trust file is\nparsed strictly (a bad one: nothing is written to "
+                                    "the board). Then the board gets\nconfig.json (meter id, registry, "
+                                    "meter driver from the board profile) and\ntrust.json, each "
+                                    "written atomically in the profile's storage root, and makes\nits "
+                                    "signing key itself from its own entropy unless it has one (kept "
+                                    "unless\n--new-key). Only the public key and address come back; "
+                                    "the host checks that the\naddress derives from the key and adds "
+                                    "the device to the fleet manifest.\n\n"
+                                    "Exit status: 0 provisioned, 2 error (bad input, board not "
+                                    "flashed or half-flashed,\nno REPL, filesystem full).",
+                        epilog="example:\n  lightmeter provision --port /dev/ttyUSB0 --trust trust.json "
+                               "--meter-id MTR-0001 \\\n      --registry 0x1111111111111111111111111111111111111111 "
+                               "--fleet fleet.json",
+                        formatter_class=fmt)
+    pv.add_argument("--port", metavar="PORT", help="the board's serial port (default: detected by "
+                                                   "the profile's USB ids; needs --board)")
+    pv.add_argument("--trust", required=True, metavar="TRUST.json", help="the trust checkpoint "
+                                                                         "(proto/trust.md)")
+    pv.add_argument("--meter-id", required=True, metavar="ID", help="the meter's identity (1-64 "
+                                                                   "bytes), as in its readings")
+    pv.add_argument("--registry", metavar="0xADDRESS",
+                    help="the MeterRegistry contract address (default: the one `lightmeter node` "
+                         "installs)")
+    pv.add_argument("--fleet", metavar="FLEET", help="add the device to this fleet manifest "
+                                                     "(.json or .csv)")
+    pv.add_argument("--board", metavar="NAME", help="board profile (default: the one the board was "
+                                                    "flashed as)")
+    pv.add_argument("--new-key", action="store_true", help="replace the device's key with a new one "
+                                                           "(the fleet gets an entry for the new "
+                                                           "address)")
+    pv.add_argument("--config-extra", metavar="JSON", help="more config.json settings, a JSON object "
+                                                           "(e.g. '{\"readings\": 10}')")
+    pv.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                    help="seconds to wait for the board's REPL (default 5)")
+
+    _collector_parsers(sub, fmt)
     return p
+
+
+DB_HELP = ("the database: sqlite:///ABS/PATH.db or postgresql://... (also "
+           "postgresql:///DBNAME?host=/socket/dir); default sqlite:///DATA/collector.db")
+
+
+def _db_args(p):
+    p.add_argument("--db", metavar="URL", help=DB_HELP)
+    p.add_argument("--data", metavar="DIR", help="data directory for the default database "
+                                                 "(default ~/.local/share/lightmeter)")
+
+
+def _collector_parsers(sub, fmt):
+    """`lightmeter collect` and the `lightmeter collector ...` group."""
+    co = sub.add_parser("collect", help="collect verified meter readings from the chain into a database",
+                        description="Walk the chain from the stored resume point (or --from N, or the trust\n"
+                                    "checkpoint's next block) to the head, as a light client: every header\n"
+                                    "signed by a quorum of the sealer set in force (set changes proven by\n"
+                                    "their consensus-precompile transactions), the block's transaction list\n"
+                                    "making its txsRoot, each MeterRegistry record() transaction and its\n"
+                                    "receipt proven by Merkle proof, signed by a fleet device, its Reading\n"
+                                    "log matching the call, its reading decoding to the device's meter id.\n"
+                                    "Each good reading is stored with its evidence (header, sealer set, tx\n"
+                                    "and receipt with proofs), one transaction per block together with the\n"
+                                    "resume point: a crash never stores a reading twice nor skips one.\n\n"
+                                    "Unknown devices, malformed readings, replays and duplicates go to the\n"
+                                    "rejections table, sequence gaps to gaps. A node that lies (a proof,\n"
+                                    "hash or quorum fails) stops the walk: the lie is recorded, nothing of\n"
+                                    "that block is stored, exit 1. Progress on stderr for long runs.\n"
+                                    "--json prints {readings, verified, rejected, gaps, duplicates,\n"
+                                    "from_block, to_block} on stdout.\n\n"
+                                    "Exit status: 0 collected, 1 the node lied (walk stopped), 2 usage,\n"
+                                    "malformed input, node or database unreachable.",
+                        epilog="example:\n  lightmeter collect --rpc http://127.0.0.1:20200 --trust trust.json "
+                               "--fleet fleet.json \\\n      --db sqlite:///var/lib/lightmeter/collector.db --follow",
+                        formatter_class=fmt)
+    co.add_argument("--rpc", required=True, metavar="URL", help="the node's JSON-RPC URL")
+    co.add_argument("--trust", required=True, metavar="TRUST.json",
+                    help="the trust checkpoint to start from (with number and hash); once the database "
+                         "has a resume point, only its chain, group and suite must match")
+    co.add_argument("--fleet", required=True, metavar="FLEET.json|.csv",
+                    help="the fleet manifest (lightmeter provision writes it): whose readings to accept")
+    _db_args(co)
+    co.add_argument("--from", dest="from_block", type=int, metavar="N",
+                    help="start at block N on a new database (the checkpoint is synced to N - 1 by "
+                         "skipping first)")
+    co.add_argument("--to", dest="to_block", type=int, metavar="N", help="stop at block N (default: the head)")
+    co.add_argument("--follow", action="store_true", help="keep polling for new blocks until Ctrl-C")
+    co.add_argument("--interval", type=float, default=2.0, metavar="S",
+                    help="with --follow: seconds between polls (default 2)")
+    co.add_argument("--pure", action="store_true", help="pure-Python crypto (default: native backends)")
+    co.add_argument("--json", action="store_true", help="end with one JSON summary on stdout")
+
+    cg = sub.add_parser("collector", help="the collector's database: verify, export (and serve)",
+                        description="Work on a collector database (lightmeter collect fills it).",
+                        formatter_class=fmt)
+    csub = cg.add_subparsers(dest="what", metavar="WHAT")
+    csub.required = True
+    cv = csub.add_parser("verify", help="re-verify every stored reading from its stored evidence alone",
+                         description="Re-verify every stored reading offline (no node): the trust anchor is\n"
+                                     "carried through the stored sealer-set changes, each re-proven; each\n"
+                                     "reading's header quorum under the set in force, its transaction and\n"
+                                     "receipt proofs, its signature and Reading log, and every column of the\n"
+                                     "row against the signed reading. Names each bad row (id, meter_id, seq,\n"
+                                     "the check that failed).\n\n"
+                                     "Exit status: 0 all good, 1 something was tampered with, 2 usage or\n"
+                                     "database error.",
+                         formatter_class=fmt)
+    _db_args(cv)
+    cv.add_argument("--trust", metavar="TRUST.json",
+                    help="the trust checkpoint the collection started from; the stored anchor must be it")
+    cv.add_argument("--fleet", metavar="FLEET.json|.csv",
+                    help="also require each reading's device to be in this fleet manifest")
+    cv.add_argument("--mark", action="store_true",
+                    help="write the result to the readings' verified column")
+    cv.add_argument("--pure", action="store_true", help="pure-Python crypto (default: native backends)")
+    cv.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    ce = csub.add_parser("export", help="stored readings as CSV, JSON or SenML (RFC 8428)",
+                         description="Write stored readings with their verification status. Times as ISO\n"
+                                     "8601 (no zone: UTC) or milliseconds since the epoch, both inclusive.\n"
+                                     "senml: RFC 8428 JSON, base name urn:dev:os:PEN-METER:, names the\n"
+                                     "OBIS codes, kWh converted to Wh, times in seconds (bt + t), the\n"
+                                     "status in the ignorable field lm_verified.",
+                         epilog="example:\n  lightmeter collector export --db sqlite:///tmp/c.db --meter MTR-1 "
+                                "--from 2026-01-01 --format senml",
+                         formatter_class=fmt)
+    _db_args(ce)
+    ce.add_argument("--meter", metavar="ID", help="only this meter")
+    ce.add_argument("--from", dest="t_from", metavar="T", help="from this time (ISO 8601 or ms)")
+    ce.add_argument("--to", dest="t_to", metavar="T", help="up to this time (ISO 8601 or ms)")
+    ce.add_argument("--format", required=True, choices=("csv", "json", "senml"))
+    ce.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    ce.add_argument("--pen", default="32473", metavar="N",
+                    help="SenML: the IANA Private Enterprise Number in the base name (default 32473, "
+                         "the documentation number)")
+    cs = csub.add_parser("serve", help="a read-only web page of the fleet and each meter's readings",
+                         description="Serve a web page over the collector's database: a fleet table (each\n"
+                                     "meter's last reading, clock status, verified and rejected counts,\n"
+                                     "gaps) and, per meter, its readings plotted over a chosen range (an\n"
+                                     "energy register as its value and its consumption per interval).\n"
+                                     "Needs no internet: uPlot comes from the project's node_modules.\n"
+                                     "Only reads the database; a SQLite database must already exist.\n\n"
+                                     "JSON API: GET /api/meters, /api/meters/ID/readings?from=&to=&limit=\n"
+                                     "(times ISO 8601 or ms since the epoch, inclusive), /api/health.\n"
+                                     "Prints the address on stderr, then serves until Ctrl-C or SIGTERM.\n"
+                                     "See docs/collector.md.\n\n"
+                                     "Exit status: 0 stopped, 2 usage, no database, uPlot missing or\n"
+                                     "address in use.",
+                         epilog="example:\n  lightmeter collector serve --db sqlite:///var/lib/lightmeter/"
+                                "collector.db --listen 0.0.0.0:8080",
+                         formatter_class=fmt)
+    _db_args(cs)
+    cs.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                    help="address to serve on (default 127.0.0.1:8080; port 0 picks a free one)")
+    cs.add_argument("--quiet", action="store_true", help="no access log, warnings only")
+    return csub
 
 
 def main(argv=None):

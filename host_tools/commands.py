@@ -211,7 +211,10 @@ def do_demo(args):
     if args.readings < 1:
         raise UsageError("--readings must be at least 1")
     from host_tools import demo
-    return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json)
+    try:
+        return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json, args.data)
+    except demo.DemoError as e:
+        raise UsageError(str(e))
 
 
 def do_sync(args):
@@ -271,3 +274,130 @@ def do_sync(args):
     if args.out:
         print("lightmeter: wrote %s (block %d)" % (args.out, new["number"]), file=sys.stderr)
     return 0
+
+
+def _profile(name):
+    from host_tools import boards
+    try:
+        return boards.load(name)
+    except boards.BoardError as e:
+        raise UsageError(str(e))
+
+
+def _port(profile, port, dry_run=False):
+    """The port given, or the one detected by the profile's USB ids (said on stderr)."""
+    if port:
+        return port
+    from host_tools import ports
+    try:
+        found, desc = ports.detect(profile)
+    except ports.PortError as e:
+        if dry_run:
+            print("port: %s" % e)
+            return "PORT"
+        raise UsageError(str(e))
+    print("port: %s (the only port with a %s USB id)" % (desc, profile["name"]), file=sys.stderr)
+    return found
+
+
+def do_boards(args):
+    from host_tools import boards
+    try:
+        profiles = [boards.load(n) for n in boards.known()]
+    except boards.BoardError as e:
+        raise UsageError(str(e))
+    if getattr(args, "json", False):
+        print(json.dumps({p["name"]: p for p in profiles}, indent=2))
+    else:
+        for p in profiles:
+            print(boards.summary(p))
+    return 0
+
+
+def do_flash(args):
+    from host_tools import flash
+    if args.list:
+        args.json = False
+        return do_boards(args)
+    if not args.board:
+        from host_tools import boards
+        raise UsageError("--board is required (known: %s)" % ", ".join(boards.known()))
+    profile = _profile(args.board)
+    if profile["runtime"] != "micropython":
+        raise UsageError("board %s runs %s under Linux: install the package there (pip install .); "
+                         "flash is for MicroPython boards" % (profile["name"], profile["runtime"]))
+    if args.firmware and profile["firmware"]["method"] == "none":
+        raise UsageError("board %s takes no MicroPython image" % profile["name"])
+    if args.dry_run:
+        print("board %s: %s" % (profile["name"], profile["description"]))
+    elif args.firmware and profile["firmware"]["method"] == "uf2" and not args.port and not args.check:
+        # in BOOTSEL mode a Pico has a drive but no serial port: copy the image, then find the port
+        from host_tools import ports
+        flash.write_image(profile, None, args.firmware, print)
+        try:
+            port = flash.wait_for_port(profile)
+        except ports.PortError as e:
+            raise UsageError(str(e))
+        flash.flash(profile, port, args.firmware, timeout=args.timeout, image_written=True)
+        return 0
+    port = _port(profile, args.port, args.dry_run)
+    if args.dry_run:
+        flash.dry_run(profile, port, args.firmware)
+        return 0
+    if args.check:
+        from host_tools import devrepl
+        with devrepl.Repl(port, timeout=args.timeout) as repl:
+            st, _ = flash.state(repl, profile)
+        if st == "ok":
+            print("flash complete: every file matches %s/%s" % (flash.package_dir(profile), flash.MANIFEST))
+            return 0
+        print("lightmeter: %s" % (flash.INCOMPLETE if st == "incomplete" else
+                                  "the firmware is not on the board: run lightmeter flash"), file=sys.stderr)
+        return 1
+    flash.flash(profile, port, args.firmware, timeout=args.timeout)
+    return 0
+
+
+def do_provision(args):
+    from host_tools import provision
+    profile = _profile(args.board) if args.board else None
+    if not args.port and profile is None:
+        raise UsageError("give --port, or --board to find the port by its USB ids")
+    port = _port(profile, args.port) if profile is not None else args.port
+    registry = args.registry
+    if registry is None:
+        from host_tools.node import registry as node_registry
+        registry = "0x" + node_registry.ADDRESS.hex()
+    try:
+        provision.provision(_profile, port, args.trust, args.meter_id, registry, args.fleet,
+                            args.board, args.new_key, args.config_extra, timeout=args.timeout)
+    except provision.ProvisionError as e:
+        raise UsageError(str(e))
+    return 0
+
+
+def do_collect(args):
+    from host_tools.collector import cmd
+    return cmd.collect(args)
+
+
+def do_collector(args):
+    from host_tools.collector import cmd
+    if args.what == "verify":
+        return cmd.verify(args)
+    if args.what == "export":
+        return cmd.export(args)
+    # `collector serve` (the web page): its function is _collector_serve(args), defined here.
+    return globals()["_collector_" + args.what](args)
+
+
+def _collector_serve(args):
+    from host_tools.collector import cmd, db, web
+
+    try:
+        host, port = web.parse_listen(args.listen)
+        return web.serve(cmd.db_url(args), host, port, quiet=args.quiet)
+    except (web.BadParameter, web.WebError) as e:
+        raise UsageError(str(e))
+    except db.DatabaseError as e:
+        raise UsageError("database: %s" % e)

@@ -7,6 +7,12 @@ own that it is on chain. The demo watches the device's results and then counts
 on the chain itself what got anchored, so the summary is not the device's word
 alone. With --faults it adds line noise, kills and restarts the relay, restarts
 the node and resets the device in the middle.
+
+Last, the utility's side: the collector reads the chain, verifies every reading
+on its own (quorum, proofs, the device's signature against the fleet manifest),
+stores it with its evidence in a SQLite database, and re-verifies the database
+from that evidence alone. With a data directory everything is kept there:
+node/ (the chain), device/ (the board's flash), fleet.json and collector.db.
 """
 
 import json
@@ -20,7 +26,7 @@ import time
 
 from lightmeter import abi, store as store_mod, suite as suite_mod
 
-from host_tools import backends
+from host_tools import backends, fleet
 from host_tools.node import registry
 from host_tools.node.chain import Chain
 from host_tools.node.server import NodeServer
@@ -110,12 +116,68 @@ def _on_chain(chain, device):
     return seen
 
 
-def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False, timeout=600):
-    """Run the demo; returns the summary dict (ok: every reading anchored and verified once)."""
+class DemoError(Exception):
+    """The demo cannot start as asked (a data directory that already holds something)."""
+
+
+def _data_dir(data):
+    """(directory, keep): --data must be new or empty, so that a demo never mixes with old data."""
+    if data is None:
+        return tempfile.mkdtemp(prefix="lightmeter-demo-"), False
+    data = os.path.abspath(data)
+    if os.path.exists(data) and (not os.path.isdir(data) or os.listdir(data)):
+        raise DemoError("%s is not an empty directory: give a new one (the demo starts a fresh chain)" % data)
+    os.makedirs(data, exist_ok=True)
+    return data, True
+
+
+def _fleet_entry(root, chain, cfg_meter):
+    """The device as provisioning would list it: its public key read from its flash."""
+    pub = store_mod.Blob(store_mod.Store(root), "public").load()
+    if pub is None:
+        return None
+    s = suite_mod.get(chain.crypto)
+    return {"meter_id": cfg_meter, "address": "0x" + s.address(pub).hex(), "public_key": "0x" + pub.hex(),
+            "suite": chain.crypto, "board": "virtual", "chain_id": chain.chain_id, "group_id": chain.group_id,
+            "registry": "0x" + registry.ADDRESS.hex(),
+            "provisioned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _collect(data, root, node, quiet):
+    """Run the collector against the node, then re-verify its database offline:
+    (collect summary, verify report, db url)."""
+    from host_tools.collector import db as db_mod, ingest, reverify
+
+    with open(os.path.join(root, "trust.json")) as f:
+        trust = json.load(f)
+    with open(os.path.join(root, "config.json")) as f:
+        meter = json.load(f)["meter_id"]
+    entry = _fleet_entry(root, node.chain, meter)
+    path = os.path.join(data, "fleet.json")
+    if entry is not None:
+        fleet.add(path, entry)
+    url = "sqlite://" + os.path.join(data, "collector.db")
+    _say(quiet, "collector: reading the chain into %s" % url)
+    summary = ingest.collect(node.url, trust, fleet.load(path), url)
+    database = db_mod.open_db(url)
+    try:
+        report = reverify.verify_db(database, trust, fleet.load(path))
+    finally:
+        database.close()
+    _say(quiet, "collector: %d readings stored and verified; the database re-verifies %s"
+         % (summary.get("verified", 0), "clean" if report["ok"] else "WITH PROBLEMS"))
+    return summary, report, url
+
+
+def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False, timeout=600, data=None,
+        collect=True):
+    """Run the demo; returns the summary dict (ok: every reading anchored and verified once, and
+    collected and verified by the collector). data: the directory to keep everything in (new or
+    empty); None: a temporary one, removed at the end."""
     from host_tools.board import VirtualBoard
 
     backends.install()
-    tmp = tempfile.mkdtemp(prefix="lightmeter-demo-")
+    tmp, keep = _data_dir(data)
     node_dir, root = os.path.join(tmp, "node"), os.path.join(tmp, "device")
     node = NodeServer(Chain(crypto=crypto, data_dir=node_dir, seed=b"demo"), "127.0.0.1", 0).start()
     port = node.httpd.server_address[1]
@@ -140,10 +202,12 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
                 break
             time.sleep(0.2)
         elapsed = time.time() - t0
+        relay.stop()
+        board.stop()
+        collected = _collect(tmp, root, node, quiet) if collect else None
     finally:
         relay.stop()
         board.stop()
-        chain = node.chain
         node.stop()
     res = _results(root) or {"verified": 0, "anchored": 0, "rejected": 0}
     chain = Chain(data_dir=node_dir)
@@ -164,7 +228,18 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     }
     summary["ok"] = (summary["anchored"] == readings and summary["verified_on_device"] >= readings
                      and summary["duplicates"] == 0 and summary["lost"] == 0)
-    shutil.rmtree(tmp, ignore_errors=True)
+    if collected is not None:
+        got, report, url = collected
+        summary["collected"] = got.get("verified", 0)
+        summary["collector_rejected"] = got.get("rejected", 0)
+        summary["collector_verified"] = report["good"] if report["ok"] else 0
+        summary["ok"] = (summary["ok"] and summary["collected"] == readings and got.get("rejected", 0) == 0
+                         and report["ok"] and report["good"] == readings)
+        if keep:
+            summary["data"] = tmp
+            summary["collector_db"] = url
+    if not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 
@@ -193,11 +268,24 @@ def _inject(verified, done, relay, node, board, node_dir, port, quiet):
     return node
 
 
-def main(readings=3, runtime="python", crypto="ecdsa", faults=False, as_json=False):
-    summary = run(readings, runtime, crypto, faults, quiet=as_json)
+def main(readings=3, runtime="python", crypto="ecdsa", faults=False, as_json=False, data=None):
+    """The command: with no --data the run's files are kept in a new temporary directory too, so
+    that the collector's page can be opened afterwards."""
+    if data is None:
+        data = tempfile.mkdtemp(prefix="lightmeter-demo-")
+    summary = run(readings, runtime, crypto, faults, quiet=as_json, data=data)
     if as_json:
         print(json.dumps(summary))
     else:
         for k, v in summary.items():
             print("%-20s %s" % (k, v))
+        if "collector_db" in summary:
+            print("\nThe collector's web page (fleet and plots):\n  %s collector serve --db %s\n"
+                  "then open http://127.0.0.1:8080/" % (_lightmeter(), summary["collector_db"]))
     return 0 if summary["ok"] else 1
+
+
+def _lightmeter():
+    """How to call the command again: the script beside this Python if there is one."""
+    exe = os.path.join(os.path.dirname(sys.executable), "lightmeter")
+    return exe if os.path.exists(exe) else "lightmeter"

@@ -25,6 +25,7 @@ def test_demo_anchors_and_verifies_every_reading(runtime):
     assert s["ok"], s
     assert (s["anchored"], s["verified_on_device"], s["lost"], s["duplicates"]) == (3, 3, 0, 0)
     assert s["signed"] == 3 and s["bytes_per_reading"] > 0
+    assert (s["collected"], s["collector_verified"], s["collector_rejected"]) == (3, 3, 0)
 
 
 def test_demo_with_faults_loses_nothing_and_reuses_no_counter():
@@ -32,11 +33,13 @@ def test_demo_with_faults_loses_nothing_and_reuses_no_counter():
     assert s["ok"], s
     assert s["faults_injected"] == ["device-reset", "node", "relay"]
     assert s["duplicates"] == 0 and s["lost"] == 0 and s["signed"] == 5
+    assert s["collected"] == 5 and s["collector_verified"] == 5  # the restarted node still serves all
 
 
 def test_demo_on_an_sm_chain():
     s = demo.run(readings=2, runtime="python", crypto="sm", quiet=True, timeout=240)
     assert s["ok"], s
+    assert s["collected"] == 2 and s["collector_verified"] == 2
 
 
 def serve_relay(pty, url, handler):

@@ -1,0 +1,337 @@
+// The collector's page: the fleet table from /api/meters and, for the selected meter, its
+// readings from /api/meters/{id}/readings drawn with uPlot. Every text from the database
+// goes into the page through textContent or an attribute, never as markup.
+"use strict";
+
+(function () {
+  const HOUR = 3600e3, DAY = 24 * HOUR;
+  const PRESETS = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "all": null };
+  const CLOCK = { 0: ["synced", "ok"], 1: ["unsynced", "warn"], 2: ["since boot", "idle"] };
+  const COLORS = { line: "#1d4ed8", bars: "rgba(20, 184, 166, 0.35)", barsEdge: "rgba(15, 118, 110, 0.6)" };
+
+  const $ = (id) => document.getElementById(id);
+  const state = { meters: [], meter: null, preset: "all", from: null, to: null, rows: [], obis: null };
+  let plot = null;
+
+  // What the page draws, for people and tests: point count and the range asked for.
+  window.lightmeter = { plot: null, points: 0, from: null, to: null, meter: null, obis: null };
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function showError(msg) {
+    const e = $("error");
+    e.textContent = msg || "";
+    e.hidden = !msg;
+  }
+
+  async function getJSON(url) {
+    const r = await fetch(url, { headers: { accept: "application/json" } });
+    let body = null;
+    try { body = await r.json(); } catch (_) { /* not JSON: reported below */ }
+    if (!r.ok) throw new Error((body && body.error) || ("HTTP " + r.status));
+    return body;
+  }
+
+  // ---- formatting ----
+
+  const pad = (n) => String(n).padStart(2, "0");
+  function fmtTime(ms) {
+    const d = new Date(ms);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+      pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+  function fmtSpan(ms) {
+    const m = Math.round(Math.abs(ms) / 60e3);
+    if (m < 60) return m + " min";
+    if (m < 48 * 60) return Math.floor(m / 60) + " h " + (m % 60) + " min";
+    return Math.round(m / 1440) + " d";
+  }
+  const num = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+  function fmtValue(v, unit) {
+    if (v === null || v === undefined) return "–";
+    return num.format(v) + (unit ? " " + unit : "");
+  }
+  function shortAddress(a) {
+    a = String(a || "");
+    return a.length > 14 ? a.slice(0, 6) + "…" + a.slice(-4) : a;
+  }
+  // datetime-local inputs hold local wall time without a zone.
+  function toInput(ms) {
+    if (ms === null) return "";
+    return fmtTime(ms).replace(" ", "T");
+  }
+  function fromInput(text) {
+    if (!text) return null;
+    const ms = new Date(text).getTime();
+    return Number.isFinite(ms) ? ms : NaN;
+  }
+
+  // ---- fleet table ----
+
+  async function loadFleet() {
+    const meters = await getJSON("/api/meters");
+    state.meters = meters;
+    const body = $("fleet").tBodies[0];
+    body.replaceChildren();
+    let verified = 0, rejected = 0, gaps = 0;
+    meters.forEach((m, i) => {
+      verified += m.verified || 0; rejected += m.rejected || 0; gaps += m.gaps || 0;
+      const tr = el("tr");
+      tr.dataset.index = String(i);
+      if (state.meter === m.meter_id) tr.classList.add("selected");
+
+      const th = el("th"); th.scope = "row";
+      const b = el("button", m.meter_id, "meter-link");
+      b.type = "button";
+      b.setAttribute("aria-pressed", state.meter === m.meter_id ? "true" : "false");
+      b.addEventListener("click", () => selectMeter(m.meter_id));
+      th.append(b);
+      tr.append(th);
+
+      const addr = el("td", shortAddress(m.address), "mono");
+      addr.title = m.address || "";
+      tr.append(addr);
+      tr.append(el("td", fmtValue(m.last_value, m.last_unit), "num"));
+
+      const t = el("td");
+      if (m.last_ts === null || m.last_ts === undefined) t.textContent = "–";
+      else if (m.last_clock === 2) {
+        t.textContent = "+" + fmtSpan(m.last_ts) + " after boot";
+        t.title = "the device had no wall-clock time yet";
+      } else {
+        t.append(el("span", fmtTime(m.last_ts)));
+        t.append(el("span", " · " + fmtSpan(Date.now() - m.last_ts) + (m.last_ts > Date.now() ? " ahead" : " ago"), "muted"));
+        t.title = new Date(m.last_ts).toISOString();
+      }
+      tr.append(t);
+
+      const c = el("td");
+      const [label, tone] = CLOCK[m.last_clock] || ["–", "idle"];
+      c.append(el("span", label, "badge " + tone));
+      tr.append(c);
+
+      tr.append(el("td", m.verified, "num"));
+      const rej = el("td", m.rejected, "num" + (m.rejected ? " bad" : ""));
+      rej.title = (m.duplicates || 0) + " duplicate or replayed submissions besides";
+      tr.append(rej);
+      tr.append(el("td", m.gaps, "num" + (m.gaps ? " warnt" : "")));
+      body.append(tr);
+    });
+    $("fleet-empty").hidden = meters.length > 0;
+    $("fleet-summary").textContent = meters.length + (meters.length === 1 ? " meter" : " meters") +
+      " · " + num.format(verified) + " verified · " + num.format(rejected) + " rejected · " +
+      num.format(gaps) + (gaps === 1 ? " gap" : " gaps");
+    $("loaded").textContent = "Updated " + fmtTime(Date.now());
+  }
+
+  // ---- one meter ----
+
+  function selectMeter(id) {
+    state.meter = id;
+    state.obis = null;
+    const m = state.meters.find((x) => x.meter_id === id) || {};
+    for (const tr of $("fleet").tBodies[0].rows) {
+      const on = state.meters[Number(tr.dataset.index)].meter_id === id;
+      tr.classList.toggle("selected", on);
+      tr.querySelector("button").setAttribute("aria-pressed", on ? "true" : "false");
+    }
+    $("detail").hidden = false;
+    $("detail-meter").textContent = id;
+    // A link to this page with #meter=ID opens the same meter.
+    history.replaceState(null, "", "#meter=" + encodeURIComponent(id));
+    $("detail-address").textContent = m.address || "";
+    applyPreset("all");
+  }
+
+  function applyPreset(name) {
+    state.preset = name;
+    const span = PRESETS[name];
+    const now = Date.now();
+    state.from = span === null ? null : now - span;
+    state.to = span === null ? null : now;
+    $("from").value = toInput(state.from);
+    $("to").value = toInput(state.to);
+    markPreset();
+    return loadReadings();
+  }
+
+  function markPreset() {
+    for (const b of document.querySelectorAll("[data-preset]")) {
+      b.setAttribute("aria-pressed", b.dataset.preset === state.preset ? "true" : "false");
+    }
+  }
+
+  async function loadReadings() {
+    const id = state.meter;
+    const q = new URLSearchParams();
+    if (state.from !== null) q.set("from", String(state.from));
+    if (state.to !== null) q.set("to", String(state.to));
+    const url = "/api/meters/" + encodeURIComponent(id) + "/readings" + (q.toString() ? "?" + q : "");
+    $("plot-figure").setAttribute("aria-busy", "true");
+    try {
+      const res = await getJSON(url);
+      if (id !== state.meter) return;  // another meter was selected meanwhile
+      state.rows = res.readings;
+      state.truncated = res.truncated;
+      fillRegisters();
+      draw();
+      showError("");
+    } catch (e) {
+      showError("Readings of " + id + ": " + e.message);
+    } finally {
+      $("plot-figure").removeAttribute("aria-busy");
+    }
+  }
+
+  // OBIS value group D = 8 is a time integral (an energy register) — IEC 62056-61, also the
+  // DLMS UA "Blue Book" (EN 62056-6-1) OBIS tables; its differences are the consumption.
+  function cumulative(obis) { return /^\d+-\d+:\d+\.8\.\d+/.test(obis || ""); }
+
+  function fillRegisters() {
+    const counts = new Map();
+    for (const r of state.rows) counts.set(r.obis, (counts.get(r.obis) || 0) + 1);
+    const codes = [...counts.keys()].sort();
+    const m = state.meters.find((x) => x.meter_id === state.meter) || {};
+    if (!counts.has(state.obis)) {
+      state.obis = codes.find((c) => /^1-0:1\.8\.0/.test(c)) || codes.find(cumulative) ||
+        (counts.has(m.last_obis) ? m.last_obis : codes[0]) || null;
+    }
+    const sel = $("obis");
+    sel.replaceChildren();
+    for (const c of codes) {
+      const o = el("option", c + " (" + counts.get(c) + ")");
+      o.value = c;
+      o.selected = c === state.obis;
+      sel.append(o);
+    }
+    sel.disabled = codes.length < 2;
+  }
+
+  function draw() {
+    const rows = state.rows.filter((r) => r.obis === state.obis);
+    // A time since boot is not a wall-clock time: such readings have no place on this axis.
+    const timed = rows.filter((r) => r.clock !== 2);
+    const xs = [], ys = [], ds = [];
+    let prev = null;
+    for (const r of timed) {
+      xs.push(r.ts / 1000);
+      ys.push(r.value);
+      ds.push(prev === null || r.value === null ? null : r.value - prev);
+      prev = r.value;
+    }
+    const unit = timed.length ? timed[timed.length - 1].unit || "" : "";
+    // An open range: the inputs show where the data starts and ends.
+    if (state.from === null) $("from").value = timed.length ? toInput(timed[0].ts) : "";
+    if (state.to === null) $("to").value = timed.length ? toInput(timed[timed.length - 1].ts) : "";
+    const energy = cumulative(state.obis);
+
+    const fig = $("plot-figure");
+    fig.dataset.points = String(xs.length);
+    fig.dataset.from = state.from === null ? "" : String(state.from);
+    fig.dataset.to = state.to === null ? "" : String(state.to);
+    fig.dataset.obis = state.obis || "";
+    Object.assign(window.lightmeter, { points: xs.length, from: state.from, to: state.to,
+      meter: state.meter, obis: state.obis });
+
+    if (plot) { plot.destroy(); plot = null; }
+    window.lightmeter.plot = null;
+    const cap = $("plot-caption");
+    cap.replaceChildren();
+    if (!xs.length) {
+      cap.append(el("span", rows.length ? "No reading in this range has a wall-clock time."
+        : "No readings in this range.", "empty"));
+      notes(cap, rows.length - timed.length);
+      return;
+    }
+
+    const series = [{}, {
+      label: (energy ? "register " : "") + state.obis + (unit ? " (" + unit + ")" : ""),
+      stroke: COLORS.line, width: 2, scale: "v",
+      value: (u, v) => v === null ? "–" : num.format(v) + (unit ? " " + unit : ""),
+      points: { show: xs.length <= 200, size: 5, fill: COLORS.line },
+    }];
+    const axes = [
+      { stroke: "#475569", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" } },
+      { scale: "v", label: energy ? "register" + (unit ? " (" + unit + ")" : "") : unit,
+        stroke: "#1e3a8a", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, size: 70 },
+    ];
+    const data = [xs, ys];
+    if (energy) {
+      series.push({
+        label: "consumption per interval" + (unit ? " (" + unit + ")" : ""),
+        scale: "d", fill: COLORS.bars, stroke: COLORS.barsEdge, width: 1,
+        paths: uPlot.paths.bars({ size: [0.7, 24] }), points: { show: false },
+        value: (u, v) => v === null ? "–" : num.format(v) + (unit ? " " + unit : ""),
+      });
+      axes.push({ scale: "d", side: 1, label: "per interval" + (unit ? " (" + unit + ")" : ""),
+        stroke: "#115e59", grid: { show: false }, ticks: { stroke: "#cbd5e1" }, size: 70 });
+      data.push(ds);
+    }
+    const box = $("plot");
+    plot = new uPlot({
+      width: Math.max(320, box.clientWidth), height: 340,
+      scales: { x: { time: true }, d: { range: (u, lo, hi) => [Math.min(0, lo), Math.max(hi, 0) * 1.1 || 1] } },
+      series, axes, cursor: { drag: { x: true, y: false } }, legend: { live: true },
+    }, data, box);
+    window.lightmeter.plot = plot;
+
+    cap.append(el("strong", num.format(xs.length) + (xs.length === 1 ? " reading" : " readings")));
+    cap.append(el("span", " of " + state.obis + " · " + fmtTime(timed[0].ts) + " to " +
+      fmtTime(timed[timed.length - 1].ts)));
+    if (energy && timed.length > 1) {
+      cap.append(el("span", " · consumed in range: " + fmtValue(ys[ys.length - 1] - ys[0], unit)));
+    }
+    notes(cap, rows.length - timed.length);
+  }
+
+  function notes(cap, untimed) {
+    if (untimed > 0) {
+      cap.append(el("span", " · " + untimed + " without wall-clock time (since boot) not plotted", "muted"));
+    }
+    if (state.truncated) {
+      cap.append(el("span", " · range cut short: choose a narrower one", "bad"));
+    }
+  }
+
+  // ---- wiring ----
+
+  function init() {
+    $("refresh").addEventListener("click", () => {
+      loadFleet().then(() => state.meter !== null ? loadReadings() : null)
+        .then(() => showError(""), (e) => showError("Fleet: " + e.message));
+    });
+    for (const b of document.querySelectorAll("[data-preset]")) {
+      b.addEventListener("click", () => applyPreset(b.dataset.preset));
+    }
+    $("range").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const f = fromInput($("from").value), t = fromInput($("to").value);
+      if (Number.isNaN(f) || Number.isNaN(t)) { showError("From and To must be dates and times."); return; }
+      if (f !== null && t !== null && f > t) { showError("From is after To."); return; }
+      state.from = f;
+      // The input shows minutes: "to 10:00" includes readings up to 10:00:59.999.
+      state.to = t === null ? null : t + 60e3 - 1;
+      state.preset = null;
+      markPreset();
+      loadReadings();
+    });
+    $("obis").addEventListener("change", (ev) => { state.obis = ev.target.value; draw(); });
+    window.addEventListener("resize", () => {
+      if (plot) plot.setSize({ width: Math.max(320, $("plot").clientWidth), height: 340 });
+    });
+    loadFleet().then(() => {
+      const m = /^#meter=(.*)$/.exec(location.hash);
+      let id = null;
+      try { id = m ? decodeURIComponent(m[1]) : null; } catch (_) { /* a mangled link: no meter */ }
+      if (id !== null && state.meters.some((x) => x.meter_id === id)) selectMeter(id);
+    }).catch((e) => showError("Fleet: " + e.message));
+  }
+
+  init();
+  if (typeof uPlot === "undefined") showError("uPlot did not load: plots are unavailable.");
+})();
