@@ -179,8 +179,11 @@ def micropython_heap(block, trust):
             "header21_loaded_heap_kb_micropython": loaded / 1024}
 
 
-def collect(quick=False, node=False, link=False, sync=False):
+def collect(quick=False, node=False, link=False, sync=False, collector=False):
     out = {"python": sys.version.split()[0], "quick": quick}
+    if collector:
+        out.update(collector_ingest(quick))
+        return out
     if sync:
         out.update(sync_memory(quick))
         return out
@@ -193,11 +196,39 @@ def collect(quick=False, node=False, link=False, sync=False):
         return out
     out.update(cpython_crypto(quick))
     out.update(micropython_headers(quick))
+    from host_tools.collector import bench as collector_bench
+    out["collector_ingest_per_s"] = collector_bench.ingest_bench(1000 if quick else 5000)["readings_per_s"]
     return out
 
 
-def main(quick=False, as_json=False, node=False, link=False, sync=False):
-    res = collect(quick, node, link, sync)
+def collector_ingest(quick=False):
+    """Verified readings ingested per second: SQLite and PostgreSQL (a throw-away server with its
+    default durability, when one can be started here), native backends and the pure-Python path.
+    The pure path is measured on fewer readings: it is the same code, only slower."""
+    from host_tools.collector import bench as collector_bench
+    from host_tools.pgtemp import PgServer, PgUnavailable
+
+    n = 1000 if quick else 10000
+    out = {"collector_readings": n}
+    out["collector_ingest_per_s"] = collector_bench.ingest_bench(n)["readings_per_s"]
+    out["collector_ingest_pure_per_s"] = collector_bench.ingest_bench(n // 5, "pure")["readings_per_s"]
+    try:
+        pg = PgServer(durable=True)
+    except PgUnavailable as e:
+        out["collector_postgresql"] = "not measured: %s" % e
+        return out
+    try:
+        out["collector_ingest_postgresql_per_s"] = collector_bench.ingest_bench(
+            n, db_url=pg.new_database())["readings_per_s"]
+        out["collector_ingest_postgresql_pure_per_s"] = collector_bench.ingest_bench(
+            n // 5, "pure", db_url=pg.new_database())["readings_per_s"]
+    finally:
+        pg.stop()
+    return out
+
+
+def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False):
+    res = collect(quick, node, link, sync, collector)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0

@@ -104,8 +104,9 @@ def build_parser():
 
     b = sub.add_parser("bench", help="measure verification speed and memory against peers",
                        description="Benchmarks our pure-Python crypto against python-ecdsa, "
-                                   "coincurve and gmssl in the same run, and header verification "
-                                   "on MicroPython.")
+                                   "coincurve and gmssl in the same run, header verification "
+                                   "on MicroPython, and the collector's ingest rate on SQLite "
+                                   "(collector_ingest_per_s).")
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--node", action="store_true",
@@ -118,6 +119,10 @@ def build_parser():
                    help="measure sync memory instead: the smallest MicroPython heap (Unix port, "
                         "real GC) that syncs a checkpoint over 20 and 160 simulated blocks "
                         "(--quick: 10 and 40), strictly and by skipping")
+    b.add_argument("--collector", action="store_true",
+                   help="measure the collector instead: verified readings ingested per second on "
+                        "SQLite and on a throw-away PostgreSQL server (when one can be started), "
+                        "with the native signature backends and on the pure-Python path")
 
     n = sub.add_parser("node", help="run a local FISCO BCOS 3.x-compatible chain",
                        description="A local chain that speaks FISCO BCOS 3.x JSON-RPC: N sealers with "

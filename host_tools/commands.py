@@ -162,7 +162,7 @@ def do_trust(args):
 def do_bench(args):
     from host_tools import bench
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
-                      sync=args.sync)
+                      sync=args.sync, collector=args.collector)
 
 
 def do_node(args):

@@ -7,7 +7,7 @@ import sys
 REQUIRED = ("secp256k1_verify_ms", "secp256k1_verify_ms_python_ecdsa", "secp256k1_verify_ms_coincurve",
             "sm2_verify_ms", "sm2_verify_ms_gmssl", "keccak256_200b_ms", "sm3_200b_ms",
             "header4_verify_ms_micropython", "header21_verify_ms_micropython",
-            "header21_peak_heap_kb_micropython")
+            "header21_peak_heap_kb_micropython", "collector_ingest_per_s")
 
 
 def test_bench_quick_json_reports_every_figure():
@@ -42,3 +42,14 @@ def test_sync_bench_quick_reports_heap_for_both_lengths():
             assert out["sync_%s_heap_kb_%d" % (mode, n)] > 0
             assert out["headers_%s_%d" % (mode, n)] >= 1
     assert out["headers_strict_10"] == 10 and out["headers_strict_40"] == 40
+
+
+def test_collector_bench_quick_reports_every_path():
+    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", "--collector", "--quick", "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["collector_readings"] == 1000
+    assert out["collector_ingest_per_s"] > 0 and out["collector_ingest_pure_per_s"] > 0
+    # PostgreSQL is measured wherever a server can be started (CI installs it); otherwise it says why
+    assert out.get("collector_ingest_postgresql_per_s", 0) > 0 or out["collector_postgresql"].startswith("not measured")
