@@ -80,52 +80,70 @@ def _sqlite_path(url):
     return path
 
 
-def open_db(url):
-    """A Database for url; DatabaseError naming the schemes for anything else."""
+def open_db(url, read_only=False):
+    """A Database for url; DatabaseError naming the schemes for anything else.
+
+    read_only: for readers such as the web page: the database must exist and hold the schema, and
+    the connection cannot write (SQLite mode=ro, PostgreSQL read-only transactions)."""
     if not isinstance(url, str) or not url.startswith(SCHEMES):
         raise DatabaseError("unknown database URL %r: use sqlite:///ABS/PATH.db or postgresql://..."
                             % (url,))
     if url.startswith("sqlite:///"):
-        return Database(url, "sqlite")
-    return Database(url, "postgresql")
+        return Database(url, "sqlite", read_only)
+    return Database(url, "postgresql", read_only)
 
 
 class Database:
     """One connection, used under a lock (the web page calls from worker threads)."""
 
-    def __init__(self, url, kind):
+    def __init__(self, url, kind, read_only=False):
         self.url = url
         self.kind = kind
         self.pg = kind == "postgresql"
+        self.read_only = read_only
         self._lock = threading.RLock()
         try:
             if self.pg:
                 import psycopg
                 self._errors = psycopg
-                self.conn = psycopg.connect(url, autocommit=True)
+                self.conn = psycopg.connect(url, autocommit=True,
+                                            **({"options": "-c default_transaction_read_only=on"}
+                                               if read_only else {}))
             else:
                 import os
                 import sqlite3
+                import urllib.parse
                 self._errors = sqlite3
                 path = _sqlite_path(url)
-                if os.path.dirname(path):
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                # isolation_level=None: we open each transaction ourselves (BEGIN IMMEDIATE)
-                self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                            timeout=30)
-                _wal(self.conn, sqlite3)
-                self.conn.execute("PRAGMA synchronous=NORMAL")
+                if read_only:
+                    full = "/" + os.path.abspath(path).lstrip("/")  # POSIX keeps a leading "//"
+                    uri = "file://%s?mode=ro" % urllib.parse.quote(full)
+                    self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                                isolation_level=None, timeout=30)
+                else:
+                    if os.path.dirname(path):
+                        os.makedirs(os.path.dirname(path), exist_ok=True)
+                    # isolation_level=None: we open each transaction ourselves (BEGIN IMMEDIATE)
+                    self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                                timeout=30)
+                    _wal(self.conn, sqlite3)
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
         except DatabaseError:
             raise
         except Exception as e:
             raise DatabaseError("cannot open %s: %s" % (_redact(url), str(e).strip().splitlines()[0]
                                                         if str(e).strip() else type(e).__name__))
         try:
-            with self.transaction() as cur:
-                for stmt in _schema(self.pg):
-                    cur.execute(stmt)
-        except DatabaseError:
+            if read_only:
+                self.query("SELECT COUNT(*) AS n FROM readings WHERE 0 = 1")
+            else:
+                with self.transaction() as cur:
+                    for stmt in _schema(self.pg):
+                        cur.execute(stmt)
+        except DatabaseError as e:
             self.conn.close()
+            if read_only:
+                raise DatabaseError("%s is not a collector database (%s)" % (_redact(url), e))
             raise
 
     # -- plumbing -----------------------------------------------------------------

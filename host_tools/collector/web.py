@@ -142,7 +142,7 @@ class Reader:
                 raise WebError("no database at %s" % path)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="collector-db")
         try:
-            self.db = self._pool.submit(dbmod.open_db, url).result()
+            self.db = self._pool.submit(dbmod.open_db, url, True).result()
         except BaseException:
             self._pool.shutdown()
             raise

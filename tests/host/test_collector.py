@@ -416,3 +416,25 @@ def test_cli_follow_stops_on_sigterm_with_its_summary(standard, tmp_path):
             p.kill()
     assert p.returncode == 0, err
     assert json.loads(out)["verified"] == 9
+
+
+def test_a_read_only_open_cannot_write_and_needs_a_collector_database(tmp_path):
+    from host_tools.collector import db as db_mod
+    url = "sqlite://" + str(tmp_path / "c.db")
+    db_mod.open_db(url).close()  # creates the schema
+    ro = db_mod.open_db(url, read_only=True)
+    try:
+        assert ro.meters() == []
+        with pytest.raises(db_mod.DatabaseError):
+            ro.add_gaps([{"meter_id": "m", "address": "0x" + "11" * 20, "after_seq": 1, "before_seq": 3,
+                          "block_number": 1}])
+    finally:
+        ro.close()
+    assert db_mod.open_db(url, read_only=True).meters() == []
+    import sqlite3
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)")
+    with pytest.raises(db_mod.DatabaseError, match="not a collector database"):
+        db_mod.open_db("sqlite://" + str(tmp_path / "other.db"), read_only=True)
+    with pytest.raises(db_mod.DatabaseError):
+        db_mod.open_db("sqlite://" + str(tmp_path / "missing.db"), read_only=True)
+    assert not (tmp_path / "missing.db").exists()
