@@ -21,6 +21,15 @@ line rate: `baud` bits/s, 10 bits a byte (8N1), so 115200 baud carries 11520 byt
 device's receive pipe is its RX buffer (64 KiB) and its transmit pipe its TX buffer; a side that
 stops reading for STALL seconds with its buffer full loses the bytes (an overrun), never the board.
 Bytes that arrive while the device is off (killed, not started again yet) are lost, as on a wire.
+With `transcript`, every byte crossing the line in either direction is appended to that file
+(read_transcript() reads it back): proof of what crossed the link.
+
+The REPL mode (repl=True, micropython runtime only): no device program runs; the UART is
+MicroPython's own REPL (board_repl.mjs), as on a USB-connected ESP32 running stock MicroPython,
+so mpremote and other tools for real boards work on the pty unchanged: friendly and raw REPL,
+raw-paste, soft reset (a fresh interpreter on the same files). The device's whole "/" is the host
+directory `root`, file for file, written after every completed REPL command; with flash_size the
+flash is that many bytes (a write past it fails with OSError 28, os.statvfs reports it).
 
 The log. The device's stdout and stderr (its log, prints, tracebacks) are collected line by line:
 log_lines(), wait_log(), and the on_log callback. Lines this module adds start with "board: ".
@@ -42,11 +51,29 @@ from host_tools import micropython
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNNER = Path(__file__).resolve().with_name("board_runner.mjs")
+REPL_RUNNER = Path(__file__).resolve().with_name("board_repl.mjs")
+FLASH_BLOCK = 4096   # bytes of a flash block in REPL mode (littlefs on an ESP32 uses 4096)
 FIRMWARE_PACKAGE, FIRMWARE_MOUNT = micropython.FIRMWARE_MOUNT  # firmware/lightmeter, /lib/lightmeter
 
 CAP = 65536          # bytes a direction holds before it stops taking more from its source
 STALL = 1.0          # seconds a full destination may refuse bytes before they are dropped
 STOP_TIMEOUT = 5.0   # seconds an orderly stop may take (micropython saves /flash) before SIGKILL
+
+
+TRANSCRIPT_IN, TRANSCRIPT_OUT = "H>D", "D>H"  # host to device, device to host
+
+
+def read_transcript(path):
+    """The records of a transcript file: a list of (direction, bytes), direction "H>D" (host to
+    device) or "D>H" (device to host), in the order the line carried them."""
+    records = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            direction, _, data = line.rstrip("\n").partition(" ")
+            if direction not in (TRANSCRIPT_IN, TRANSCRIPT_OUT):
+                raise ValueError("%s:%d: not a transcript record" % (path, n))
+            records.append((direction, bytes.fromhex(data)))
+    return records
 
 
 class BoardError(RuntimeError):
@@ -113,8 +140,9 @@ class _Wire:
 class _Line(threading.Thread):
     """Moves bytes pty master <-> device pipes, paced by _Wire, until stop()."""
 
-    def __init__(self, master, to_device, from_device, rate, log):
+    def __init__(self, master, to_device, from_device, rate, log, transcript=None):
         super().__init__(name="virtual-board-line", daemon=True)
+        self.transcript = transcript  # open text file, or None
         self.master = master
         self.from_device = from_device
         self.down = _Wire("device RX", rate, to_device, log)  # host -> device
@@ -159,16 +187,24 @@ class _Line(threading.Thread):
                         time.sleep(0.01)
                     elif data:
                         self.bytes_down += len(data)
+                        self._record(TRANSCRIPT_IN, data)
                         self.down.feed(data, now)
                 elif fd == self.from_device and ev & (select.POLLIN | select.POLLHUP | select.POLLERR):
                     data = _read_all(self.from_device)
                     if data:
                         self.bytes_up += len(data)
+                        self._record(TRANSCRIPT_OUT, data)
                         self.up.feed(data, now)
                     else:  # end of file (or error): the device process is gone
                         device_open = False
                 elif fd == self._wake_r:
                     _read_all(self._wake_r)
+
+
+    def _record(self, direction, data):
+        if self.transcript is not None:
+            self.transcript.write("%s %s\n" % (direction, data.hex()))
+            self.transcript.flush()
 
 
 def _read_all(fd, limit=CAP):
@@ -200,6 +236,10 @@ class VirtualBoard:
     heap: MicroPython GC heap in bytes (default: the port's 1 MiB, which grows on demand).
     on_log: called with each log line (str, no newline) from the log reader thread.
     node_modules: where to find the WebAssembly port instead of the project's node_modules/.
+    repl: the UART is MicroPython's REPL (micropython runtime only; module and paths do not
+        apply): see the module docstring. flash_size: bytes of flash in REPL mode (a multiple of
+        4096, at least 16384), None for no limit. transcript: file every byte crossing the line
+        is appended to (see read_transcript), None for none.
 
     start() returns the pty path; stop() ends everything (the path disappears); kill() cuts the
     power (SIGKILL); restart() = kill() + start(), and keeps the SAME pty path: the pty belongs
@@ -209,9 +249,21 @@ class VirtualBoard:
     """
 
     def __init__(self, runtime="python", root=None, module="lightmeter.device", baud=115200, *,
-                 paths=(), heap=None, on_log=None, node_modules=None, log_limit=10000):
+                 paths=(), heap=None, on_log=None, node_modules=None, log_limit=10000,
+                 repl=False, flash_size=None, transcript=None):
         if runtime not in ("python", "micropython"):
             raise ValueError("runtime must be 'python' or 'micropython', not %r" % (runtime,))
+        if repl and runtime != "micropython":
+            raise ValueError("repl=True needs runtime='micropython' (the REPL is MicroPython's)")
+        if repl and paths:
+            raise ValueError("repl=True runs no device program: paths do not apply")
+        if flash_size is not None:
+            if not repl:
+                raise ValueError("flash_size applies to the REPL mode only (repl=True)")
+            if isinstance(flash_size, bool) or not isinstance(flash_size, int) \
+                    or flash_size < 4 * FLASH_BLOCK or flash_size % FLASH_BLOCK:
+                raise ValueError("flash_size must be a multiple of %d bytes, at least %d, not %r"
+                                 % (FLASH_BLOCK, 4 * FLASH_BLOCK, flash_size))
         if root is None:
             raise ValueError("root: give the host directory of the device's files")
         if baud is not None and baud <= 0:
@@ -223,6 +275,10 @@ class VirtualBoard:
         self.paths = [Path(p).resolve() for p in paths]
         self.heap = heap
         self.node_modules = node_modules
+        self.repl = bool(repl)
+        self.flash_size = flash_size
+        self.transcript = None if transcript is None else Path(transcript).resolve()
+        self._transcript_file = None
         self._on_log = on_log
         self._log = collections.deque(maxlen=log_limit)  # (sequence number, line)
         self._log_seq = 0
@@ -241,6 +297,11 @@ class VirtualBoard:
     def alive(self):
         """True while the device process runs."""
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def port(self):
+        """The pty path (what a relay or mpremote opens); None while stopped."""
+        return self.pty_path
 
     @property
     def pid(self):
@@ -294,6 +355,14 @@ class VirtualBoard:
                 cmd += ["--path", str(p)]
             return cmd
         node, port = micropython._require_runtime(self.node_modules)
+        if self.repl:
+            cmd = [node, str(REPL_RUNNER), "--port", str(port), "--root", str(self.root),
+                   "--rx-fd", str(rx), "--tx-fd", str(tx)]
+            if self.flash_size is not None:
+                cmd += ["--flash-size", str(self.flash_size)]
+            if self.heap is not None:
+                cmd += ["--heap", str(int(self.heap))]
+            return cmd
         cmd = [node, str(RUNNER), "--port", str(port), "--root", str(self.root), "--module", self.module,
                "--rx-fd", str(rx), "--tx-fd", str(tx), "--mount", "%s=%s" % (FIRMWARE_PACKAGE, FIRMWARE_MOUNT)]
         for i, p in enumerate(self.paths):
@@ -344,10 +413,14 @@ class VirtualBoard:
         self._ending = None
         with self._log_cond:
             self._run_seq = self._log_seq
-        self._add_log("board: %s runtime, pid %d, flash %s, UART %s at %s" % (
-            self.runtime, self._proc.pid, self.root, self.pty_path,
+        self._add_log("board: %s runtime%s, pid %d, flash %s, UART %s at %s" % (
+            self.runtime, " (REPL)" if self.repl else "", self._proc.pid, self.root, self.pty_path,
             "%d baud" % self.baud if self.baud else "full speed"))
-        self._line = _Line(self._master, rx_w, tx_r, self.baud / 10.0 if self.baud else None, self._add_log)
+        if self.transcript is not None and self._transcript_file is None:
+            self.transcript.parent.mkdir(parents=True, exist_ok=True)
+            self._transcript_file = open(self.transcript, "a")
+        self._line = _Line(self._master, rx_w, tx_r, self.baud / 10.0 if self.baud else None, self._add_log,
+                           self._transcript_file)
         self._line.start()
         self._log_thread = threading.Thread(target=self._read_log, args=(log_r, self._proc),
                                             name="virtual-board-log", daemon=True)
@@ -409,6 +482,9 @@ class VirtualBoard:
                 os.close(fd)
         self._master = self._slave = None
         self.pty_path = None
+        if self._transcript_file is not None:
+            self._transcript_file.close()
+            self._transcript_file = None
 
     def __enter__(self):
         return self
@@ -417,7 +493,8 @@ class VirtualBoard:
         self.stop()
 
 
-def serve(runtime="python", root=None, module="lightmeter.device", baud=115200, paths=(), out=None, err=None):
+def serve(runtime="python", root=None, module="lightmeter.device", baud=115200, paths=(), out=None, err=None,
+          repl=False, flash_size=None, transcript=None):
     """`lightmeter board virtual`: run a board until SIGINT/SIGTERM; SIGHUP resets it.
 
     Prints the pty path as the first line of OUT (stdout), flushed, then the device log on ERR
@@ -442,7 +519,8 @@ def serve(runtime="python", root=None, module="lightmeter.device", baud=115200, 
     def on_hup(signum, frame):
         reset.set()
 
-    board = VirtualBoard(runtime, root, module, baud, paths=paths, on_log=echo)
+    board = VirtualBoard(runtime, root, module, baud, paths=paths, on_log=echo, repl=repl,
+                         flash_size=flash_size, transcript=transcript)
     old = {s: signal.signal(s, h) for s, h in ((signal.SIGINT, on_stop), (signal.SIGTERM, on_stop),
                                               (signal.SIGHUP, on_hup))}
     try:

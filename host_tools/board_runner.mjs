@@ -30,10 +30,9 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Sink, SOURCE, copyTree } from "./mp_fs.mjs";
+import { Sink, SOURCE, TMP_SUFFIX, copyTree, writeAtomic } from "./mp_fs.mjs";
 
 const FLASH = "/flash";
-const TMP_SUFFIX = ".~board";  // host-side temporary files of an atomic write; never device files
 const USAGE = "usage: node board_runner.mjs --port MJS --root HOSTDIR --rx-fd N --tx-fd M " +
   "[--module M] [--heap BYTES] [--mount HOSTDIR=MPDIR]... [--path MPDIR]...";
 
@@ -74,18 +73,6 @@ function parseArgs(argv) {
   if (o.port === null || o.root === null || o.rx === null || o.tx === null) die(USAGE);
   if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(o.module)) die(`--module: not a module name: ${o.module}`);
   return o;
-}
-
-function writeAtomic(host, data) {
-  fs.mkdirSync(path.dirname(host), { recursive: true });
-  const tmp = host + TMP_SUFFIX;
-  const fd = fs.openSync(tmp, "w");
-  try {
-    fs.writeSync(fd, data);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, host);
 }
 
 // Make the host copy of MEMFS path mp (absolute, under /flash) equal to it: file, tree, or gone.

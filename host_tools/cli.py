@@ -188,6 +188,16 @@ def build_parser():
                     help="also import from this host directory (repeatable)")
     bv.add_argument("--baud", type=int, default=115200,
                     help="line rate the pty is paced to, 8N1 (default 115200; 0: no pacing)")
+    bv.add_argument("--repl", action="store_true",
+                    help="no device program: the UART is MicroPython's own REPL, as on a board "
+                         "running stock MicroPython, so mpremote works on the pty (needs --runtime "
+                         "micropython); the device's whole filesystem is --root, file for file")
+    bv.add_argument("--flash-size", metavar="BYTES",
+                    help="with --repl: the flash holds this many bytes (a multiple of 4096, K and M "
+                         "suffixes allowed, e.g. 2M); a write past it fails on the device with "
+                         "OSError 28 and os.statvfs reports it (default: no limit)")
+    bv.add_argument("--transcript", metavar="FILE",
+                    help="append every byte crossing the UART, both ways, to FILE (hex records)")
 
     sy = sub.add_parser("sync", help="advance a trust checkpoint to the latest block (or --to N)",
                         description="Move a checkpoint (TRUST.json) forward, checking every step:\n"

@@ -200,8 +200,27 @@ def do_board(args):
     from host_tools import board
     if args.baud < 0:
         raise UsageError("--baud must be positive (0: no pacing)")
-    return board.serve(runtime=args.runtime, root=args.root, module=args.module, baud=args.baud or None,
-                       paths=args.path)
+    flash_size = None
+    if args.flash_size is not None:
+        if not args.repl:
+            raise UsageError("--flash-size applies to --repl only")
+        text = args.flash_size.strip().upper()
+        scale = {"K": 1024, "M": 1024 * 1024}.get(text[-1:], 1)
+        digits = text[:-1] if scale > 1 else text
+        if not digits.isdigit():
+            raise UsageError("--flash-size wants bytes (K and M suffixes allowed), not %r" % args.flash_size)
+        flash_size = int(digits) * scale
+    if args.repl:
+        if args.runtime != "micropython":
+            raise UsageError("--repl needs --runtime micropython (the REPL is MicroPython's)")
+        if args.path or args.module != "lightmeter.device":
+            raise UsageError("--repl runs no device program: --module and --path do not apply")
+    try:
+        return board.serve(runtime=args.runtime, root=args.root, module=args.module, baud=args.baud or None,
+                           paths=args.path, repl=args.repl, flash_size=flash_size,
+                           transcript=args.transcript)
+    except ValueError as e:
+        raise UsageError(str(e))
 
 
 def do_demo(args):
@@ -296,7 +315,7 @@ def _port(profile, port, dry_run=False):
             print("port: %s" % e)
             return "PORT"
         raise UsageError(str(e))
-    print("port: %s (the only port with a %s USB id)" % (desc, profile["name"]), file=sys.stderr)
+    print("port: %s (the only port with a USB id of board %s)" % (desc, profile["name"]), file=sys.stderr)
     return found
 
 

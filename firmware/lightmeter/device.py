@@ -16,6 +16,7 @@ import json
 
 from lightmeter import abi, anchor, checkpoint, link as link_mod, reading, store as store_mod
 from lightmeter import meter as meter_mod
+from lightmeter.devkey import entropy  # noqa: F401  (the board's random source; tools call it here too)
 from lightmeter import suite as suite_mod, tx as txm, wire
 from lightmeter.errors import Invalid, LightmeterError, Malformed
 from lightmeter.link import elapsed_ms, sleep_ms, ticks_ms
@@ -31,20 +32,6 @@ R_SEQ, R_READING, R_TX, R_HASH, R_LIMIT, R_TRIES = range(6)
 def log(*args):
     import sys
     print("[device]", *args, file=sys.stderr)
-
-
-def entropy(n):
-    """n random bytes from the board's true random source."""
-    try:
-        import os
-        return os.urandom(n)
-    except (ImportError, AttributeError):
-        pass
-    try:
-        import board  # virtual boards provide one
-        return bytes(board.random(n))
-    except (ImportError, AttributeError):
-        raise Invalid("this board has no random source for a key")
 
 
 class Device:
@@ -79,7 +66,7 @@ class Device:
         # Made here on first start unless provisioning made it (lightmeter.devkey); the public
         # half is stored for provisioning tools to read, the private half stays here.
         from lightmeter import devkey
-        key, _, created = devkey.ensure(self.store, self.suite, rand=entropy)
+        key, _, created = devkey.ensure(self.store, self.suite)
         if created:
             log("generated a new device key")
         return key
