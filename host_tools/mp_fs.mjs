@@ -13,7 +13,7 @@ export class Sink {
     if (byte === 10 || this.n === this.buf.length) this.flush();
   }
   flush() {
-    // Pipes and files are written synchronously by Node on Linux, so nothing is lost on exit.
+    // Written in order; the runner exits only after the last write has gone out.
     if (this.n) { this.stream.write(Buffer.from(this.buf.subarray(0, this.n))); this.n = 0; }
   }
 }

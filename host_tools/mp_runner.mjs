@@ -185,7 +185,14 @@ async function main() {
       grew: end !== start };
     process.stderr.write(`mp_runner:heap ${JSON.stringify(report)}\n`);
   }
-  process.exit(code);
+  exitAfterOutput(code);
+}
+
+// Exit once everything written so far has reached stdout and stderr: a write's callback runs after
+// the writes queued before it, and a bare process.exit() can drop the tail of a large output to a
+// pipe whose reader is slow (seen on a loaded machine).
+function exitAfterOutput(code) {
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
 }
 
 main().catch((e) => die(`internal error: ${e && e.message ? e.message : e}`));

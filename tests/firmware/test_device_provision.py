@@ -14,48 +14,10 @@ from lightmeter import checkpoint, devkey, provision, store as store_mod, suite 
 from lightmeter import trust as trust_mod
 from lightmeter.errors import Invalid, Malformed
 from support import raises, unhex
-
-try:
-    import tempfile
-    _BASE = "%s/lmprov-%d" % (tempfile.gettempdir(), os.getpid())
-except ImportError:  # MicroPython: no tempfile
-    _BASE = (os.getcwd() if hasattr(os, "getcwd") else "").rstrip("/") + "/tmp_prov"
-_made = [0]
+from test_store import cleanup as done, fresh_dir
 
 REGISTRY = "0x" + "11" * 20
 SEALERS = [{"node_id": "%02x" % i * 64, "weight": 1} for i in (1, 2, 3, 4)]
-
-
-def _rm(path):
-    try:
-        mode = os.stat(path)[0]
-    except OSError:
-        return
-    if mode & 0x4000:
-        for n in os.listdir(path):
-            _rm(path + "/" + n)
-        os.rmdir(path)
-    else:
-        os.remove(path)
-
-
-def fresh_dir():
-    try:
-        os.stat(_BASE)
-    except OSError:
-        os.mkdir(_BASE)
-    _made[0] += 1
-    path = "%s/d%d" % (_BASE, _made[0])
-    _rm(path)
-    return path
-
-
-def done(path):
-    _rm(path)
-    try:
-        os.rmdir(_BASE)
-    except OSError:
-        pass
 
 
 def trust_text(chain="chain0", crypto="ecdsa", number=None):

@@ -26,6 +26,8 @@ from host_tools.node import consensus, registry
 from host_tools.node.chain import Chain
 from host_tools.node.server import NodeServer
 
+from nodeutil import LyingNode
+
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
@@ -41,7 +43,7 @@ def reading_bytes(meter, seq, crypto, value=None, unit="kWh", scale=-3, clock=0,
     return reading.encode(m)
 
 
-class FleetChain:
+class FleetChain(LyingNode):
     def __init__(self, crypto="ecdsa", seed=b"collector"):
         self.crypto = crypto
         self.suite = suite_mod.get(crypto)
@@ -53,9 +55,7 @@ class FleetChain:
         self.entries = []
         self.nonce = 0
         self.srv = NodeServer(self.chain, "127.0.0.1", 0).start()
-        self.url = self.srv.url
-        self.methods = self.srv.httpd.methods
-        self.honest = dict(self.methods.table)
+        self._keep_honest()
 
     def device(self, name, meter, in_fleet=True):
         k = key(self.crypto + name)
@@ -109,18 +109,6 @@ class FleetChain:
                     self.record("d1", 5, r["m1", 5])])
         return self
 
-    # -- lies --------------------------------------------------------------------------
-
-    def lie(self, method, fn):
-        count, optional, real = self.honest[method]
-        self.methods.table[method] = (count, optional, lambda *a: fn(real, *a))
-
-    def restore(self):
-        self.methods.table.clear()
-        self.methods.table.update(self.honest)
-
-    def stop(self):
-        self.srv.stop()
 
 
 STANDARD_GOOD = {("m0", 1), ("m0", 2), ("m0", 4), ("m0", 5), ("m1", 1), ("m1", 2), ("m1", 5), ("m2", 1), ("m2", 2)}

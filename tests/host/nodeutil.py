@@ -44,19 +44,11 @@ def trust_of(client, crypto, chain_id="chain0", group_id="group0"):
             "sealers": [{"node_id": s["nodeID"], "weight": s["weight"]} for s in client("getSealerList")]}
 
 
-class SimulatedNode:
-    """A chain built by host_tools.node.simulate and served on a free port, with its genesis
-    checkpoint, and the means to make the node lie (lie) and honest again (restore)."""
+class LyingNode:
+    """A node server whose JSON-RPC methods can be made to lie (lie) and honest again (restore).
+    Subclasses set self.srv (a started NodeServer) and call self._keep_honest()."""
 
-    def __init__(self, chain, blocks, changes, sim_seed):
-        from host_tools.node.simulate import simulate
-
-        self.chain = c = chain
-        self.genesis = {"chain_id": c.chain_id, "group_id": c.group_id, "crypto": c.crypto,
-                        "sealers": [{"node_id": n.hex(), "weight": w} for n, w in c.sealer_list()],
-                        "number": 0, "hash": "0x" + c.hashes[0].hex()}
-        self.made = simulate(c, blocks, changes, sim_seed)
-        self.srv = NodeServer(c, "127.0.0.1", 0).start()
+    def _keep_honest(self):
         self.url = self.srv.url
         self.methods = self.srv.httpd.methods
         self.honest = dict(self.methods.table)
@@ -72,3 +64,19 @@ class SimulatedNode:
 
     def stop(self):
         self.srv.stop()
+
+
+class SimulatedNode(LyingNode):
+    """A chain built by host_tools.node.simulate and served on a free port, with its genesis
+    checkpoint, and the means to make the node lie (lie) and honest again (restore)."""
+
+    def __init__(self, chain, blocks, changes, sim_seed):
+        from host_tools.node.simulate import simulate
+
+        self.chain = c = chain
+        self.genesis = {"chain_id": c.chain_id, "group_id": c.group_id, "crypto": c.crypto,
+                        "sealers": [{"node_id": n.hex(), "weight": w} for n, w in c.sealer_list()],
+                        "number": 0, "hash": "0x" + c.hashes[0].hex()}
+        self.made = simulate(c, blocks, changes, sim_seed)
+        self.srv = NodeServer(c, "127.0.0.1", 0).start()
+        self._keep_honest()

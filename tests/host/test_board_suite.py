@@ -14,7 +14,6 @@ interpreter, so the port's garbage collector, which runs only between top-level 
 carries one module's garbage into the next).
 """
 
-import ast
 import os
 import re
 import subprocess
@@ -26,6 +25,7 @@ from mpremote.transport_serial import SerialTransport
 
 from host_tools import build
 from host_tools.board import VirtualBoard
+from test_micropython_firmware import _RESULT, _firmware_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_TESTS = ROOT / "tests" / "firmware"
@@ -33,19 +33,6 @@ VECTORS = ROOT / "tests" / "vectors"
 DRIVER_ONLY = {"mp_main.py"}        # the in-process driver; this file is the REPL one
 TEST_TIMEOUT = 600                  # seconds a board may stay silent inside one test module
 CHUNK = 1024                        # bytes per write command: small enough for an ESP32's heap
-
-_RESULT = re.compile(r"^(PASS|FAIL) (test_\w+)(?:\.(test_\w+))?(?:: .*)?$")
-
-
-def _firmware_tests():
-    """(module, function) for each top-level `def test_*` in tests/firmware/test_*.py."""
-    found = []
-    for path in sorted(FIRMWARE_TESTS.glob("test_*.py")):
-        tree = ast.parse(path.read_text(), str(path))
-        found += [(path.stem, n.name) for n in tree.body
-                  if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
-    return found
-
 
 CASES = _firmware_tests()
 

@@ -40,11 +40,11 @@ HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2
 _tx = iter(range(1, 10 ** 9))
 
 
-def reading(meter, address, seq, ts, value, obis=ENERGY, unit="kWh", clock=0, verified=True):
+def reading(meter, address, seq, ts, value, obis=ENERGY, unit="kWh", clock=0, verified=True, status=0):
     mantissa = round(value * 1000)
     return {"meter_id": meter, "address": address, "seq": seq, "obis": obis,
             "value": mantissa * 10 ** -3, "mantissa": mantissa, "scale": -3, "unit": unit,
-            "ts": ts, "clock": clock, "status": 0, "block_number": 1000 + seq, "tx_index": 0,
+            "ts": ts, "clock": clock, "status": status, "block_number": 1000 + seq, "tx_index": 0,
             "tx_hash": "0x%064x" % next(_tx), "reading": b"\xa1\x00\x61x", "evidence": "{}",
             "verified": verified, "collected_at": ts + 5000}
 
@@ -74,8 +74,11 @@ def make_fleet(now):
     a3 = "0x" + "33" * 20
     for i in range(5):
         rows.append(reading("MTR-0003", a3, i + 1, now - (40 - i) * DAY, 7 + i))
+    # two readings the device could not take (meter failure flag, value 0), then the reboot
+    for i in range(2):
+        rows.append(reading("MTR-0003", a3, 6 + i, now - (30 - i) * DAY, 0, status=1))
     for i in range(3):
-        rows.append(reading("MTR-0003", a3, 6 + i, 60000 * (i + 1), 12 + i, clock=2))
+        rows.append(reading("MTR-0003", a3, 8 + i, 60000 * (i + 1), 12 + i, clock=2))
     # The hostile id: a few readings over the last two days.
     a4 = "0x" + "44" * 20
     for i in range(6):
@@ -160,7 +163,7 @@ def server(fleet):
 def expected(rows, meter, obis, t_from, t_to, plotted=False):
     return [r for r in rows if r["meter_id"] == meter and r["obis"] == obis
             and (t_from is None or r["ts"] >= t_from) and (t_to is None or r["ts"] <= t_to)
-            and not (plotted and r["clock"] == 2)]
+            and not (plotted and (r["clock"] == 2 or r["status"] & 1))]
 
 
 # ---- the JSON API ----
@@ -215,8 +218,8 @@ def test_limit_cuts_the_range_and_says_so(server):
     status, body = api(server, readings_path("MTR-0001"), limit=7)
     assert status == 200 and len(body["readings"]) == 7 and body["truncated"] is True
     assert [r["ts"] for r in body["readings"]] == sorted(r["ts"] for r in body["readings"])
-    status, body = api(server, readings_path("MTR-0003"), limit=8)
-    assert len(body["readings"]) == 8 and body["truncated"] is False
+    status, body = api(server, readings_path("MTR-0003"), limit=10)
+    assert len(body["readings"]) == 10 and body["truncated"] is False
 
 
 @pytest.mark.parametrize("query, word", [
@@ -567,12 +570,13 @@ def test_choosing_another_register_plots_it(browser, server, fleet):
     assert drawn["obis"] == VOLTAGE and drawn["points"] == 40
 
 
-def test_readings_without_wall_clock_time_are_left_off_the_time_axis(browser, server, fleet):
+def test_readings_without_wall_clock_time_or_value_are_left_off_the_plot(browser, server, fleet):
     from selenium.webdriver.common.by import By
     open_page(browser, server)
     drawn = show(browser, select(browser, "MTR-0003"))
     assert drawn["points"] == len(expected(fleet["rows"], "MTR-0003", ENERGY, None, None, True)) == 5
-    assert "3 without wall-clock time" in browser.find_element(By.ID, "plot-caption").text
+    caption = browser.find_element(By.ID, "plot-caption").text
+    assert "3 without wall-clock time" in caption and "2 flagged as meter failures" in caption
 
 
 def test_a_link_with_a_meter_opens_it(browser, server, fleet):

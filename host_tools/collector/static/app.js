@@ -6,6 +6,7 @@
 (function () {
   const HOUR = 3600e3, DAY = 24 * HOUR;
   const PRESETS = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "all": null };
+  const METER_ERROR = 1;  // reading status flag: the device could not read its meter (proto/reading.md)
   const CLOCK = { 0: ["synced", "ok"], 1: ["unsynced", "warn"], 2: ["since boot", "idle"] };
   const COLORS = { line: "#1d4ed8", bars: "rgba(20, 184, 166, 0.35)", barsEdge: "rgba(15, 118, 110, 0.6)" };
 
@@ -214,8 +215,11 @@
 
   function draw() {
     const rows = state.rows.filter((r) => r.obis === state.obis);
-    // A time since boot is not a wall-clock time: such readings have no place on this axis.
-    const timed = rows.filter((r) => r.clock !== 2);
+    // A reading the device flagged as a meter failure (status bit 0) carries no value, and a time
+    // since boot is not a wall-clock time: neither has a place on these axes.
+    const failed = rows.filter((r) => r.status & METER_ERROR).length;
+    const timed = rows.filter((r) => r.clock !== 2 && !(r.status & METER_ERROR));
+    const untimed = rows.length - failed - timed.length;
     const xs = [], ys = [], ds = [];
     let prev = null;
     for (const r of timed) {
@@ -245,7 +249,7 @@
     if (!xs.length) {
       cap.append(el("span", rows.length ? "No reading in this range has a wall-clock time."
         : "No readings in this range.", "empty"));
-      notes(cap, rows.length - timed.length);
+      notes(cap, untimed, failed);
       return;
     }
 
@@ -286,12 +290,15 @@
     if (energy && timed.length > 1) {
       cap.append(el("span", " · consumed in range: " + fmtValue(ys[ys.length - 1] - ys[0], unit)));
     }
-    notes(cap, rows.length - timed.length);
+    notes(cap, untimed, failed);
   }
 
-  function notes(cap, untimed) {
+  function notes(cap, untimed, failed) {
     if (untimed > 0) {
       cap.append(el("span", " · " + untimed + " without wall-clock time (since boot) not plotted", "muted"));
+    }
+    if (failed > 0) {
+      cap.append(el("span", " · " + failed + " flagged as meter failures not plotted", "warn"));
     }
     if (state.truncated) {
       cap.append(el("span", " · range cut short: choose a narrower one", "bad"));
