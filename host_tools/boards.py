@@ -137,8 +137,9 @@ def check(doc, where, stem=None):
         c.text(fw["image"], "firmware.image")
         if not isinstance(fw["download"], str) or not fw["download"].startswith("https://"):
             c.fail("firmware.download", "must be an https:// URL")
-    if (runtime == "cpython") != (method == "none"):
-        c.fail("firmware.method", "must be \"none\" exactly when runtime is \"cpython\"")
+    # "none" on a MicroPython board: it comes with MicroPython (the virtual board)
+    if runtime == "cpython" and method != "none":
+        c.fail("firmware.method", "must be \"none\" when runtime is \"cpython\"")
 
     usb = doc["usb"]
     if not isinstance(usb, list):

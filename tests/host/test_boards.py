@@ -14,7 +14,7 @@ from serial.tools.list_ports_common import ListPortInfo
 
 from host_tools import boards, cli, ports
 
-NAMES = ["esp32", "esp32s3", "pico_w", "rpi_linux"]
+NAMES = ["esp32", "esp32s3", "pico_w", "rpi_linux", "virtual"]
 
 
 def good():
@@ -27,7 +27,7 @@ def write(tmp_path, doc, stem="x"):
     return tmp_path / (stem + ".json")
 
 
-def test_the_four_boards_ship_and_pass_the_schema():
+def test_the_boards_ship_and_pass_the_schema():
     assert boards.known() == NAMES
     for n in NAMES:
         p = boards.load(n)
@@ -35,13 +35,15 @@ def test_the_four_boards_ship_and_pass_the_schema():
 
 
 def test_image_facts_follow_micropython_download_pages():
-    esp32, s3, pico, rpi = (boards.load(n) for n in NAMES)
+    esp32, s3, pico, rpi = (boards.load(n) for n in NAMES[:4])
     assert (esp32["firmware"]["method"], esp32["firmware"]["chip"], esp32["firmware"]["offset"]) == \
         ("esptool", "esp32", "0x1000")
     assert (s3["firmware"]["chip"], s3["firmware"]["offset"]) == ("esp32s3", "0x0")
     assert pico["firmware"]["method"] == "uf2" and pico["firmware"]["drive"] == "RPI-RP2"
     assert "2e8a:0005" in pico["usb"]  # Raspberry Pi's VID, MicroPython's rp2 CDC PID
     assert rpi["runtime"] == "cpython" and rpi["firmware"] == {"method": "none"}
+    virtual = boards.load("virtual")  # comes with MicroPython: nothing to write
+    assert virtual["runtime"] == "micropython" and virtual["firmware"] == {"method": "none"}
     for p in (esp32, s3, pico):
         assert p["firmware"]["download"].startswith("https://micropython.org/download/")
 
@@ -107,7 +109,7 @@ def test_a_missing_field_and_a_wrong_name_are_refused(tmp_path):
 def test_an_unknown_board_lists_the_known_ones():
     with pytest.raises(boards.BoardError) as e:
         boards.load("esp8266")
-    assert str(e.value) == "unknown board 'esp8266' (known: esp32, esp32s3, pico_w, rpi_linux)"
+    assert str(e.value) == "unknown board 'esp8266' (known: esp32, esp32s3, pico_w, rpi_linux, virtual)"
 
 
 _json = st.recursive(st.none() | st.booleans() | st.integers(-10, 10 ** 6) | st.text(max_size=12),
