@@ -55,8 +55,8 @@ def test_dry_run_prints_every_step_and_opens_nothing(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["flash", "--board", "esp8266", "--port", "/dev/null"],
-     "unknown board 'esp8266' (known: esp32, esp32s3, pico_w, rpi_linux)"),
-    (["flash", "--port", "/dev/null"], "--board is required (known: esp32, esp32s3, pico_w, rpi_linux)"),
+     "unknown board 'esp8266' (known: esp32, esp32s3, pico_w, rpi_linux, virtual)"),
+    (["flash", "--port", "/dev/null"], "--board is required (known: esp32, esp32s3, pico_w, rpi_linux, virtual)"),
     (["flash", "--board", "rpi_linux", "--port", "/dev/null"], "flash is for MicroPython boards"),
     (["flash", "--board", "esp32", "--port", "/dev/does-not-exist-lightmeter"], "cannot open"),
 ])
