@@ -39,6 +39,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { boardArgs, wholeNumber } from "./board_args.mjs";
 import { Flash } from "./mp_fs.mjs";
 
 const USAGE = "usage: node board_repl.mjs --port MJS --root HOSTDIR --rx-fd N --tx-fd M " +
@@ -55,28 +56,11 @@ function die(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { port: null, root: null, rx: null, tx: null, flashSize: null, heap: null };
-  const int = (v, flag) => {
-    if (!/^[0-9]+$/.test(v)) die(`${flag} wants a non-negative integer, got ${JSON.stringify(v)}`);
-    return parseInt(v, 10);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "-h" || a === "--help") { process.stdout.write(USAGE + "\n"); process.exit(0); }
-    if (i + 1 >= argv.length) die(`${a} needs a value\n${USAGE}`);
-    const v = argv[++i];
-    switch (a) {
-      case "--port": o.port = v; break;
-      case "--root": o.root = path.resolve(v); break;
-      case "--rx-fd": o.rx = int(v, a); break;
-      case "--tx-fd": o.tx = int(v, a); break;
-      case "--flash-size": o.flashSize = int(v, a); break;
-      case "--heap": o.heap = int(v, a); break;
-      default: die(`unknown option ${a}\n${USAGE}`);
-    }
-  }
-  if (o.port === null || o.root === null || o.rx === null || o.tx === null) die(USAGE);
-  return o;
+  return boardArgs(argv, USAGE, die, { flashSize: null }, (a, v, o) => {
+    if (a !== "--flash-size") return false;
+    o.flashSize = wholeNumber(v, a, die);
+    return true;
+  });
 }
 
 // Device-side start-up of each interpreter (sys.path is already MicroPython's board default:

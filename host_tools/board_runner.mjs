@@ -30,6 +30,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { boardArgs } from "./board_args.mjs";
 import { Sink, SOURCE, TMP_SUFFIX, copyTree, writeAtomic } from "./mp_fs.mjs";
 
 const FLASH = "/flash";
@@ -42,35 +43,19 @@ function die(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { port: null, root: null, rx: null, tx: null, module: "lightmeter.device", heap: null,
-    mounts: [], paths: [] };
-  const int = (v, flag) => {
-    if (!/^[0-9]+$/.test(v)) die(`${flag} wants a non-negative integer, got ${JSON.stringify(v)}`);
-    return parseInt(v, 10);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "-h" || a === "--help") { process.stdout.write(USAGE + "\n"); process.exit(0); }
-    if (i + 1 >= argv.length) die(`${a} needs a value\n${USAGE}`);
-    const v = argv[++i];
+  const o = boardArgs(argv, USAGE, die, { module: "lightmeter.device", mounts: [], paths: [] }, (a, v, o) => {
     switch (a) {
-      case "--port": o.port = v; break;
-      case "--root": o.root = path.resolve(v); break;
-      case "--rx-fd": o.rx = int(v, a); break;
-      case "--tx-fd": o.tx = int(v, a); break;
-      case "--module": o.module = v; break;
-      case "--heap": o.heap = int(v, a); break;
+      case "--module": o.module = v; return true;
+      case "--path": o.paths.push(v); return true;
       case "--mount": {
         const k = v.lastIndexOf("=");  // MicroPython paths have no "=", host paths might
         if (k <= 0 || k === v.length - 1) die(`--mount wants HOSTDIR=MPDIR, got ${JSON.stringify(v)}`);
         o.mounts.push([v.slice(0, k), v.slice(k + 1)]);
-        break;
+        return true;
       }
-      case "--path": o.paths.push(v); break;
-      default: die(`unknown option ${a}\n${USAGE}`);
+      default: return false;
     }
-  }
-  if (o.port === null || o.root === null || o.rx === null || o.tx === null) die(USAGE);
+  });
   if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(o.module)) die(`--module: not a module name: ${o.module}`);
   return o;
 }

@@ -25,3 +25,12 @@ def shared():
 @pytest.fixture(scope="session")
 def pg_server():
     return shared()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty collector database URL: once on SQLite, once on the shared PostgreSQL server
+    (the same suite runs on both)."""
+    if request.param == "sqlite":
+        return "sqlite://" + str(tmp_path / "collector.db")
+    return request.getfixturevalue("pg_server").new_database()

@@ -11,7 +11,7 @@ import pytest
 
 from collector_chain import (FleetChain, STANDARD_DUPLICATES, STANDARD_GAPS, STANDARD_GOOD,
                              STANDARD_REJECTED, reading_bytes)
-from pgserver import pg_server  # noqa: F401  (the session fixture)
+from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from host_tools.collector import db as db_mod, ingest, reverify
 from host_tools.collector.evidence import NodeLie
 
@@ -23,13 +23,6 @@ def standard():
     fc = FleetChain().standard()
     yield fc
     fc.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return "sqlite://" + str(tmp_path / "collector.db")
-    return request.getfixturevalue("pg_server").new_database()
 
 
 def stored(url):

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from pgserver import pg_server  # noqa: F401
+from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from host_tools.collector import db as db_mod, export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,13 +40,9 @@ ROWS = [_row("MTR-1", 1, T0, 1234567, -3, "kWh"), _row("MTR-1", 2, T0 + 900_000,
         _row("MTR-2", 3, T0 + 3000, 7, 0, "furlong", obis="0-0:96.1.0")]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        url = "sqlite://" + str(tmp_path / "c.db")
-    else:
-        url = request.getfixturevalue("pg_server").new_database()
-    d = db_mod.open_db(url)
+@pytest.fixture
+def database(db_url):
+    d = db_mod.open_db(db_url)
     d.add_readings(ROWS)
     yield d
     d.close()

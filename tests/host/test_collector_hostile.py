@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from collector_chain import FleetChain, STANDARD_GOOD
-from pgserver import pg_server  # noqa: F401
+from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from host_tools.collector import db as db_mod, ingest, reverify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -25,13 +25,6 @@ def fc():
     c = FleetChain(seed=b"collector-hostile").standard()
     yield c
     c.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return "sqlite://" + str(tmp_path / "collector.db")
-    return request.getfixturevalue("pg_server").new_database()
 
 
 def block_of(fc, h):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from collector_chain import FleetChain
-from pgserver import pg_server  # noqa: F401
+from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from host_tools import backends
 from host_tools.collector import db as db_mod, evidence, ingest, reverify
 from lightmeter import fields, header as header_mod, suite as suite_mod, trust as trust_mod
@@ -26,15 +26,11 @@ def fc():
     c.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def collected(request, fc, tmp_path):
-    """A database holding the STANDARD chain's readings."""
-    if request.param == "sqlite":
-        url = "sqlite://" + str(tmp_path / "collector.db")
-    else:
-        url = request.getfixturevalue("pg_server").new_database()
-    ingest.collect(fc.url, fc.genesis, fc.entries, url)
-    return url
+@pytest.fixture
+def collected(fc, db_url):
+    """A database holding the STANDARD chain's readings (SQLite, then PostgreSQL)."""
+    ingest.collect(fc.url, fc.genesis, fc.entries, db_url)
+    return db_url
 
 
 def verify(url, **kw):
