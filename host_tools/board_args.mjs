@@ -2,8 +2,11 @@
 // program, board_repl.mjs the REPL): --port MJS --root HOSTDIR --rx-fd N --tx-fd M [--heap BYTES],
 // each with a value, plus options of the runner's own, taken by its `more(flag, value, options)`
 // (true when it knew the flag). A bad command line ends the process with `die` (exit status 2).
+// loadPort then gives the port's loadMicroPython once --root is known to be a directory.
 
+import fs from "node:fs";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 
 export function wholeNumber(v, flag, die) {
   if (!/^[0-9]+$/.test(v)) die(`${flag} wants a non-negative integer, got ${JSON.stringify(v)}`);
@@ -28,4 +31,15 @@ export function boardArgs(argv, usage, die, defaults = {}, more = () => false) {
   }
   if (o.port === null || o.root === null || o.rx === null || o.tx === null) die(usage);
   return o;
+}
+
+export async function loadPort(o, die) {
+  let loadMicroPython;
+  try {
+    ({ loadMicroPython } = await import(pathToFileURL(path.resolve(o.port)).href));
+  } catch (e) {
+    die(`cannot load the MicroPython WebAssembly port (${o.port}): ${e.message}; run \`make setup\` (npm ci)`);
+  }
+  if (!fs.existsSync(o.root) || !fs.statSync(o.root).isDirectory()) die(`--root: ${o.root} is not a directory`);
+  return loadMicroPython;
 }

@@ -37,9 +37,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { boardArgs, wholeNumber } from "./board_args.mjs";
+import { boardArgs, loadPort, wholeNumber } from "./board_args.mjs";
 import { Flash } from "./mp_fs.mjs";
 
 const USAGE = "usage: node board_repl.mjs --port MJS --root HOSTDIR --rx-fd N --tx-fd M " +
@@ -299,13 +297,7 @@ class Board {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  let loadMicroPython;
-  try {
-    ({ loadMicroPython } = await import(pathToFileURL(path.resolve(o.port)).href));
-  } catch (e) {
-    die(`cannot load the MicroPython WebAssembly port (${o.port}): ${e.message}; run \`make setup\` (npm ci)`);
-  }
-  if (!fs.existsSync(o.root) || !fs.statSync(o.root).isDirectory()) die(`--root: ${o.root} is not a directory`);
+  const loadMicroPython = await loadPort(o, die);
   const board = new Board(o, loadMicroPython);
   process.on("SIGTERM", () => board.finish(0));
   try {

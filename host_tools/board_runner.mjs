@@ -29,8 +29,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { boardArgs } from "./board_args.mjs";
+import { boardArgs, loadPort } from "./board_args.mjs";
 import { Sink, SOURCE, TMP_SUFFIX, copyTree, writeAtomic } from "./mp_fs.mjs";
 
 const FLASH = "/flash";
@@ -110,13 +109,7 @@ _device = __import__(${JSON.stringify(o.module)}, None, None, ["run"])
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  let loadMicroPython;
-  try {
-    ({ loadMicroPython } = await import(pathToFileURL(path.resolve(o.port)).href));
-  } catch (e) {
-    die(`cannot load the MicroPython WebAssembly port (${o.port}): ${e.message}; run \`make setup\` (npm ci)`);
-  }
-  if (!fs.existsSync(o.root) || !fs.statSync(o.root).isDirectory()) die(`--root: ${o.root} is not a directory`);
+  const loadMicroPython = await loadPort(o, die);
 
   const log = new Sink(process.stderr);
   const opts = {
