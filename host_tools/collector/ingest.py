@@ -133,6 +133,10 @@ class Walker:
                          "suite": e["suite"]} for e in self.devices.values()])
         self.last_seq = {r["meter_id"]: r["s"] for r in
                          db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")}
+        # Collected from genesis, a meter's first reading above 1 means readings 1.. are missing
+        # from the chain; collected from a later block they may simply be older than it.
+        anchor = db.get_state("anchor")
+        self.whole_history = (anchor["number"] if anchor is not None else self.trust.number) == 0
         self.progress = progress
         self.hook = hook  # hook(stage, number): tests crash the walk with it
         self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0}
@@ -306,6 +310,9 @@ class Walker:
 
     def _gap(self, row):
         meter, seq = row["meter_id"], row["seq"]
+        if meter not in self.last_seq and not self.whole_history:
+            self.last_seq[meter] = seq  # its first reading since the anchor: nothing known before it
+            return None
         last = self.last_seq.get(meter, 0)
         if seq > last + 1:
             self.last_seq[meter] = seq  # pending; a crash reloads it from the database

@@ -164,6 +164,8 @@ def test_from_on_a_new_database_syncs_the_checkpoint_there_first(standard, tmp_p
     got = {(m, s) for m, s, _ in stored(url)["readings"]}
     # blocks 4 and 5 only: m2's second key's seq 2 is new to a collector that never saw block 2
     assert got == {("m0", 5), ("m1", 5), ("m2", 2)}
+    # what came before block 4 was never collected: a first reading above 1 is not a gap here
+    assert stored(url)["gaps"] == [] and out["gaps"] == 0
     d = db_mod.open_db(url)
     try:
         assert d.get_state("anchor")["number"] == 3 and reverify.verify_db(d)["ok"]
