@@ -215,6 +215,12 @@ class Database:
         with self.transaction() as cur:
             self._insert(cur, "gaps", GAP_COLUMNS, rows)
 
+    def problems(self, limit=50):
+        """The latest rejections that name no meter, newest first: a node's lie about a block, a
+        call that never decoded to a reading. The fleet table cannot show them."""
+        return self.query("SELECT block_number, tx_hash, kind, reason, collected_at FROM rejections "
+                          "WHERE meter_id IS NULL ORDER BY id DESC LIMIT %d" % int(limit))
+
     def meters(self):
         """One dict per meter (readings, rejections, gaps or fleet entry), sorted by meter_id."""
         out = {}

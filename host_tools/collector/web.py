@@ -175,6 +175,9 @@ def create_app(url, node_modules=None):
     async def meters(request):
         return JSON([_finite(dict(r)) for r in await reader.call("meters")])
 
+    async def problems(request):
+        return JSON({"problems": [dict(r) for r in await reader.call("problems")]})
+
     async def readings(request):
         meter_id = request.path_params["meter_id"]
         q = request.query_params
@@ -218,6 +221,7 @@ def create_app(url, node_modules=None):
         Route("/", index),
         Route("/api/health", health),
         Route("/api/meters", meters),
+        Route("/api/problems", problems),
         # path: meter ids are device data and may hold '/'.
         Route("/api/meters/{meter_id:path}/readings", readings),
     ]

@@ -37,6 +37,8 @@ VOLTAGE = "1-0:32.7.0"  # L1 voltage, instantaneous
 # A meter id is device-supplied text: this one is markup, and holds a '/' too.
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 
+PROBLEM_REASON = 'receipt proof for block 91 does not verify <b onmouseover="window.__pwned=3">x</b>'
+
 _tx = iter(range(1, 10 ** 9))
 
 
@@ -136,7 +138,10 @@ def fill(url, rows, now):
              "collected_at": now},
             {"meter_id": "MTR-0002", "address": "0x" + "22" * 20, "seq": 6, "block_number": 78,
              "tx_hash": "0x" + "cd" * 32, "kind": "short_quorum", "reason": "signers below quorum",
-             "collected_at": now}])
+             "collected_at": now},
+            # a node's lie names no meter: only the problems panel can show it
+            {"meter_id": None, "address": None, "seq": None, "block_number": 91, "tx_hash": "",
+             "kind": "bad_proof", "reason": PROBLEM_REASON, "collected_at": now}])
         database.add_gaps([{"meter_id": "MTR-0002", "address": "0x" + "22" * 20, "after_seq": 20,
                             "before_seq": 23, "block_number": 90}])
     finally:
@@ -212,6 +217,13 @@ def test_an_unescaped_plus_in_a_zone_still_parses(server, fleet):
     t = datetime.fromtimestamp(rows[4]["ts"] / 1000, timezone(timedelta(hours=2))).isoformat()
     status, _, raw = http(server + readings_path("MTR-0002") + "?from=" + t + "&to=" + t)
     assert status == 200 and [r["seq"] for r in json.loads(raw)["readings"]] == [5]
+
+
+def test_problems_lists_only_the_rejections_that_name_no_meter(server, fleet):
+    status, body = api(server, "/api/problems")
+    assert status == 200
+    assert body == {"problems": [{"block_number": 91, "tx_hash": "", "kind": "bad_proof",
+                                  "reason": PROBLEM_REASON, "collected_at": fleet["now"]}]}
 
 
 def test_limit_cuts_the_range_and_says_so(server):
@@ -305,6 +317,7 @@ def test_postgresql_serves_what_sqlite_serves(server, fleet, pg_server):
     try:
         assert api(srv.base, "/api/health")[1] == {"ok": True, "database": "postgresql", "meters": 4}
         assert api(srv.base, "/api/meters") == api(server, "/api/meters")
+        assert api(srv.base, "/api/problems") == api(server, "/api/problems")
         for meter in ("MTR-0001", "MTR-0003", HOSTILE):
             query = {"from": fleet["now"] - 50 * HOUR, "limit": 30}
             assert api(srv.base, readings_path(meter), **query) == api(server, readings_path(meter), **query)
@@ -494,6 +507,18 @@ def test_fleet_table_lists_every_meter(browser, server, fleet):
                        "verified", "rejected", "gaps"]
     cells = rows[[r.find_element(By.CSS_SELECTOR, "th").text for r in rows].index("MTR-0002")]
     assert [c.text for c in cells.find_elements(By.CSS_SELECTOR, "td")][-3:] == ["47", "2", "1"]
+
+
+def test_chain_problems_are_listed_apart_from_the_fleet_as_text(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server)
+    wait(browser, "return !document.getElementById('problems').hidden")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#problems-table tbody tr")
+    assert len(rows) == 1
+    cells = [c.text for c in rows[0].find_elements(By.CSS_SELECTOR, "td")]
+    assert cells[:3] == ["91", "bad_proof", PROBLEM_REASON]
+    assert browser.find_elements(By.CSS_SELECTOR, "#problems-table b") == []
+    assert browser.execute_script("return window.__pwned === undefined")
 
 
 def test_a_hostile_meter_id_is_shown_as_text(browser, server):

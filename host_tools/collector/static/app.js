@@ -1,5 +1,5 @@
-// The collector's page: the fleet table from /api/meters and, for the selected meter, its
-// readings from /api/meters/{id}/readings drawn with uPlot. Every text from the database
+// The collector's page: the fleet table from /api/meters, the chain problems from /api/problems,
+// and, for the selected meter, its readings from /api/meters/{id}/readings drawn with uPlot. Every text from the database
 // goes into the page through textContent or an attribute, never as markup.
 "use strict";
 
@@ -128,6 +128,23 @@
       " · " + num.format(verified) + " verified · " + num.format(rejected) + " rejected · " +
       num.format(gaps) + (gaps === 1 ? " gap" : " gaps");
     $("loaded").textContent = "Updated " + fmtTime(Date.now());
+  }
+
+  async function loadProblems() {
+    const { problems } = await getJSON("/api/problems");
+    const body = $("problems-table").tBodies[0];
+    body.replaceChildren();
+    for (const p of problems) {
+      const tr = el("tr");
+      tr.append(el("td", p.block_number, "num"));
+      tr.append(el("td", p.kind, "mono bad"));
+      tr.append(el("td", p.reason));
+      tr.append(el("td", p.collected_at ? fmtTime(p.collected_at) : "–"));
+      body.append(tr);
+    }
+    $("problems").hidden = problems.length === 0;
+    $("problems-summary").textContent = problems.length + (problems.length === 1 ? " problem" : " problems") +
+      (problems.length >= 50 ? " (the latest 50)" : "");
   }
 
   // ---- one meter ----
@@ -309,7 +326,7 @@
 
   function init() {
     $("refresh").addEventListener("click", () => {
-      loadFleet().then(() => state.meter !== null ? loadReadings() : null)
+      Promise.all([loadFleet(), loadProblems()]).then(() => state.meter !== null ? loadReadings() : null)
         .then(() => showError(""), (e) => showError("Fleet: " + e.message));
     });
     for (const b of document.querySelectorAll("[data-preset]")) {
@@ -337,6 +354,7 @@
       try { id = m ? decodeURIComponent(m[1]) : null; } catch (_) { /* a mangled link: no meter */ }
       if (id !== null && state.meters.some((x) => x.meter_id === id)) selectMeter(id);
     }).catch((e) => showError("Fleet: " + e.message));
+    loadProblems().catch((e) => showError("Problems: " + e.message));
   }
 
   init();
