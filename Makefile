@@ -16,13 +16,16 @@ setup: .stamp-venv .stamp-npm
 APT_PACKAGES := chromium chromium-driver postgresql
 .stamp-apt:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo 'apt: chromium, chromedriver and postgresql present'; \
+	  echo 'apt: chromium, chromedriver and postgresql present'; touch $@; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; then \
+	    touch $@; \
+	  else \
+	    echo 'apt: installing $(APT_PACKAGES) FAILED: browser and PostgreSQL tests will be skipped (see the skip reasons)'; \
+	  fi; \
 	else \
 	  echo 'apt: cannot install $(APT_PACKAGES) (not root): browser and PostgreSQL tests will be skipped'; \
 	fi
-	touch $@
 
 .stamp-venv: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
