@@ -30,6 +30,7 @@ from lightmeter import tx as tx_mod
 from lightmeter.errors import LightmeterError, Malformed
 
 from host_tools.collector import evidence
+from host_tools.collector.db import DUPLICATE_KINDS
 from host_tools.collector.evidence import NodeLie, Refused
 
 PRECOMPILE = transition.CONSENSUS_ADDRESS.decode()
@@ -131,6 +132,7 @@ class Walker:
         self.devices, self.registries = fleet_index(entries, self.trust)
         db.put_devices([{"address": e["address"], "meter_id": e["meter_id"], "public_key": e["public_key"],
                          "suite": e["suite"]} for e in self.devices.values()])
+        # each meter's highest stored seq; a block's readings move it only once they are stored
         self.last_seq = {r["meter_id"]: r["s"] for r in
                          db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")}
         # Collected from genesis, a meter's first reading above 1 means readings 1.. are missing
@@ -171,6 +173,7 @@ class Walker:
         parts = None
         readings, rejections, gaps, changes, change_json = [], [], [], [], []
         pending = {}  # (meter_id, seq) -> row, this block's
+        block_last = {}  # meter_id -> highest seq among this block's rows
         seen = 0  # record() calls
         now = _now_ms()
         for i, digest in enumerate(hashes):
@@ -212,7 +215,7 @@ class Walker:
                     seen += 1  # a record() call that failed before its facts
                 rejections.append(self._rejection(e, n, hx, f, now))
                 continue
-            gap = self._gap(row)
+            gap = self._gap(row, block_last)
             if gap:
                 gaps.append(gap)
             pending[(row["meter_id"], row["seq"])] = row
@@ -236,7 +239,7 @@ class Walker:
         self.totals["verified"] += len(readings)
         self.totals["gaps"] += len(gaps)
         for rj in rejections:
-            self.totals["duplicates" if rj["kind"] in ("duplicate", "replay") else "rejected"] += 1
+            self.totals["duplicates" if rj["kind"] in DUPLICATE_KINDS else "rejected"] += 1
         self.trust = new
         self.first = n if self.first is None else self.first
         self.last = n
@@ -308,18 +311,19 @@ class Walker:
         raise Refused("duplicate", "meter %s already has another reading with seq %d (%s)"
                       % (meter, seq, old["tx_hash"]))
 
-    def _gap(self, row):
+    def _gap(self, row, block_last):
+        """The gap before row, if its seq jumps over the meter's last one (stored, or earlier in
+        this block); block_last follows the block's rows."""
         meter, seq = row["meter_id"], row["seq"]
-        if meter not in self.last_seq and not self.whole_history:
-            self.last_seq[meter] = seq  # its first reading since the anchor: nothing known before it
-            return None
-        last = self.last_seq.get(meter, 0)
+        last = block_last.get(meter, self.last_seq.get(meter))
+        if last is None or seq > last:
+            block_last[meter] = seq
+        if last is None and not self.whole_history:
+            return None  # its first reading since the anchor: nothing known before it
+        last = last or 0
         if seq > last + 1:
-            self.last_seq[meter] = seq  # pending; a crash reloads it from the database
             return {"meter_id": meter, "address": row["address"], "after_seq": last, "before_seq": seq,
                     "block_number": row["block_number"]}
-        if seq > last:
-            self.last_seq[meter] = seq
         return None
 
     # -- the walk -----------------------------------------------------------------------------
@@ -341,15 +345,8 @@ class Walker:
             try:
                 self.block(n)
             except NodeLie as lie:
-                self.last_seq = {r["meter_id"]: r["s"] for r in self.db.query(
-                    "SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")}
                 self.record_lie(n, lie)
                 raise Stopped(n, lie)
-            except BaseException:
-                # not stored: forget what this block taught us about each meter
-                self.last_seq = {r["meter_id"]: r["s"] for r in self.db.query(
-                    "SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")}
-                raise
             if self.progress and (time.monotonic() - t_last >= PROGRESS_SECONDS):
                 t_last = time.monotonic()
                 self.progress(n, head, start, self.totals)
