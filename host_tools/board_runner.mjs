@@ -30,7 +30,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { boardArgs, loadPort } from "./board_args.mjs";
-import { Sink, SOURCE, TMP_SUFFIX, copyTree, writeAtomic } from "./mp_fs.mjs";
+import { Sink, TMP_SUFFIX, copyMounts, copyTree, writeAtomic } from "./mp_fs.mjs";
 
 const FLASH = "/flash";
 const USAGE = "usage: node board_runner.mjs --port MJS --root HOSTDIR --rx-fd N --tx-fd M " +
@@ -121,10 +121,7 @@ async function main() {
   if (o.heap !== null) opts.heapsize = o.heap;
   const mp = await loadMicroPython(opts);
   const FS = mp.FS;
-  for (const [host, dst] of o.mounts) {
-    if (!fs.existsSync(host) || !fs.statSync(host).isDirectory()) die(`--mount: ${host} is not a directory`);
-    copyTree(FS, host, dst, SOURCE);
-  }
+  copyMounts(FS, o.mounts, die);
   copyTree(FS, o.root, FLASH, { keep: (name) => !name.endsWith(TMP_SUFFIX) });
 
   let ended = false;

@@ -32,6 +32,14 @@ export const SOURCE = {
   keep: (name) => /\.(py|json)$/.test(name),
 };
 
+// The runners' --mount HOSTDIR=MPDIR pairs: each host tree's source files into the port's FS.
+export function copyMounts(FS, mounts, die) {
+  for (const [host, dst] of mounts) {
+    if (!fs.existsSync(host) || !fs.statSync(host).isDirectory()) die(`--mount: ${host} is not a directory`);
+    copyTree(FS, host, dst, SOURCE);
+  }
+}
+
 // Copy the host tree src into the port's FS at dst: entries `skip` names are left out, and of the
 // files only those `keep` accepts.
 export function copyTree(FS, src, dst, { skip = () => false, keep = () => true } = {}) {

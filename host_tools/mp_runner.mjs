@@ -20,7 +20,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Sink, SOURCE, copyTree, mkdirp } from "./mp_fs.mjs";
+import { Sink, copyMounts, mkdirp } from "./mp_fs.mjs";
 
 const USAGE = "usage: node mp_runner.mjs [--port MJS] [--heap BYTES] [--pystack WORDS] " +
   "[--mount HOSTDIR=MPDIR]... [--file HOSTFILE=MPPATH]... [--path MPDIR]... [--stdin] " +
@@ -116,10 +116,7 @@ async function main() {
   const mp = await loadMicroPython(opts);
   const FS = mp.FS;
 
-  for (const [host, dst] of o.mounts) {
-    if (!fs.existsSync(host) || !fs.statSync(host).isDirectory()) die(`--mount: ${host} is not a directory`);
-    copyTree(FS, host, dst, SOURCE);
-  }
+  copyMounts(FS, o.mounts, die);
   for (const [host, dst] of o.files) {
     if (!fs.existsSync(host) || !fs.statSync(host).isFile()) die(`--file: ${host} is not a file`);
     mkdirp(FS, path.posix.dirname(dst));

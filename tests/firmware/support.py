@@ -35,3 +35,14 @@ def unhex(s):
 def put(obj, key, value):
     """obj[key] = value as an expression (MicroPython lists have no __setitem__ attribute)."""
     obj[key] = value
+
+
+def crc16_a001_bitwise(data, crc):
+    """CRC-16 with the reflected polynomial 0xA001, one bit at a time from the definition, starting
+    from crc: the test reference for CRC-16/ARC (0) and CRC-16/MODBUS (0xFFFF), written apart from
+    the firmware's own."""
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc

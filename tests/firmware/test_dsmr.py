@@ -11,19 +11,14 @@ import io
 
 from lightmeter import dsmr, meter
 from lightmeter.errors import Invalid, Malformed
-from support import load_vector, raises
+from support import crc16_a001_bitwise, load_vector, raises
 
 VECTORS = load_vector("dsmr/telegrams.json")
 
 
 def crc_arc_bitwise(data):
     """CRC-16/ARC one bit at a time, from the definition."""
-    crc = 0
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    return crc16_a001_bitwise(data, 0)
 
 
 def telegram(lines, crc=None):

@@ -13,16 +13,12 @@ import struct
 
 from lightmeter import meter, modbus
 from lightmeter.errors import Invalid, Malformed, Unsupported
-from support import raises, unhex
+from support import crc16_a001_bitwise, raises, unhex
 
 
 def crc_modbus_bitwise(data):
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    """CRC-16/MODBUS one bit at a time, from the definition."""
+    return crc16_a001_bitwise(data, 0xFFFF)
 
 
 def framed(body):

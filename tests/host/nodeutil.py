@@ -1,6 +1,8 @@
-"""A local node in the test process, and a plain JSON-RPC client for it."""
+"""A local node in the test process, a plain JSON-RPC client for it, the means to make it lie,
+and a wait on a device's results."""
 
 import json
+import time
 import urllib.request
 
 from host_tools.node.chain import Chain
@@ -44,6 +46,27 @@ def trust_of(client, crypto, chain_id="chain0", group_id="group0"):
             "sealers": [{"node_id": s["nodeID"], "weight": s["weight"]} for s in client("getSealerList")]}
 
 
+def answer_with(table, method, fn, honest=None):
+    """Answer `method` of a node's JSON-RPC method table with fn(real handler, *params); the real
+    handler is honest's entry for it (default: the table's current one)."""
+    count, optional, real = (honest or table)[method]
+    table[method] = (count, optional, lambda *a: fn(real, *a))
+
+
+def wait_results(root, done, timeout):
+    """The device's results record (lightmeter.device) under root once done(record) holds, or the
+    last one read (None if none yet) when timeout seconds have passed."""
+    from host_tools import demo
+    deadline = time.time() + timeout
+    res = None
+    while time.time() < deadline:
+        res = demo._results(str(root))
+        if res and done(res):
+            break
+        time.sleep(0.2)
+    return res
+
+
 class LyingNode:
     """A node server whose JSON-RPC methods can be made to lie (lie) and honest again (restore).
     Subclasses set self.srv (a started NodeServer) and call self._keep_honest()."""
@@ -55,8 +78,7 @@ class LyingNode:
 
     def lie(self, method, fn):
         """Answer method with fn(real handler, *params)."""
-        count, optional, real = self.honest[method]
-        self.methods.table[method] = (count, optional, lambda *a: fn(real, *a))
+        answer_with(self.methods.table, method, fn, self.honest)
 
     def restore(self):
         self.methods.table.clear()

@@ -25,7 +25,7 @@ from mpremote.transport_serial import SerialTransport
 
 from host_tools import build
 from host_tools.board import VirtualBoard
-from test_micropython_firmware import _RESULT, _firmware_tests
+from test_micropython_firmware import _firmware_tests, result_of
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_TESTS = ROOT / "tests" / "firmware"
@@ -153,10 +153,9 @@ class SuiteRun:
         for line in text.splitlines():
             self.output.append(line)
             block.append(line)
-            m = _RESULT.match(line)
-            if m:
-                name = m.group(2) + ("." + m.group(3) if m.group(3) else "")
-                self.results[name] = (m.group(1), "\n".join(block))
+            r = result_of(line)
+            if r:
+                self.results[r[0]] = (r[1], "\n".join(block))
                 block = []
 
 

@@ -5,10 +5,7 @@ must catch every lie, keep the reading queued and say why.
 """
 
 import asyncio
-import json
-import os
 import threading
-import time
 
 import pytest
 
@@ -17,6 +14,8 @@ from host_tools import backends, demo, relay
 from host_tools.board import VirtualBoard
 from host_tools.node.chain import Chain
 from host_tools.node.server import NodeServer
+
+from nodeutil import wait_results
 
 
 @pytest.mark.parametrize("runtime", ["python", "micropython"])
@@ -118,13 +117,7 @@ def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
     pty = board.start()
     stop_relay = serve_relay(pty, node.url, handler)
     try:
-        deadline = time.time() + 60
-        res = None
-        while time.time() < deadline:
-            res = demo._results(root)
-            if res and res.get("rejected", 0) >= 2:
-                break
-            time.sleep(0.2)
+        res = wait_results(root, lambda r: r.get("rejected", 0) >= 2, 60)
         assert res and res["rejected"] >= 2 and res["verified"] == 0, res
         assert words in res["last_rejection"], res["last_rejection"]
         assert any("NOT accepted" in line for line in board.log_lines())
@@ -157,12 +150,7 @@ def test_device_moves_its_checkpoint_across_a_sealer_set_change(tmp_path, runtim
     board = VirtualBoard(runtime=runtime, root=root)
     relay_proc = demo.Relay(board.start(), node.url, 0.0)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            res = demo._results(root)
-            if res and res.get("verified"):
-                break
-            time.sleep(0.2)
+        res = wait_results(root, lambda r: r.get("verified"), 120)
         assert res and res["verified"] == 1 and res["rejected"] == 0, (res, board.log_lines()[-5:])
     finally:
         relay_proc.stop()
@@ -198,13 +186,7 @@ def test_an_expired_unseen_transaction_is_signed_anew_and_anchored_once(tmp_path
     pty = board.start()
     stop_relay = serve_relay(pty, node.url, losing)
     try:
-        deadline = time.time() + 60
-        res = None
-        while time.time() < deadline:
-            res = demo._results(root)
-            if res and res.get("verified"):
-                break
-            time.sleep(0.2)
+        res = wait_results(root, lambda r: r.get("verified"), 60)
         assert res and res["verified"] == 1, (res, board.log_lines()[-5:])
         assert any("expired unseen" in line for line in board.log_lines())
     finally:

@@ -24,6 +24,15 @@ _RESULT = re.compile(r"^(PASS|FAIL) (test_\w+)(?:\.(test_\w+))?(?:: .*)?$")
 _SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
 
 
+def result_of(line):
+    """(name, "PASS" | "FAIL") of a driver's result line, None for any other line; name is
+    "module.function", or "module" when the module itself failed to import."""
+    m = _RESULT.match(line)
+    if not m:
+        return None
+    return m.group(2) + ("." + m.group(3) if m.group(3) else ""), m.group(1)
+
+
 def _firmware_tests():
     """(module, function) for each top-level `def test_*` in tests/firmware/test_*.py."""
     found = []
@@ -52,10 +61,9 @@ class DriverRun:
         block = []
         for line in stdout.splitlines():
             block.append(line)
-            m = _RESULT.match(line)
-            if m:
-                name = m.group(2) + ("." + m.group(3) if m.group(3) else "")
-                self.results[name] = (m.group(1), "\n".join(block))
+            r = result_of(line)
+            if r:
+                self.results[r[0]] = (r[1], "\n".join(block))
                 block = []
             elif _SUMMARY.match(line):
                 self.summary = tuple(int(n) for n in _SUMMARY.match(line).groups())

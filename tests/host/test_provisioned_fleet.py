@@ -3,13 +3,12 @@ the firmware from that same flash, its readings reach the chain through the rela
 collector accepts them because of the fleet entry provisioning wrote — and only because of it."""
 
 import json
-import time
 
 from host_tools import cli, demo, fleet
 from host_tools.board import VirtualBoard
 from host_tools.collector import ingest
 
-from nodeutil import start_node, trust_of
+from nodeutil import start_node, trust_of, wait_results
 
 READINGS = 2
 
@@ -36,10 +35,8 @@ def test_a_provisioned_board_signs_readings_the_collector_accepts(tmp_path):
         data = flash_dir / "data"
         device = VirtualBoard("micropython", root=str(data), baud=None)
         relay = demo.Relay(device.start(), srv.url, 0.0)
-        deadline = time.time() + 180
-        while time.time() < deadline and (demo._results(str(data)) or {}).get("verified", 0) < READINGS:
-            time.sleep(0.2)
-        assert (demo._results(str(data)) or {}).get("verified") == READINGS, device.log_lines()
+        res = wait_results(data, lambda r: r.get("verified", 0) >= READINGS, 180)
+        assert (res or {}).get("verified") == READINGS, device.log_lines()
 
         db = "sqlite://" + str(tmp_path / "collector.db")
         got = ingest.collect(srv.url, trust, fleet.load(fleet_path), db)

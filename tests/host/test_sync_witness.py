@@ -14,6 +14,8 @@ from host_tools.node.chain import Chain
 from host_tools.node.server import NodeServer
 from host_tools.node.simulate import simulate
 
+from nodeutil import answer_with
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BLOCKS = 10
 SEED = b"witness-ecdsa"
@@ -102,21 +104,22 @@ def test_a_fork_signed_by_the_same_sealers_is_a_conflict(net, tmp_path, as_json)
 
 
 def test_a_witness_serving_a_tampered_header_only_warns(net, tmp_path):
-    count, optional, real = net.honest_methods.table["getBlockByNumber"]
+    table = net.honest_methods.table
+    honest = dict(table)
 
-    def tamper(number, only_header=True, only_tx_hash=True):
+    def tamper(real, number, only_header=True, only_tx_hash=True):
         out = dict(real(number, only_header, only_tx_hash))
         out["timestamp"] += 1
         out.pop("hash", None)
         return out
 
-    net.honest_methods.table["getBlockByNumber"] = (count, optional, tamper)
+    answer_with(table, "getBlockByNumber", tamper)
     out = tmp_path / "new.json"
     try:
         r = lm("--rpc", net.primary.url, "--trust", genesis_file(net, tmp_path), "--witness", net.honest.url,
                "--json", "--out", out)
     finally:
-        net.honest_methods.table["getBlockByNumber"] = (count, optional, real)
+        table["getBlockByNumber"] = honest["getBlockByNumber"]
     assert r.returncode == 0, r.stderr
     assert "warning" in r.stderr and net.honest.url in r.stderr and "invalid header" in r.stderr
     assert json.loads(r.stdout)["number"] == BLOCKS

@@ -12,7 +12,7 @@ from host_tools import trustinit
 from host_tools.node.chain import Chain
 from host_tools.node.server import NodeServer
 from host_tools.node.simulate import simulate
-from nodeutil import Client, start_node
+from nodeutil import Client, answer_with, start_node
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -101,9 +101,8 @@ def test_unreachable_node():
 
 
 def _lying(srv, method, lie):
-    table = srv.httpd.methods.table
-    count, optional, fn = table[method]
-    table[method] = (count, optional, lambda *a: lie(fn(*a)))
+    """Answer method with lie(the real answer)."""
+    answer_with(srv.httpd.methods.table, method, lambda real, *a: lie(real(*a)))
 
 
 def test_node_whose_sealer_list_disagrees_is_refused():
