@@ -6,7 +6,8 @@ the same chain.
 
 import hashlib
 
-from lightmeter import header, suite as suite_mod
+from lightmeter.chain import header
+from lightmeter.crypto import suite as suite_mod
 
 
 def sealers(suite_name, n, label=b"sealer"):

@@ -1,7 +1,7 @@
 """Firmware test driver for MicroPython: runs every `test_*` function of tests/firmware/test_*.py.
 
-Run on the WebAssembly port by host_tools/micropython.py (tests/host/test_micropython_firmware.py):
-    node host_tools/mp_runner.mjs --mount firmware/lightmeter=/lib/lightmeter --mount tests=/tests \
+Run on the WebAssembly port by lightmeter_host/runtimes/micropython.py (tests/host/test_micropython_firmware.py):
+    node lightmeter_host/runtimes/mp_runner.mjs --mount firmware/lightmeter=/lib/lightmeter --mount tests=/tests \
         --run /tests/firmware/mp_main.py [-- test_module | test_module.test_function ...]
 MicroPython only: it uses top-level `await` (the runner runs it with runPythonAsync).
 

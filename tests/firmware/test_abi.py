@@ -1,4 +1,4 @@
-"""Solidity ABI codec (lightmeter.abi): selectors, topics, encoding and strict decoding.
+"""Solidity ABI codec (lightmeter.chain.abi): selectors, topics, encoding and strict decoding.
 
 Runs under pytest on CPython and unchanged on MicroPython. Property-based round trips and random
 hostile input are in tests/host/test_contracts.py (hypothesis).
@@ -14,10 +14,10 @@ import json
 
 from support import load_vector, raises, unhex
 
-from lightmeter import abi
+from lightmeter.chain import abi
 from lightmeter.errors import Malformed, Unsupported
-from lightmeter.keccak import keccak256
-from lightmeter.sm3 import sm3
+from lightmeter.crypto.keccak import keccak256
+from lightmeter.crypto.sm3 import sm3
 
 
 def _w(n):

@@ -1,7 +1,10 @@
-"""The device's check of a relay's receipt answer (lightmeter.anchor): the happy path
+"""The device's check of a relay's receipt answer (lightmeter.client.anchor): the happy path
 and each lie a relay or node could tell (proto/link.md, DESIGN.md trust model)."""
 
-from lightmeter import abi, anchor, merkle, receipt, suite, trust as trust_mod, wire
+from lightmeter.chain import abi, merkle, receipt
+from lightmeter.client import anchor, trust as trust_mod
+from lightmeter.crypto import suite
+from lightmeter.link import wire
 from lightmeter.errors import Invalid, Malformed
 from chainmaker import sealers, signed_header, trust_json
 from support import raises
@@ -118,7 +121,7 @@ def test_malformed_answers():
 
 
 def test_wire_maps_round_trip_into_the_json_decoders():
-    from lightmeter import header as header_mod
+    from lightmeter.chain import header as header_mod
     js, txs, rcs, nodes = block(7, [1, 2])
     h1 = header_mod.from_json(js, 65)
     h2 = header_mod.from_json(wire.header_from_wire(wire.header_to_wire(js)), 65)

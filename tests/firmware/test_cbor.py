@@ -5,7 +5,7 @@ link's types), the key order example of RFC 8949 §4.2.1, and hand-made
 non-canonical forms of the same values, each refused.
 """
 
-from lightmeter import cbor
+from lightmeter.link import cbor
 from lightmeter.errors import Malformed, Unsupported
 from support import raises, unhex
 

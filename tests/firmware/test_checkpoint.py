@@ -1,7 +1,8 @@
-"""The device's trust checkpoint (lightmeter.checkpoint): survives a power cut at every step of
+"""The device's trust checkpoint (lightmeter.device.checkpoint): survives a power cut at every step of
 a save, and never goes back to an older block."""
 
-from lightmeter import checkpoint, store, trust
+from lightmeter.device import checkpoint, store
+from lightmeter.client import trust
 from lightmeter.errors import Invalid
 from support import raises
 from test_store import ROOT, cut_everywhere

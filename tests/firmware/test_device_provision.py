@@ -1,4 +1,4 @@
-"""Provisioning on the device (lightmeter.provision, lightmeter.devkey).
+"""Provisioning on the device (lightmeter.device.provision, lightmeter.device.devkey).
 
 The rules: config and trust are checked before anything is written; both files are replaced
 atomically (no .tmp left); the key is made on the device by rejection sampling over the curve's
@@ -10,8 +10,9 @@ Randomness comes from a deterministic source here (the WebAssembly port has no o
 import json
 import os
 
-from lightmeter import checkpoint, devkey, provision, store as store_mod, suite as suite_mod
-from lightmeter import trust as trust_mod
+from lightmeter.device import checkpoint, devkey, provision, store as store_mod
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.client import trust as trust_mod
 from lightmeter.errors import Invalid, Malformed
 from support import raises, unhex
 from test_store import cleanup as done, fresh_dir

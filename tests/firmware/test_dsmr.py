@@ -1,4 +1,4 @@
-"""DSMR P1 telegrams (lightmeter.dsmr): DSMR 5.0.2 P1 Companion Standard, chapter 6.
+"""DSMR P1 telegrams (lightmeter.meters.dsmr): DSMR 5.0.2 P1 Companion Standard, chapter 6.
 
 Vectors: tests/vectors/dsmr/telegrams.json (see its README): two telegrams published with their
 CRCs (dsmr_parser's test suite) and three of ours. CRCs are checked against a bitwise CRC-16/ARC
@@ -9,7 +9,7 @@ parametrised CRC algorithms", reveng.sourceforge.io).
 
 import io
 
-from lightmeter import dsmr, meter
+from lightmeter.meters import dsmr, meter
 from lightmeter.errors import Invalid, Malformed
 from support import crc16_a001_bitwise, load_vector, raises
 

@@ -11,7 +11,7 @@ and zlib and that both copies are identical).
 
 import binascii
 
-from lightmeter import cbor, frame
+from lightmeter.link import cbor, frame
 from lightmeter.errors import Malformed, Unsupported
 from support import load_vector, raises, unhex
 

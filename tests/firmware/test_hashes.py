@@ -1,4 +1,4 @@
-"""Keccak-256 (lightmeter.keccak) and SM3 (lightmeter.sm3) against published vectors.
+"""Keccak-256 (lightmeter.crypto.keccak) and SM3 (lightmeter.crypto.sm3) against published vectors.
 
 Runs under pytest on CPython and unchanged on MicroPython. Differential tests
 against native implementations, on random data, are in tests/host/test_hashes_oracles.py.
@@ -6,8 +6,8 @@ against native implementations, on random data, are in tests/host/test_hashes_or
 
 from support import load_vector, raises, unhex
 
-from lightmeter.keccak import Keccak256, keccak256
-from lightmeter.sm3 import SM3, sm3
+from lightmeter.crypto.keccak import Keccak256, keccak256
+from lightmeter.crypto.sm3 import SM3, sm3
 
 
 def _msg(n):

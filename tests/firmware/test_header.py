@@ -5,7 +5,8 @@ Real vectors: tests/vectors/fisco-doc-sm-*.json (FISCO-BCOS-DOC 3.x api.md).
 
 import json
 
-from lightmeter import header, suite
+from lightmeter.chain import header
+from lightmeter.crypto import suite
 from lightmeter.errors import Malformed
 from support import load_vector, put, raises
 

@@ -4,7 +4,8 @@ The 3-leaf SM3 vector is computed from the published algorithm (fact sheet §5.7
 not taken from a node; the 1-leaf proof is real (block 2's receipt proof).
 """
 
-from lightmeter import merkle, suite
+from lightmeter.chain import merkle
+from lightmeter.crypto import suite
 from lightmeter.errors import Invalid, Malformed
 from support import load_vector, raises, unhex
 

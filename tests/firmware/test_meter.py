@@ -1,4 +1,4 @@
-"""The meter interface (lightmeter.meter) and what the device signs from it (Device.take_reading).
+"""The meter interface (lightmeter.meters.meter) and what the device signs from it (Device.take_reading).
 
 Each driver has its own test file (test_dsmr, test_modbus, test_s0); here: meter.open, the
 simulated register, the shared CRC-16 (check values from Greg Cook's "Catalogue of parametrised
@@ -8,7 +8,10 @@ CRC algorithms", reveng.sourceforge.io: CRC-16/ARC 0xBB3D, CRC-16/MODBUS 0x4B37 
 
 import io
 
-from lightmeter import cbor, device, meter, reading, s0, store, suite
+from lightmeter.link import cbor
+from lightmeter.device import app as device, reading, store
+from lightmeter.meters import meter, s0
+from lightmeter.crypto import suite
 from lightmeter.errors import LightmeterError, Malformed, Unsupported
 from support import load_vector, raises
 from test_modbus import RtuMeter, sdm_registers

@@ -1,4 +1,4 @@
-"""Modbus RTU for SDM meters (lightmeter.modbus): frames, CRC, float registers, the driver.
+"""Modbus RTU for SDM meters (lightmeter.meters.modbus): frames, CRC, float registers, the driver.
 
 CRC-16/MODBUS check value: "123456789" -> 0x4B37 (Greg Cook, "Catalogue of parametrised CRC
 algorithms", reveng.sourceforge.io). Frames: Modbus Application Protocol V1.1b3, 6.4 (function
@@ -11,7 +11,7 @@ the bitwise reference CRC, never with the code under test.
 
 import struct
 
-from lightmeter import meter, modbus
+from lightmeter.meters import meter, modbus
 from lightmeter.errors import Invalid, Malformed, Unsupported
 from support import crc16_a001_bitwise, raises, unhex
 

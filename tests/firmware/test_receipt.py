@@ -2,7 +2,9 @@
 
 import json
 
-from lightmeter import check, receipt, suite
+from lightmeter.client import check
+from lightmeter.chain import receipt
+from lightmeter.crypto import suite
 from lightmeter.errors import Malformed, Unsupported
 from chainmaker import sealers, signed_header, trust_json
 from support import load_vector, raises

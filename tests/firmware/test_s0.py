@@ -1,11 +1,12 @@
-"""S0 pulse counting (lightmeter.s0): IEC 62053-31 pulses, debounce, persistence, energy.
+"""S0 pulse counting (lightmeter.meters.s0): IEC 62053-31 pulses, debounce, persistence, energy.
 
 Edges are fed by hand, as a pin interrupt would. Persistence runs on the real filesystem and, for
 power cuts, on PowerCutFs (tests/firmware/test_store.py), which stops the power before any chosen
 step of a write; after each cut the device "reboots" on the files as the cut left them.
 """
 
-from lightmeter import meter, s0, store
+from lightmeter.meters import meter, s0
+from lightmeter.device import store
 from lightmeter.errors import Malformed, Unsupported
 from support import raises
 from test_store import PowerCut, PowerCutFs, cleanup, fresh_dir

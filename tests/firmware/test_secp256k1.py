@@ -1,4 +1,4 @@
-"""secp256k1 ECDSA (lightmeter.secp256k1), its curve core (lightmeter.ec) and RFC 6979.
+"""secp256k1 ECDSA (lightmeter.crypto.secp256k1), its curve core (lightmeter.crypto.ec) and RFC 6979.
 
 Sources of the constants:
 - curve: SEC 2 v2 (2010) 2.4.1; endomorphism and lattice basis: derived below
@@ -14,7 +14,7 @@ with a plain affine double-and-add written here from the textbook formulas.
 
 import hashlib
 
-from lightmeter import ec, rfc6979, secp256k1 as S
+from lightmeter.crypto import ec, rfc6979, secp256k1 as S
 from lightmeter.errors import Invalid, Malformed
 import refcurve
 from support import raises, unhex

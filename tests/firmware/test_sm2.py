@@ -1,4 +1,4 @@
-"""SM2 signatures (lightmeter.sm2) on sm2p256v1, and the a = -3 and generic-a curve paths.
+"""SM2 signatures (lightmeter.crypto.sm2) on sm2p256v1, and the a = -3 and generic-a curve paths.
 
 Sources of the constants:
 - curve sm2p256v1: GB/T 32918.5-2017 (GM/T 0003.5-2012);
@@ -12,9 +12,9 @@ Sources of the constants:
   (tests/vectors/fisco-doc-sm-block2.json, fisco-bcos-3x.md 5.4).
 """
 
-from lightmeter import ec, sm2
+from lightmeter.crypto import ec, sm2
 from lightmeter.errors import Malformed
-from lightmeter.sm3 import sm3
+from lightmeter.crypto.sm3 import sm3
 import refcurve
 from support import load_vector, raises, unhex
 

@@ -1,7 +1,7 @@
-"""lightmeter.start: the board's entry point reads the link settings strictly and opens the UART the
+"""lightmeter.device.start: the board's entry point reads the link settings strictly and opens the UART the
 link expects. Runs on CPython and MicroPython (neither has a `machine` module here)."""
 
-from lightmeter import start
+from lightmeter.device import start
 from lightmeter.errors import Malformed, Unsupported
 
 from support import raises

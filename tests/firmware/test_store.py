@@ -1,4 +1,4 @@
-"""The persistent store (lightmeter.store): atomic files, the reading counter, the queue, blobs.
+"""The persistent store (lightmeter.device.store): atomic files, the reading counter, the queue, blobs.
 
 Happy paths and restarts run on the real filesystem (a fresh directory per test). Power cuts run
 on PowerCutFs, an in-memory filesystem that stops after a chosen number of steps (opening a file
@@ -13,7 +13,7 @@ queue intact, no temporary file left.
 import io
 import os
 
-from lightmeter import store
+from lightmeter.device import store
 from lightmeter.errors import Invalid, Malformed
 from support import raises
 
@@ -140,7 +140,7 @@ class PowerSwitch:
 class PowerCutFs(PowerSwitch):
     """Files and directories in dicts; the power goes before step number `budget` (None: never).
 
-    Implements what lightmeter.store.OsFs does (open "rb"/"wb", rename over an existing file,
+    Implements what lightmeter.device.store.OsFs does (open "rb"/"wb", rename over an existing file,
     remove, listdir, mkdir, stat, flush, sync) with the real filesystem's errors (OSError).
     """
 

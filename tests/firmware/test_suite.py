@@ -2,7 +2,7 @@
 
 import hashlib
 
-from lightmeter import suite
+from lightmeter.crypto import suite
 from lightmeter.errors import Malformed
 from support import raises, unhex
 

@@ -1,6 +1,7 @@
-"""lightmeter.sync over an in-memory source: strict and skipping walks, a lying source."""
+"""lightmeter.client.sync over an in-memory source: strict and skipping walks, a lying source."""
 
-from lightmeter import suite as suite_mod, sync, trust as trust_mod
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.client import sync, trust as trust_mod
 from lightmeter.errors import Invalid
 from chainmaker import sealers, signed_header, trust_json
 from support import raises

@@ -1,11 +1,13 @@
 """Sealer-set transitions: strict (proven consensus-precompile txs) and skipping (>1/3 overlap).
 
 Chains are built here: headers by chainmaker, transactions signed with the suite,
-receipts from JSON, roots and proofs from lightmeter.merkle.
+receipts from JSON, roots and proofs from lightmeter.chain.merkle.
 """
 
-from lightmeter import abi, merkle, receipt, suite as suite_mod, transition, trust as trust_mod
-from lightmeter import tx as tx_mod
+from lightmeter.chain import abi, merkle, receipt
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.client import transition, trust as trust_mod
+from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import Invalid
 from chainmaker import sealers, signed_header, trust_json
 from support import raises

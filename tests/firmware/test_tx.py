@@ -3,7 +3,9 @@
 transaction; the preimages below are laid out by hand from the source's rule.
 """
 
-from lightmeter import check, merkle, suite, tx as txm
+from lightmeter.client import check
+from lightmeter.chain import merkle, tx as txm
+from lightmeter.crypto import suite
 from lightmeter.errors import Invalid, Malformed, Unsupported
 from chainmaker import sealers, signed_header, trust_json
 from support import load_vector, raises, unhex

@@ -6,7 +6,9 @@ Built chains (chainmaker) cover the ecdsa suite, which has no public node vector
 
 import json
 
-from lightmeter import check, header, suite, trust as trust_mod, verify
+from lightmeter.client import check, trust as trust_mod, verify
+from lightmeter.chain import header
+from lightmeter.crypto import suite
 from lightmeter.errors import Invalid, Malformed
 from chainmaker import sealers, signed_header, trust_json
 from support import load_vector, raises

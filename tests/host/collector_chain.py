@@ -1,7 +1,7 @@
 """A chain for the collector's tests: the local node with fleet devices signing record() calls.
 
 FleetChain builds blocks on a Chain the way devices fill it (each block: transactions signed on
-the host with the device's encoding, lightmeter.reading.encode + abi.encode_call, admitted as
+the host with the device's encoding, lightmeter.device.reading.encode + abi.encode_call, admitted as
 Tars bytes, then sealed) and serves it with NodeServer. `lie(method, fn)` makes the node answer
 method with fn(real handler, *params); `restore()` makes it honest again.
 
@@ -20,11 +20,14 @@ Good readings: 9; rejected 5 (+ duplicates 2); gaps 2.
 
 import hashlib
 
-from lightmeter import abi, fields, reading, suite as suite_mod
-from host_tools import fleet, txbuild
-from host_tools.node import consensus, registry
-from host_tools.node.chain import Chain
-from host_tools.node.server import NodeServer
+from lightmeter.chain import abi, fields
+from lightmeter.device import reading
+from lightmeter.crypto import suite as suite_mod
+from lightmeter_host.hardware import fleet
+from lightmeter_host.chain import txbuild
+from lightmeter_host.node import consensus, registry
+from lightmeter_host.node.chain import Chain
+from lightmeter_host.node.server import NodeServer
 
 from nodeutil import LyingNode
 

@@ -5,8 +5,8 @@ import json
 import time
 import urllib.request
 
-from host_tools.node.chain import Chain
-from host_tools.node.server import NodeServer
+from lightmeter_host.node.chain import Chain
+from lightmeter_host.node.server import NodeServer
 
 
 class Client:
@@ -54,9 +54,9 @@ def answer_with(table, method, fn, honest=None):
 
 
 def wait_results(root, done, timeout):
-    """The device's results record (lightmeter.device) under root once done(record) holds, or the
+    """The device's results record (lightmeter.device.app) under root once done(record) holds, or the
     last one read (None if none yet) when timeout seconds have passed."""
-    from host_tools import demo
+    from lightmeter_host import demo
     deadline = time.time() + timeout
     res = None
     while time.time() < deadline:
@@ -89,11 +89,11 @@ class LyingNode:
 
 
 class SimulatedNode(LyingNode):
-    """A chain built by host_tools.node.simulate and served on a free port, with its genesis
+    """A chain built by lightmeter_host.node.simulate and served on a free port, with its genesis
     checkpoint, and the means to make the node lie (lie) and honest again (restore)."""
 
     def __init__(self, chain, blocks, changes, sim_seed):
-        from host_tools.node.simulate import simulate
+        from lightmeter_host.node.simulate import simulate
 
         self.chain = c = chain
         self.genesis = {"chain_id": c.chain_id, "group_id": c.group_id, "crypto": c.crypto,

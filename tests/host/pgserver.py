@@ -1,11 +1,11 @@
-"""The PostgreSQL fixture: one throw-away server (host_tools.pgtemp) for the whole test process,
+"""The PostgreSQL fixture: one throw-away server (lightmeter_host.collector.pgtemp) for the whole test process,
 whichever modules import the fixture; stopped when the process exits. Skips, with the reason,
 only where no server can be started (no binaries, not root).
 """
 
 import pytest
 
-from host_tools.pgtemp import PgServer, PgUnavailable
+from lightmeter_host.collector.pgtemp import PgServer, PgUnavailable
 
 _shared = None
 

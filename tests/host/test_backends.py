@@ -4,9 +4,9 @@ including on hostile input: the pure code is the reference."""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from lightmeter import keccak, secp256k1, sm3
+from lightmeter.crypto import keccak, secp256k1, sm3
 from lightmeter.errors import Invalid, Malformed
-from host_tools import backends
+from lightmeter_host.chain import backends
 
 N = secp256k1.N
 native_recover, native_verify = backends.native_secp256k1()
@@ -63,7 +63,7 @@ def test_length_errors_agree():
 
 
 def test_install_and_uninstall_swap_the_suite_primitives():
-    from lightmeter import suite
+    from lightmeter.crypto import suite
 
     e = suite.get("ecdsa")
     pure = e.hash

@@ -11,7 +11,7 @@ REQUIRED = ("secp256k1_verify_ms", "secp256k1_verify_ms_python_ecdsa", "secp256k
 
 
 def test_bench_quick_json_reports_every_figure():
-    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", "--quick", "--json"],
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "bench", "--quick", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
@@ -22,7 +22,7 @@ def test_bench_quick_json_reports_every_figure():
 
 
 def test_node_bench_quick_reports_rate_and_latency():
-    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", "--node", "--quick", "--json"],
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "bench", "--node", "--quick", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
@@ -32,7 +32,7 @@ def test_node_bench_quick_reports_rate_and_latency():
 
 
 def test_sync_bench_quick_reports_heap_for_both_lengths():
-    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", "--sync", "--quick", "--json"],
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "bench", "--sync", "--quick", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
@@ -45,7 +45,7 @@ def test_sync_bench_quick_reports_heap_for_both_lengths():
 
 
 def test_collector_bench_quick_reports_every_path():
-    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "bench", "--collector", "--quick", "--json"],
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "bench", "--collector", "--quick", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)

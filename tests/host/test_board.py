@@ -1,4 +1,4 @@
-"""The virtual board (host_tools/board.py): a device program with its UART on a pseudo-terminal.
+"""The virtual board (lightmeter_host/vboard/board.py): a device program with its UART on a pseudo-terminal.
 
 Every test talks to the board the way the relay does: pyserial opens the pty path. The device
 program is a stand-in echo app written to a temporary directory (not the firmware's device.py, so
@@ -16,9 +16,9 @@ import time
 import pytest
 import serial
 
-from host_tools import board as board_mod
-from host_tools.board import BoardError, VirtualBoard
-from host_tools.micropython import MicroPythonUnavailable
+from lightmeter_host.vboard import board as board_mod
+from lightmeter_host.vboard.board import BoardError, VirtualBoard
+from lightmeter_host.runtimes.micropython import MicroPythonUnavailable
 
 RUNTIMES = ("python", "micropython")
 
@@ -267,7 +267,7 @@ def test_missing_node_is_a_clear_error(make_board, tmp_path, monkeypatch):
 
 
 def test_cli_prints_the_pty_path_first_and_resets_on_sighup(app_dir, tmp_path):
-    cmd = [sys.executable, "-m", "host_tools.cli", "board", "virtual", "--runtime", "python",
+    cmd = [sys.executable, "-m", "lightmeter_host.cli", "board", "virtual", "--runtime", "python",
            "--root", str(tmp_path / "flash"), "--module", "echo_device", "--path", str(app_dir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     log = []

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
 
-from host_tools import build
-from host_tools.board import TRANSCRIPT_IN, TRANSCRIPT_OUT, VirtualBoard, read_transcript
+from lightmeter_host.runtimes import build
+from lightmeter_host.vboard.board import TRANSCRIPT_IN, TRANSCRIPT_OUT, VirtualBoard, read_transcript
 
 MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
@@ -265,13 +265,19 @@ def test_board_module_gives_entropy_to_the_firmware(make_board, transports, tmp_
     assert t.eval("len(bytes(__import__('board').random(32)))") == 32
     # The firmware as a board holds it: compiled by mpy-cross into /lib, loaded as .mpy.
     written = build.compile_firmware(str(tmp_path / "mpy"))
+    base = str(tmp_path / "mpy")
     t.fs_mkdir("/lib")
-    t.fs_mkdir("/lib/lightmeter")
+    for d in sorted({os.path.dirname(p) for p in written}):
+        for part in range(len(os.path.relpath(d, base).split(os.sep))):
+            sub = "/lib/" + "/".join(os.path.relpath(d, base).split(os.sep)[:part + 1])
+            if not t.fs_exists(sub):
+                t.fs_mkdir(sub)
     for path in written:
         with open(path, "rb") as f:
-            t.fs_writefile("/lib/lightmeter/" + os.path.basename(path), f.read(), chunk_size=2048)
-    assert t.eval("__import__('lightmeter.device').device.__file__") == "/lib/lightmeter/device.mpy"
-    keys = t.eval("[__import__('lightmeter.device').device.entropy(32) for _ in range(2)]")
+            t.fs_writefile("/lib/" + os.path.relpath(path, base), f.read(), chunk_size=2048)
+    app = "__import__('lightmeter.device.app').device.app"
+    assert t.eval(app + ".__file__") == "/lib/lightmeter/device/app.mpy"
+    keys = t.eval("[%s.entropy(32) for _ in range(2)]" % app)
     assert len(keys[0]) == 32 and keys[0] != keys[1]
 
 
@@ -474,7 +480,7 @@ LIST_ALL = ("(lambda f: f(f, '/'))(lambda f, p: sum(([(p.rstrip('/') + '/' + e[0
 def test_cli_repl_board_serves_mpremote_and_saves_on_sigterm(tmp_path):
     import signal
     root = tmp_path / "flash"
-    cmd = [sys.executable, "-m", "host_tools.cli", "board", "virtual", "--runtime", "micropython", "--repl",
+    cmd = [sys.executable, "-m", "lightmeter_host.cli", "board", "virtual", "--runtime", "micropython", "--repl",
            "--flash-size", "64K", "--root", str(root), "--baud", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

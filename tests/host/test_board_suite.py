@@ -7,7 +7,7 @@ freshly soft-reset interpreter through the raw REPL and reports PASS/FAIL per te
 as tests/firmware/mp_main.py does. Board layout: /lib/lightmeter/ (firmware), /tests/firmware/
 (tests and their helpers), /tests/vectors/ (the vectors they read); both trees are replaced.
 
-Without --board the same machinery runs against a fresh virtual REPL board (host_tools/board.py,
+Without --board the same machinery runs against a fresh virtual REPL board (lightmeter_host/vboard/board.py,
 repl=True, unpaced): the unmodified mpremote transport, the real MicroPython port, .mpy files.
 The whole suite runs there too: about 25 s, copying included (each module in a fresh
 interpreter, so the port's garbage collector, which runs only between top-level calls, never
@@ -23,8 +23,8 @@ import pytest
 from mpremote.transport import TransportError
 from mpremote.transport_serial import SerialTransport
 
-from host_tools import build
-from host_tools.board import VirtualBoard
+from lightmeter_host.runtimes import build
+from lightmeter_host.vboard.board import VirtualBoard
 from test_micropython_firmware import _firmware_tests, result_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,11 +88,12 @@ def _files_to_copy(mpy, work):
     """[(host file, device path)]: firmware, test modules and helpers, vectors."""
     files = []
     if mpy:
+        base = work / "fw" / "lightmeter"
         for p in build.compile_firmware(str(work / "fw")):
-            files.append((Path(p), "/lib/lightmeter/" + os.path.basename(p)))
+            files.append((Path(p), "/lib/lightmeter/" + Path(p).relative_to(base).as_posix()))
     else:
-        for p in sorted(Path(build.FIRMWARE_PACKAGE).glob("*.py")):
-            files.append((p, "/lib/lightmeter/" + p.name))
+        for name, p in build.sources():
+            files.append((Path(p), "/lib/lightmeter/" + name))
     for p in sorted(FIRMWARE_TESTS.glob("*.py")):
         if p.name in DRIVER_ONLY:
             continue

@@ -1,4 +1,4 @@
-"""Board profiles (boards/*.json, host_tools/boards.py) and finding a board's port (host_tools/ports.py).
+"""Board profiles (boards/*.json, lightmeter_host/hardware/boards.py) and finding a board's port (lightmeter_host/hardware/ports.py).
 
 Facts checked against MicroPython's download pages: ESP32_GENERIC images are written at 0x1000,
 ESP32_GENERIC_S3 images at 0x0 (https://micropython.org/download/ESP32_GENERIC/,
@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from serial.tools.list_ports_common import ListPortInfo
 
-from host_tools import boards, cli, ports
+from lightmeter_host.hardware import boards, ports
+from lightmeter_host import cli
 
 NAMES = ["esp32", "esp32s3", "pico_w", "rpi_linux", "virtual"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import cbor2
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from lightmeter import cbor, frame
+from lightmeter.link import cbor, frame
 from lightmeter.errors import Malformed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,14 +8,15 @@ import sys
 import pytest
 
 from chainmaker import sealers, signed_header, trust_json
-from lightmeter import merkle, suite, tx as txm
+from lightmeter.chain import merkle, tx as txm
+from lightmeter.crypto import suite
 from support import load_vector
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def lm(*args, stdin=None):
-    p = subprocess.run([sys.executable, "-m", "host_tools.cli", *args], capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", *args], capture_output=True,
                        text=True, cwd=ROOT, input=stdin, timeout=300)
     return p
 
@@ -180,7 +181,7 @@ def test_decode_malformed_exits_2(arg):
 
 def test_missing_micropython_runtime_is_one_clear_line(files, tmp_path):
     # A checkout without node_modules: the CLI names the fix instead of a traceback.
-    code = ("import sys; from host_tools import micropython, cli; "
+    code = ("import sys; from lightmeter_host import cli; from lightmeter_host.runtimes import micropython; "
             "micropython.NODE_MODULES = micropython.Path(sys.argv[1]); "
             "sys.exit(cli.main(sys.argv[2:]))")
     p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none"), "verify", "header",

@@ -12,8 +12,8 @@ import pytest
 from collector_chain import (FleetChain, STANDARD_DUPLICATES, STANDARD_GAPS, STANDARD_GOOD,
                              STANDARD_REJECTED, reading_bytes)
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
-from host_tools.collector import db as db_mod, ingest, reverify
-from host_tools.collector.evidence import NodeLie
+from lightmeter_host.collector import db as db_mod, ingest, reverify
+from lightmeter_host.collector.evidence import NodeLie
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -192,7 +192,7 @@ class Crash(Exception):
 
 
 def test_an_exception_inside_the_commit_stores_nothing_of_that_block_and_resume_completes(standard, db_url):
-    from host_tools.collector import source
+    from lightmeter_host.collector import source
 
     def hook(stage, n):
         if stage == "inside_commit" and n == 3:
@@ -219,7 +219,7 @@ def test_an_exception_inside_the_commit_stores_nothing_of_that_block_and_resume_
 CRASHER = r"""
 import json, os, sys
 sys.path[:0] = [%(tests)r]
-from host_tools.collector import db, ingest, source
+from lightmeter_host.collector import db, ingest, source
 args = json.loads(sys.argv[1])
 def hook(stage, n):
     if stage == args["stage"] and n == args["block"]:
@@ -269,7 +269,7 @@ def test_collect_and_verify_on_an_sm_chain(tmp_path):
 # -- the command line --------------------------------------------------------------------------------
 
 def lm(*args):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli"] + [str(a) for a in args],
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli"] + [str(a) for a in args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
@@ -377,7 +377,7 @@ def test_follow_collects_new_blocks_until_stopped(tmp_path):
 
 @pytest.mark.parametrize("backend", ["native", "pure"])
 def test_ingest_bench_measures_the_collect_path(backend, db_url):
-    from host_tools.collector import bench
+    from lightmeter_host.collector import bench
     n = 120 if backend == "native" else 12
     out = bench.ingest_bench(n=n, backend=backend, db_url=db_url, per_block=50, devices=7)
     assert out["readings"] == n and out["blocks"] == -(-n // 50) and out["readings_per_s"] > 0
@@ -395,7 +395,7 @@ def test_cli_follow_stops_on_sigterm_with_its_summary(standard, tmp_path):
 
     trust, fleet_path = _files(standard, tmp_path)
     url = "sqlite://" + str(tmp_path / "c.db")
-    p = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "collect", "--rpc", standard.url, "--trust",
+    p = subprocess.Popen([sys.executable, "-m", "lightmeter_host.cli", "collect", "--rpc", standard.url, "--trust",
                           str(trust), "--fleet", str(fleet_path), "--db", url, "--follow", "--interval", "0.1",
                           "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -414,7 +414,7 @@ def test_cli_follow_stops_on_sigterm_with_its_summary(standard, tmp_path):
 
 
 def test_a_read_only_open_cannot_write_and_needs_a_collector_database(tmp_path):
-    from host_tools.collector import db as db_mod
+    from lightmeter_host.collector import db as db_mod
     url = "sqlite://" + str(tmp_path / "c.db")
     db_mod.open_db(url).close()  # creates the schema
     ro = db_mod.open_db(url, read_only=True)

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
-from host_tools.collector import db as db_mod, export
+from lightmeter_host.collector import db as db_mod, export
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -140,11 +140,11 @@ def test_cli_export_senml_to_a_file_and_bad_time(tmp_path):
     d.add_readings(ROWS)
     d.close()
     out = tmp_path / "out.json"
-    r = subprocess.run([sys.executable, "-m", "host_tools.cli", "collector", "export", "--db", url, "--format",
+    r = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "collector", "export", "--db", url, "--format",
                         "senml", "--to", "2030-01-01T00:00:00Z", "--out", str(out)],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert len(json.loads(out.read_text())) == 5 and "since-boot" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "host_tools.cli", "collector", "export", "--db", url, "--format",
+    r = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "collector", "export", "--db", url, "--format",
                         "csv", "--from", "soon"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 2 and "ISO 8601" in r.stderr and "Traceback" not in r.stderr

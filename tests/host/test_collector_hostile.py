@@ -15,7 +15,7 @@ import pytest
 
 from collector_chain import FleetChain, STANDARD_GOOD
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
-from host_tools.collector import db as db_mod, ingest, reverify
+from lightmeter_host.collector import db as db_mod, ingest, reverify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -37,7 +37,7 @@ def first_tx(fc, n):
 
 def record_tx(fc, n):
     """A MeterRegistry transaction of block n (its hash)."""
-    from host_tools.node import registry
+    from lightmeter_host.node import registry
     for h, raw, _, rc in fc.chain.store.block_txs(n):
         if rc["logEntries"] and rc["logEntries"][0]["address"] == registry.ADDRESS.hex():
             return "0x" + h.hex()
@@ -58,7 +58,7 @@ def lie_tampered_log(fc):
 
 def lie_tampered_log_rehashed(fc):
     """Log changed and the receipt's hash field recomputed to match: only the proof can tell."""
-    from lightmeter import fields, receipt
+    from lightmeter.chain import fields, receipt
     def fn(real, h, proof=False):
         out = copy.deepcopy(real(h, proof))
         if block_of(fc, h) == 2 and out["logEntries"]:
@@ -142,7 +142,7 @@ def lie_replayed_reading(fc):
 
 def lie_hidden_set_change(fc):
     """Block 3's set change shown as a plain transaction to nowhere: its hash no longer fits."""
-    from host_tools.node import consensus
+    from lightmeter_host.node import consensus
     def fn(real, h, proof=False):
         out = copy.deepcopy(real(h, proof))
         if out.get("to", "").lower().endswith(consensus.ADDRESS.hex()):
@@ -214,7 +214,7 @@ def test_cli_collect_exits_1_when_the_node_lies(fc, tmp_path):
     fleet_path.write_text(json.dumps({"version": 1, "devices": fc.entries}))
     fc.lie(method, fn)
     try:
-        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "collect", "--rpc", fc.url, "--trust", str(trust),
+        r = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "collect", "--rpc", fc.url, "--trust", str(trust),
                             "--fleet", str(fleet_path), "--db", "sqlite://" + str(tmp_path / "c.db"), "--json"],
                            capture_output=True, text=True, cwd=ROOT, timeout=120)
     finally:

@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from collector_chain import FleetChain
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
-from host_tools import backends
-from host_tools.collector import db as db_mod, evidence, ingest, reverify
-from lightmeter import fields, header as header_mod, suite as suite_mod, trust as trust_mod
+from lightmeter_host.chain import backends
+from lightmeter_host.collector import db as db_mod, evidence, ingest, reverify
+from lightmeter.chain import fields, header as header_mod
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.client import trust as trust_mod
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -146,7 +148,7 @@ def test_a_device_not_in_the_given_fleet_is_named(collected, fc):
 
 
 def lm(*args):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli", "collector"] + [str(a) for a in args],
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "collector"] + [str(a) for a in args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 

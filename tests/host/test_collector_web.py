@@ -1,7 +1,7 @@
 """The collector's web page: its JSON API over real HTTP, and the page in headless Chromium.
 
 A SQLite database made through db.open_db + add_readings holds a small fleet; the server runs
-in a thread on a free port (uvicorn, the app from host_tools.collector.web). The browser tests
+in a thread on a free port (uvicorn, the app from lightmeter_host.collector.web). The browser tests
 drive Debian's Chromium through its ChromeDriver with Selenium 4, so nothing is downloaded.
 """
 
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools.collector import db, web
+from lightmeter_host.collector import db, web
 from pgserver import pg_server  # noqa: F401  (a fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -392,7 +392,7 @@ def test_any_request_gets_a_json_answer_never_a_crash(server, meter, query):
 # ---- the command ----
 
 def lm(*args):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
 
 
@@ -410,7 +410,7 @@ def test_serve_rejects_an_unknown_scheme_and_a_bad_listen(fleet):
 
 
 def test_serve_prints_its_address_and_answers(fleet):
-    p = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "collector", "serve", "--db",
+    p = subprocess.Popen([sys.executable, "-m", "lightmeter_host.cli", "collector", "serve", "--db",
                           fleet["url"], "--listen", "127.0.0.1:0"], cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

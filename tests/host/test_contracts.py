@@ -1,11 +1,11 @@
 """The MeterRegistry contract, its committed artifact and its SM variant; the ABI codec, generated.
 
 - The artifact (proto/contracts/MeterRegistry.json) is what a rebuild with the pinned solc gives,
-  byte for byte, for a FISCO BCOS EVM (no PUSH0), with selectors that lightmeter.abi agrees with.
+  byte for byte, for a FISCO BCOS EVM (no PUSH0), with selectors that lightmeter.chain.abi agrees with.
 - The SM variant differs from the keccak build only inside the PUSH4/PUSH32 immediates it lists,
   and holds the SM3 constants there, as FISCO's SM compiler does (FISCO-BCOS-DOC HelloWorld).
 - The contract's rules, run on py-evm (Paris) in both variants.
-- lightmeter.abi under hypothesis: round trips, and hostile bytes only ever raise Malformed.
+- lightmeter.chain.abi under hypothesis: round trips, and hostile bytes only ever raise Malformed.
 """
 
 import json
@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools import contracts
-from lightmeter import abi
+from lightmeter_host.chain import contracts
+from lightmeter.chain import abi
 from lightmeter.errors import Malformed
-from lightmeter.keccak import keccak256
-from lightmeter.sm3 import sm3
+from lightmeter.crypto.keccak import keccak256
+from lightmeter.crypto.sm3 import sm3
 
 ROOT = Path(__file__).resolve().parents[2]
 ART = contracts.load("MeterRegistry")
@@ -64,7 +64,7 @@ def rebuilt():
 def test_committed_artifact_is_byte_for_byte_a_rebuild(rebuilt):
     assert rebuilt == ART
     assert contracts.dumps(rebuilt) == contracts.artifact_path("MeterRegistry").read_text(), \
-        "proto/contracts/MeterRegistry.json is stale: run .venv/bin/python -m host_tools.contracts"
+        "proto/contracts/MeterRegistry.json is stale: run .venv/bin/python -m lightmeter_host.chain.contracts"
 
 
 def test_check_command_finds_the_artifacts_up_to_date(capsys):
@@ -343,7 +343,7 @@ def test_unknown_selector_reverts(registry):
     assert not registry.call(DEV, "record(uint256,bytes)", [1, CBOR]).is_success
 
 
-# --- lightmeter.abi under hypothesis ------------------------------------------------------
+# --- lightmeter.chain.abi under hypothesis ------------------------------------------------------
 
 def _leaf():
     uint = st.sampled_from([8, 16, 32, 64, 128, 160, 256]).map(

@@ -17,9 +17,9 @@ from gmssl import sm2 as gm_sm2
 from hypothesis import HealthCheck, given, settings, strategies as st
 from tinyec import ec as tec
 
-from lightmeter import ec, rfc6979, secp256k1, sm2
+from lightmeter.crypto import ec, rfc6979, secp256k1, sm2
 from lightmeter.errors import Invalid, LightmeterError, Malformed
-from lightmeter.sm3 import sm3
+from lightmeter.crypto.sm3 import sm3
 
 N1 = secp256k1.N
 N2 = sm2.N

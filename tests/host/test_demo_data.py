@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from host_tools import fleet
+from lightmeter_host.hardware import fleet
 
-LIGHTMETER = [sys.executable, "-m", "host_tools.cli"]
+LIGHTMETER = [sys.executable, "-m", "lightmeter_host.cli"]
 
 
 def lightmeter(*args, timeout=300):

@@ -9,11 +9,12 @@ import threading
 
 import pytest
 
-from lightmeter import store as store_mod
-from host_tools import backends, demo, relay
-from host_tools.board import VirtualBoard
-from host_tools.node.chain import Chain
-from host_tools.node.server import NodeServer
+from lightmeter.device import store as store_mod
+from lightmeter_host.chain import backends
+from lightmeter_host import demo, relay
+from lightmeter_host.vboard.board import VirtualBoard
+from lightmeter_host.node.chain import Chain
+from lightmeter_host.node.server import NodeServer
 
 from nodeutil import wait_results
 
@@ -104,9 +105,10 @@ def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
     backends.install()
     node = NodeServer(Chain(seed=b"lies"), "127.0.0.1", 0).start()
     # one honest transaction first, so that block 1 exists for the lies to point at
-    from host_tools import txbuild
-    from host_tools.node import registry
-    from lightmeter import abi, suite
+    from lightmeter_host.chain import txbuild
+    from lightmeter_host.node import registry
+    from lightmeter.chain import abi
+    from lightmeter.crypto import suite
     tx = txbuild.make("chain0", "group0", 100, "first", registry.ADDRESS,
                       abi.encode_call("lastSeq(address)", [bytes(20)], suite.get("ecdsa").hash))
     _, raw = txbuild.sign(tx, "ecdsa", b"\x07" * 32)
@@ -133,9 +135,11 @@ def test_a_lying_relay_is_caught_and_the_reading_stays_queued(tmp_path, lie):
 def test_device_moves_its_checkpoint_across_a_sealer_set_change(tmp_path, runtime):
     """Provisioned at genesis; the consortium adds a sealer and re-weights it; the device proves
     the change on its own (strict sync over the link), stores the new checkpoint, and anchors."""
-    from lightmeter import abi, checkpoint, suite
-    from host_tools import txbuild
-    from host_tools.node import consensus
+    from lightmeter.chain import abi
+    from lightmeter.device import checkpoint
+    from lightmeter.crypto import suite
+    from lightmeter_host.chain import txbuild
+    from lightmeter_host.node import consensus
 
     backends.install()
     node = NodeServer(Chain(seed=b"set-change"), "127.0.0.1", 0).start()
@@ -164,8 +168,8 @@ def test_device_moves_its_checkpoint_across_a_sealer_set_change(tmp_path, runtim
 def test_an_expired_unseen_transaction_is_signed_anew_and_anchored_once(tmp_path):
     """The relay 'loses' the first submission and reports the chain past its block limit: the
     device, finding no receipt, signs a new transaction for the same reading; it is anchored once."""
-    from host_tools import relay as relay_mod
-    from lightmeter import link as L
+    from lightmeter_host import relay as relay_mod
+    from lightmeter.link import session as L
 
     state = {"dropped": 0}
 
@@ -194,7 +198,7 @@ def test_an_expired_unseen_transaction_is_signed_anew_and_anchored_once(tmp_path
         board.stop()
         chain = node.chain
         pub = store_mod.Blob(store_mod.Store(root, recover=False), "public").load()
-        from lightmeter import suite
+        from lightmeter.crypto import suite
         seen = demo._on_chain(chain, suite.get("ecdsa").address(pub))
         node.stop()
     assert seen == {1: 1}

@@ -1,4 +1,4 @@
-"""The node's EVM (host_tools/node/evm.py) follows FISCO BCOS 3.x: one test per rule.
+"""The node's EVM (lightmeter_host/node/evm.py) follows FISCO BCOS 3.x: one test per rule.
 
 Ground truth from a real chain: the FISCO-BCOS-DOC receipt of a HelloWorld deployment on an SM
 chain (tests/vectors/fisco-doc-sm-receipt2.json). The other rules come from the FISCO-BCOS
@@ -7,8 +7,9 @@ sources named in evm.py's docstring; their contracts are assembled here by hand.
 
 import pytest
 
-from lightmeter import abi, suite
-from host_tools.node.evm import EVM, contract_address
+from lightmeter.chain import abi
+from lightmeter.crypto import suite
+from lightmeter_host.node.evm import EVM, contract_address
 from support import load_vector
 
 RECEIPT = load_vector("fisco-doc-sm-receipt2.json")["result"]

@@ -1,4 +1,4 @@
-"""`lightmeter flash` (host_tools/flash.py, devrepl.py): steps, arguments, and a real flash.
+"""`lightmeter flash` (lightmeter_host/hardware/flash.py, devrepl.py): steps, arguments, and a real flash.
 
 Without a board: the esptool command line per profile (and that the installed esptool runs),
 dry runs that touch nothing, argument errors, port auto-detection finding nothing, a pty where
@@ -17,7 +17,10 @@ import pytest
 from mpremote.transport_serial import SerialTransport
 from serial.tools import list_ports
 
-from host_tools import board as board_mod, boards, cli, flash, micropython, ports
+from lightmeter_host.vboard import board as board_mod
+from lightmeter_host.hardware import boards, flash, ports
+from lightmeter_host import cli
+from lightmeter_host.runtimes import micropython
 
 
 def test_esptool_command_per_profile():
@@ -121,7 +124,7 @@ def flashed(tmp_path_factory):
     d = tmp_path_factory.mktemp("flash")
     b = repl_board(d / "root", d / "uart.txt")
     try:
-        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "flash", "--board", "esp32",
+        r = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "flash", "--board", "esp32",
                             "--port", port_of(b), "--firmware", str(d / "ESP32_GENERIC-test.bin")],
                            capture_output=True, text=True, timeout=300)
         yield b, r, d
@@ -144,19 +147,23 @@ def test_flash_succeeds_with_progress_lines(flashed):
 def test_flashed_files_hash_the_same_on_the_device_and_the_package_runs_there(flashed, tmp_path):
     b, r, _ = flashed
     assert r.returncode == 0, r.stderr
-    local = {os.path.basename(p): hashlib.sha256(open(p, "rb").read()).digest()
+    base = os.path.join(str(tmp_path), "lightmeter")
+    local = {os.path.relpath(p, base): hashlib.sha256(open(p, "rb").read()).digest()
              for p in flash.build.compile_firmware(str(tmp_path))}
     t = SerialTransport(port_of(b), timeout=0.05)  # a second, independent reader: mpremote itself
     try:
         t.enter_raw_repl(soft_reset=True, timeout_overall=10)
         on_device = {e.name for e in t.fs_listdir("/lib/lightmeter")}
-        assert on_device == set(local) | {flash.MANIFEST}
+        assert on_device == {n.split("/")[0] for n in local} | {flash.MANIFEST}
+        for sub in sorted({n.split("/")[0] for n in local if "/" in n}):
+            listed = {sub + "/" + e.name for e in t.fs_listdir("/lib/lightmeter/" + sub)}
+            assert listed == {n for n in local if n.startswith(sub + "/")}, sub
         for name, digest in local.items():
             assert t.fs_hashfile("/lib/lightmeter/" + name, "sha256") == digest, name
-        out = t.exec("from lightmeter import keccak\nimport binascii\n"
+        out = t.exec("from lightmeter.crypto import keccak\nimport binascii\n"
                      "print(binascii.hexlify(keccak.keccak256(b'')).decode())")
         assert out.decode().strip() == KECCAK_EMPTY
-        assert t.eval("__import__('lightmeter.keccak').keccak.__file__").endswith(".mpy")
+        assert t.eval("__import__('lightmeter.crypto.keccak').crypto.keccak.__file__").endswith(".mpy")
     finally:
         t.exit_raw_repl()
         t.close()
@@ -179,7 +186,7 @@ def test_a_full_filesystem_is_reported_and_the_half_done_flash_found_next_time(t
     b = repl_board(tmp_path / "root", tmp_path / "uart.txt", flash_size=48 * 1024)
     try:
         port = port_of(b)
-        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "flash", "--board", "esp32",
+        r = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "flash", "--board", "esp32",
                             "--port", port], capture_output=True, text=True, timeout=300)
         assert r.returncode == 2, r.stdout + r.stderr
         assert r.stderr.strip() == "lightmeter: device filesystem full", r.stderr
@@ -191,7 +198,7 @@ def test_a_full_filesystem_is_reported_and_the_half_done_flash_found_next_time(t
         assert cli.main(["provision", "--board", "esp32", "--port", port, "--trust", str(trust),
                          "--meter-id", "M1"]) == 2
         assert capsys.readouterr().err.strip() == "lightmeter: " + flash.INCOMPLETE
-        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "flash", "--board", "esp32",
+        r = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "flash", "--board", "esp32",
                             "--port", port], capture_output=True, text=True, timeout=300)
         assert "a previous flash did not finish; flashing again" in r.stdout
         assert r.returncode == 2 and "device filesystem full" in r.stderr
@@ -206,13 +213,13 @@ def test_a_file_that_no_longer_matches_the_manifest_is_a_half_done_flash_until_f
     t = SerialTransport(port, timeout=0.05)
     try:
         t.enter_raw_repl(soft_reset=True, timeout_overall=10)
-        t.fs_writefile("/lib/lightmeter/keccak.mpy", b"M\x06\x00\x1f not the compiled module")
+        t.fs_writefile("/lib/lightmeter/crypto/keccak.mpy", b"M\x06\x00\x1f not the compiled module")
     finally:
         t.exit_raw_repl()
         t.close()
     assert cli.main(["flash", "--board", "esp32", "--port", port, "--check"]) == 1
     assert capsys.readouterr().err.strip() == "lightmeter: " + flash.INCOMPLETE
-    r = subprocess.run([sys.executable, "-m", "host_tools.cli", "flash", "--board", "esp32", "--port", port],
+    r = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "flash", "--board", "esp32", "--port", port],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "a previous flash did not finish; flashing again" in r.stdout

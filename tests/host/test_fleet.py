@@ -1,12 +1,12 @@
-"""The fleet manifest (host_tools/fleet.py): what provisioning writes and the collector trusts."""
+"""The fleet manifest (lightmeter_host/hardware/fleet.py): what provisioning writes and the collector trusts."""
 
 import json
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools import fleet
-from lightmeter import suite as suite_mod
+from lightmeter_host.hardware import fleet
+from lightmeter.crypto import suite as suite_mod
 
 
 def entry(key=7, crypto="ecdsa", meter_id="meter-1"):

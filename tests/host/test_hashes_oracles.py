@@ -10,8 +10,8 @@ from Crypto.Hash import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lightmeter.keccak import Keccak256, keccak256
-from lightmeter.sm3 import SM3, sm3
+from lightmeter.crypto.keccak import Keccak256, keccak256
+from lightmeter.crypto.sm3 import SM3, sm3
 
 
 def _oracle_keccak256(data):

@@ -11,7 +11,9 @@ import json
 
 from hypothesis import assume, given, settings, strategies as st
 
-from lightmeter import check, header, merkle, receipt, suite, trust as trust_mod, tx as txm
+from lightmeter.client import check, trust as trust_mod
+from lightmeter.chain import header, merkle, receipt, tx as txm
+from lightmeter.crypto import suite
 from lightmeter.errors import LightmeterError
 from support import load_vector
 

@@ -1,6 +1,6 @@
 """Hostile input against the light-client state (python runtime): every case is refused with a
 typed reason (Invalid / Malformed, reason text checked, or the `lightmeter sync` exit code and
-message) and the stored checkpoint is left exactly as it was: a lightmeter.checkpoint store
+message) and the stored checkpoint is left exactly as it was: a lightmeter.device.checkpoint store
 compared before/after, or the CLI's --out file compared byte for byte.
 
 In-process cases build blocks with chainmaker (header.new + suite.sign_node, same keys as the
@@ -17,10 +17,13 @@ import pytest
 from chainmaker import sealers, signed_header, trust_json
 from nodeutil import SimulatedNode
 from test_transition import make_receipt, make_tx
-from host_tools.node import consensus
-from host_tools.node.chain import Chain
-from lightmeter import abi, checkpoint, merkle, store as store_mod, suite as suite_mod
-from lightmeter import transition, trust as trust_mod, tx as tx_mod, verify
+from lightmeter_host.node import consensus
+from lightmeter_host.node.chain import Chain
+from lightmeter.chain import abi, merkle
+from lightmeter.device import checkpoint, store as store_mod
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.client import transition, trust as trust_mod, verify
+from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import Invalid, Malformed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -106,7 +109,7 @@ def sim():
 
 
 def lm(*args):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli", "sync"] + [str(a) for a in args],
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "sync"] + [str(a) for a in args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
@@ -337,7 +340,7 @@ def test_an_older_checkpoint_is_never_saved_over_a_newer_one(device, tmp_path):
 
 
 def test_sync_out_never_overwrites_a_newer_checkpoint(sim, tmp_path):
-    from host_tools import synccmd
+    from lightmeter_host.lightclient import synccmd
     newer, _ = synccmd.run_python(sim.genesis, sim.url, "skipping", None, quiet=True)
     assert newer["number"] == BLOCKS
     out = tmp_path / "newer.json"

@@ -1,4 +1,4 @@
-"""Hostile inputs for the meter drivers' parsers (lightmeter.dsmr, lightmeter.modbus), with hypothesis.
+"""Hostile inputs for the meter drivers' parsers (lightmeter.meters.dsmr, lightmeter.meters.modbus), with hypothesis.
 
 - DSMR: arbitrary bytes and mutated telegrams raise only the typed errors; every single-bit flip
   of a valid telegram is rejected (CRC-16 detects every 1-bit error; flips outside the CRC'd part
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from lightmeter import dsmr, modbus, s0, store
+from lightmeter.meters import dsmr, modbus, s0
+from lightmeter.device import store
 from lightmeter.errors import Invalid, LightmeterError, Malformed
 from test_dsmr import crc_arc_bitwise
 from test_modbus import crc_modbus_bitwise

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools import micropython
+from lightmeter_host.runtimes import micropython
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE_TESTS = ROOT / "tests" / "firmware"

@@ -1,4 +1,4 @@
-"""The MicroPython harness itself (host_tools/micropython.py and mp_runner.mjs).
+"""The MicroPython harness itself (lightmeter_host/runtimes/micropython.py and mp_runner.mjs).
 
 These run real MicroPython; a missing runtime fails them (the runtime is part of `make setup`).
 """
@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 import lightmeter
-from host_tools import micropython
-from host_tools.micropython import MicroPythonError, MicroPythonUnavailable, min_heap, run
+from lightmeter_host.runtimes import micropython
+from lightmeter_host.runtimes.micropython import MicroPythonError, MicroPythonUnavailable, min_heap, run
 
 
 def _heap_report(result):

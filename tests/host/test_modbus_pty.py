@@ -22,7 +22,7 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from lightmeter import meter, modbus
+from lightmeter.meters import meter, modbus
 
 SLAVE = 1
 # register -> float value, as an SDM630 would hold them

@@ -8,10 +8,12 @@ import sys
 
 import pytest
 
-from lightmeter import abi, check, header, suite
-from host_tools import txbuild, txdecode, txcodec
-from host_tools.node import consensus, registry
-from host_tools.node.chain import Chain
+from lightmeter.chain import abi, header
+from lightmeter.client import check
+from lightmeter.crypto import suite
+from lightmeter_host.chain import txbuild, txdecode, txcodec
+from lightmeter_host.node import consensus, registry
+from lightmeter_host.node.chain import Chain
 from nodeutil import start_node, trust_of
 from support import load_vector
 
@@ -55,7 +57,7 @@ def test_documentation_transaction_is_accepted_and_verifies(sm_node, tmp_path):
     assert rc["status"] == 0 and rc["blockNumber"] == 1
     # "from" is the signer of the documented signature
     tx = txdecode.to_firmware(txcodec.decode_transaction(bytes.fromhex(DOC["request_params"][2][2:])))
-    from lightmeter import tx as txm
+    from lightmeter.chain import tx as txm
     assert rc["from"] == "0x" + txm.sender(tx, suite.get("sm")).hex()
     assert rc["transactionHash"] == DOC["fields"]["dataHash"]
     # the deployed HelloWorld answers get() (SM3 selector 0x299f7f9d) with its constructor's value
@@ -76,7 +78,7 @@ def test_documentation_transaction_is_accepted_and_verifies(sm_node, tmp_path):
         with open(files[name], "w") as f:
             json.dump(obj, f)
     for what, item in (("receipt", files["receipt"]), ("tx", files["tx"])):
-        p = subprocess.run([sys.executable, "-m", "host_tools.cli", "verify", what, item, "--header",
+        p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "verify", what, item, "--header",
                             files["block"], "--trust", files["trust"]], capture_output=True, text=True, cwd=ROOT)
         assert p.returncode == 0, p.stdout + p.stderr
 
@@ -217,7 +219,7 @@ def test_restart_resumes_with_the_same_hashes(tmp_path):
 
 def test_killed_node_loses_no_committed_block(tmp_path):
     data = str(tmp_path / "chain")
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "node", "--data", data,
+    proc = subprocess.Popen([sys.executable, "-m", "lightmeter_host.cli", "node", "--data", data,
                              "--listen", "127.0.0.1:0", "--seed", "kill-test"],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -269,7 +271,7 @@ def test_response_shapes_match_the_documentation(sm_node):
 
 
 def test_contract_compiled_here_is_deployed_by_transaction_and_called(node):
-    from host_tools import contracts
+    from lightmeter_host.chain import contracts
 
     srv, c = node
     h = suite.get("ecdsa").hash

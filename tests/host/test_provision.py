@@ -1,4 +1,4 @@
-"""`lightmeter provision` (host_tools/provision.py with firmware lightmeter.provision on the board).
+"""`lightmeter provision` (lightmeter_host/hardware/provision.py with firmware lightmeter.device.provision on the board).
 
 Host-side rules first (no board): the trust file is parsed strictly before anything else, the
 config is built from the profile and refuses to let extras replace the identity, and a board's
@@ -16,8 +16,11 @@ import sys
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools import board as board_mod, boards, cli, devrepl, fleet, provision
-from lightmeter import store as store_mod, suite as suite_mod
+from lightmeter_host.vboard import board as board_mod
+from lightmeter_host.hardware import boards, devrepl, fleet, provision
+from lightmeter_host import cli
+from lightmeter.device import store as store_mod
+from lightmeter.crypto import suite as suite_mod
 
 ECDSA = suite_mod.get("ecdsa")
 REGISTRY = "0x" + "22" * 20
@@ -140,7 +143,7 @@ def test_provision_needs_a_port_or_a_board(tmp_path, capsys):
 
 
 def run_cli(*argv):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli"] + list(argv),
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli"] + list(argv),
                           capture_output=True, text=True, timeout=300)
 
 

@@ -4,9 +4,10 @@ collector accepts them because of the fleet entry provisioning wrote — and onl
 
 import json
 
-from host_tools import cli, demo, fleet
-from host_tools.board import VirtualBoard
-from host_tools.collector import ingest
+from lightmeter_host import cli, demo
+from lightmeter_host.hardware import fleet
+from lightmeter_host.vboard.board import VirtualBoard
+from lightmeter_host.collector import ingest
 
 from nodeutil import start_node, trust_of, wait_results
 
@@ -56,7 +57,7 @@ def test_a_provisioned_board_signs_readings_the_collector_accepts(tmp_path):
 
 
 def _other_key():
-    from lightmeter import suite as suite_mod
+    from lightmeter.crypto import suite as suite_mod
     s = suite_mod.get("ecdsa")
     pub = s.public_key((12345).to_bytes(32, "big"))
     return {"public_key": "0x" + pub.hex(), "address": "0x" + s.address(pub).hex()}

@@ -5,9 +5,9 @@ import os
 import subprocess
 import sys
 
-from lightmeter import check
-from host_tools.node.chain import Chain
-from host_tools.node.simulate import simulate
+from lightmeter.client import check
+from lightmeter_host.node.chain import Chain
+from lightmeter_host.node.simulate import simulate
 from nodeutil import Client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -77,7 +77,7 @@ def test_appends_to_a_stored_chain_and_replays(tmp_path):
 
 
 def test_cli_builds_then_serves(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "node", "--simulate", "12",
+    proc = subprocess.Popen([sys.executable, "-m", "lightmeter_host.cli", "node", "--simulate", "12",
                              "--set-changes", "2", "--seed", "x", "--data", str(tmp_path / "chain"),
                              "--listen", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
@@ -99,6 +99,6 @@ def test_cli_builds_then_serves(tmp_path):
 
 
 def test_cli_refuses_set_changes_without_simulate():
-    p = subprocess.run([sys.executable, "-m", "host_tools.cli", "node", "--set-changes", "2"],
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "node", "--set-changes", "2"],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert p.returncode == 2 and "--simulate" in p.stderr

@@ -1,4 +1,4 @@
-"""lightmeter.store under generated operation sequences and power cuts, checked against a model.
+"""lightmeter.device.store under generated operation sequences and power cuts, checked against a model.
 
 - A hypothesis state machine drives one device's store (files, counter, queue, checkpoint blob)
   on the in-memory PowerCutFs of tests/firmware/test_store.py, cutting the power at a random step
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from lightmeter import store
+from lightmeter.device import store
 from lightmeter.errors import Invalid
 from test_store import PowerCut, PowerCutFs, PowerSwitch
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from host_tools.node import consensus
-from host_tools.node.chain import Chain
+from lightmeter_host.node import consensus
+from lightmeter_host.node.chain import Chain
 from nodeutil import SimulatedNode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,7 +40,7 @@ def write(path, obj):
 
 
 def lm(*args):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli", "sync"] + [str(a) for a in args],
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "sync"] + [str(a) for a in args],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
@@ -182,7 +182,8 @@ def test_a_tampered_header_is_caught(sim, tmp_path, mode):
 def test_two_set_changes_in_one_block_leave_identical_receipts_and_still_sync(tmp_path):
     # Precompile calls leave byte-identical receipts (receipts do not name their transaction),
     # so the receipts tree has equal leaves; the proof is placed by the transaction's position.
-    from lightmeter import receipt, suite
+    from lightmeter.chain import receipt
+    from lightmeter.crypto import suite
 
     sim = Sim("ecdsa", "sync-test")
     try:

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from host_tools.node.chain import Chain
-from host_tools.node.server import NodeServer
-from host_tools.node.simulate import simulate
+from lightmeter_host.node.chain import Chain
+from lightmeter_host.node.server import NodeServer
+from lightmeter_host.node.simulate import simulate
 
 from nodeutil import answer_with
 
@@ -59,7 +59,7 @@ def net():
 
 
 def lm(*args):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli", "sync"] + [str(a) for a in args],
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "sync"] + [str(a) for a in args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
@@ -96,7 +96,9 @@ def test_a_fork_signed_by_the_same_sealers_is_a_conflict(net, tmp_path, as_json)
     assert [h["hash"] for h in shown["evidence"]] == want
     assert all(h["number"] == BLOCKS and h["signatureList"] for h in shown["evidence"])
     # the evidence stands on its own: both headers decode, hash as stated and verify under the set
-    from lightmeter import header, suite, trust, verify
+    from lightmeter.chain import header
+    from lightmeter.crypto import suite
+    from lightmeter.client import trust, verify
     s = suite.get("ecdsa")
     t = trust.from_json(dict(net.genesis, number=None, hash=None))
     for h in shown["evidence"]:

@@ -1,4 +1,4 @@
-"""Tars codec (host_tools.tars) and FISCO transaction transport encoding (host_tools.txcodec).
+"""Tars codec (lightmeter_host.chain.tars) and FISCO transaction transport encoding (lightmeter_host.chain.txcodec).
 
 Rules are from TarsCloud/TarsCpp servant/tup/Tars.h (wire format) and tools/tars2cpp (which
 fields a generated writer emits); the schema is FISCO-BCOS bcos-tars-protocol/.../Transaction.tars.
@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from lightmeter.errors import Malformed
 
-from host_tools import tars
-from host_tools.tars import Reader, TarsError, Writer
-from host_tools.txcodec import (DATA_FIELDS, FIELD_NAMES, LEGACY_REQUIRED, TX_FIELDS,
+from lightmeter_host.chain import tars
+from lightmeter_host.chain.tars import Reader, TarsError, Writer
+from lightmeter_host.chain.txcodec import (DATA_FIELDS, FIELD_NAMES, LEGACY_REQUIRED, TX_FIELDS,
                                 decode_hex, decode_transaction, encode_transaction)
 
 VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors"

@@ -6,11 +6,13 @@ import os
 
 import pytest
 
-from lightmeter import abi, header as header_mod, merkle, receipt as receipt_mod, suite as suite_mod
-from lightmeter import transition, trust as trust_mod, tx as tx_mod
+from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.client import transition, trust as trust_mod
+from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import Invalid
-from host_tools import txbuild
-from host_tools.node import consensus, registry
+from lightmeter_host.chain import txbuild
+from lightmeter_host.node import consensus, registry
 from nodeutil import start_node, trust_of
 
 KEY = b"\x42" * 32

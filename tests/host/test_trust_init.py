@@ -7,18 +7,18 @@ import sys
 
 import pytest
 
-from lightmeter import check, trust as trust_mod
-from host_tools import trustinit
-from host_tools.node.chain import Chain
-from host_tools.node.server import NodeServer
-from host_tools.node.simulate import simulate
+from lightmeter.client import check, trust as trust_mod
+from lightmeter_host.lightclient import trustinit
+from lightmeter_host.node.chain import Chain
+from lightmeter_host.node.server import NodeServer
+from lightmeter_host.node.simulate import simulate
 from nodeutil import Client, answer_with, start_node
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def lm(*args, stdin=""):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli", "trust", "init", *args],
+    return subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "trust", "init", *args],
                           capture_output=True, text=True, cwd=ROOT, input=stdin, timeout=120)
 
 
@@ -171,8 +171,9 @@ def test_chain_settings_from_genesis_config_or_group_info():
 
 # -- --genesis FILE and --hash 0x... ------------------------------------------------------------
 
-from host_tools.node.chain import genesis_config_text  # noqa: E402
-from lightmeter import header as header_mod, suite as suite_mod  # noqa: E402
+from lightmeter_host.node.chain import genesis_config_text  # noqa: E402
+from lightmeter.chain import header as header_mod
+from lightmeter.crypto import suite as suite_mod  # noqa: E402
 
 
 def _genesis_file(tmp_path, chain, sealers, name="genesis.txt"):

@@ -1,0 +1,364 @@
+"""Solidity contract ABI: selectors, event topics, and the encoding of arguments and results.
+
+What a device needs to call a contract (the MeterRegistry that stores its readings) and what a
+host needs to read call data, return data and event data back. The layout is the one of the
+Solidity ABI specification (docs.soliditylang.org, "Contract ABI Specification"): a head of
+32-byte words, one per static value or one offset per dynamic value, then the dynamic values'
+tails in order.
+
+Types: uint8..uint256, int8..int256, address (20 bytes), bool, bytes1..bytes32, bytes,
+string, and arrays of these, T[k] and T[] (nested too). Tuples and fixed-point types raise
+Unsupported. Type names must be canonical ("uint256", never "uint"), as in a selector.
+
+The hash is the crypto suite's: keccak256 on an ecdsa chain, SM3 on an SM chain, whose
+compiler takes selectors and event topics from SM3 (so get() is 0x299f7f9d there, not
+0x6d4ce63c). Pass it as hash_fn, e.g. suite.get("sm").hash.
+
+Decoding is strict: it accepts exactly what encode() produces, so encode(decode(x)) == x for
+every x it accepts. Short data, offsets other than the canonical ones, lengths that overrun
+the data, dirty high bits in uint/int/address/bool/bytesN words, non-zero padding, strings
+that are not UTF-8 (RFC 3629) and trailing bytes all raise Malformed.
+
+Values: uintN/intN are int, address is 20 bytes, bool is bool, bytesN is n bytes, bytes is
+bytes, string is str, arrays are lists (tuples are accepted when encoding).
+"""
+
+from lightmeter.chain import fields
+from lightmeter.errors import Malformed, Unsupported
+
+# Parsed types are tuples (kind, size, element): size is the bit width of uintN/intN, n of
+# bytesN, k of T[k] or -1 for T[]; element is the parsed T of an array, else None.
+_UINT = 0
+_INT = 1
+_ADDRESS = 2
+_BOOL = 3
+_FBYTES = 4  # bytes1..bytes32
+_BYTES = 5
+_STRING = 6
+_ARRAY = 7
+
+_SIMPLE = {"address": (_ADDRESS, 160, None), "bool": (_BOOL, 1, None),
+           "bytes": (_BYTES, 0, None), "string": (_STRING, 0, None)}
+_IDENT_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$"
+_IDENT = _IDENT_START + "0123456789"
+_ZERO32 = bytes(32)
+_TWO256 = 1 << 256
+
+
+# --- types and signatures --------------------------------------------------------------
+
+def _number(text, what):
+    """A positive canonical decimal (digits only, no leading zero) in a type name, or Malformed."""
+    if not text or text[0] == "0" or len(text) > 5:
+        raise Malformed("type: bad %s %r" % (what, text))
+    for c in text:
+        if c < "0" or c > "9":
+            raise Malformed("type: bad %s %r" % (what, text))
+    return int(text)
+
+
+def parse_type(name):
+    """The parsed form of a canonical type name; Malformed or Unsupported otherwise."""
+    if not isinstance(name, str):
+        raise Malformed("type: expected a string")
+    if name.endswith("]"):
+        i = name.rfind("[")
+        if i <= 0:
+            raise Malformed("type: bad array %r" % name)
+        elem = parse_type(name[:i])
+        if i == len(name) - 2:
+            return (_ARRAY, -1, elem)
+        return (_ARRAY, _number(name[i + 1:-1], "array length"), elem)
+    t = _SIMPLE.get(name)
+    if t is not None:
+        return t
+    for prefix, kind in (("uint", _UINT), ("int", _INT)):
+        if name.startswith(prefix):
+            if name == prefix:
+                raise Malformed("type: %r is not canonical, write %s256" % (name, name))
+            bits = _number(name[len(prefix):], "width")
+            if bits % 8 or bits > 256:
+                raise Malformed("type: bad width in %r" % name)
+            return (kind, bits, None)
+    if name.startswith("bytes"):
+        n = _number(name[5:], "size")
+        if n > 32:
+            raise Malformed("type: bad size in %r" % name)
+        return (_FBYTES, n, None)
+    if name.startswith("(") or name.startswith("tuple") or name.startswith("fixed") \
+            or name.startswith("ufixed") or name == "function":
+        raise Unsupported("type: %r is not supported" % name)
+    raise Malformed("type: unknown %r" % name)
+
+
+def parse_signature(signature):
+    """(name, [type, ...]) of a canonical signature such as "record(uint64,bytes)".
+
+    No spaces, no parameter names, canonical type names: the text a selector hashes.
+    """
+    if not isinstance(signature, str):
+        raise Malformed("signature: expected a string")
+    i = signature.find("(")
+    if i <= 0 or not signature.endswith(")"):
+        raise Malformed("signature: expected name(type,...), got %r" % signature)
+    name = signature[:i]
+    if name[0] not in _IDENT_START:
+        raise Malformed("signature: bad name %r" % name)
+    for c in name:
+        if c not in _IDENT:
+            raise Malformed("signature: bad name %r" % name)
+    inner = signature[i + 1:-1]
+    types = inner.split(",") if inner else []
+    for t in types:
+        parse_type(t)
+    return name, types
+
+
+def selector(signature, hash_fn):
+    """The 4-byte function (or error) selector: the first 4 bytes of hash_fn(signature)."""
+    parse_signature(signature)
+    return hash_fn(signature.encode())[:4]
+
+
+def event_topic(signature, hash_fn):
+    """The 32-byte topic 0 of a non-anonymous event: hash_fn(signature)."""
+    parse_signature(signature)
+    return hash_fn(signature.encode())
+
+
+def _parse_all(types):
+    if not isinstance(types, (list, tuple)):
+        raise Malformed("types: expected a list of type names")
+    return [parse_type(t) for t in types]
+
+
+def _dynamic(t):
+    kind = t[0]
+    if kind == _BYTES or kind == _STRING:
+        return True
+    if kind == _ARRAY:
+        return t[1] < 0 or _dynamic(t[2])
+    return False
+
+
+def _head_size(t):
+    """Bytes a value of type t takes in the head of its sequence."""
+    if t[0] == _ARRAY and not _dynamic(t):
+        return t[1] * _head_size(t[2])
+    return 32
+
+
+# --- encoding --------------------------------------------------------------------------
+
+def _word(n):
+    return n.to_bytes(32, "big")
+
+
+def _padded(b):
+    """b followed by zero bytes up to a multiple of 32."""
+    return b + bytes(-len(b) % 32)
+
+
+def _as_bytes(v, what):
+    if not isinstance(v, (bytes, bytearray)):
+        raise Malformed("%s: expected bytes" % what)
+    return bytes(v)
+
+
+def _as_int(v, what):
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise Malformed("%s: expected an integer" % what)
+    return v
+
+
+def _encode_seq(ts, values):
+    if not isinstance(values, (list, tuple)):
+        raise Malformed("encode: expected a list of values")
+    if len(values) != len(ts):
+        raise Malformed("encode: %d types but %d values" % (len(ts), len(values)))
+    heads = []
+    tails = []
+    offset = 0
+    for t in ts:
+        offset += _head_size(t)
+    for i in range(len(ts)):
+        t = ts[i]
+        enc = _encode_one(t, values[i])
+        if _dynamic(t):
+            heads.append(_word(offset))
+            tails.append(enc)
+            offset += len(enc)
+        else:
+            heads.append(enc)
+    return b"".join(heads) + b"".join(tails)
+
+
+def _encode_one(t, v):
+    kind, size, elem = t
+    if kind == _UINT:
+        v = _as_int(v, "uint%d" % size)
+        if v < 0 or v >> size:
+            raise Malformed("uint%d: %d out of range" % (size, v))
+        return _word(v)
+    if kind == _INT:
+        v = _as_int(v, "int%d" % size)
+        half = 1 << (size - 1)
+        if v < -half or v >= half:
+            raise Malformed("int%d: %d out of range" % (size, v))
+        return _word(v % _TWO256)  # two's complement, sign-extended to 256 bits
+    if kind == _ADDRESS:
+        v = _as_bytes(v, "address")
+        if len(v) != 20:
+            raise Malformed("address: expected 20 bytes, got %d" % len(v))
+        return bytes(12) + v
+    if kind == _BOOL:
+        if v is not True and v is not False:
+            raise Malformed("bool: expected True or False")
+        return _word(1 if v else 0)
+    if kind == _FBYTES:
+        v = _as_bytes(v, "bytes%d" % size)
+        if len(v) != size:
+            raise Malformed("bytes%d: expected %d bytes, got %d" % (size, size, len(v)))
+        return _padded(v)
+    if kind == _BYTES or kind == _STRING:
+        if kind == _STRING:
+            if not isinstance(v, str):
+                raise Malformed("string: expected str")
+            v = v.encode()
+        else:
+            v = _as_bytes(v, "bytes")
+        return _word(len(v)) + _padded(v)
+    # an array
+    if not isinstance(v, (list, tuple)):
+        raise Malformed("array: expected a list")
+    if size < 0:
+        return _word(len(v)) + _encode_seq([elem] * len(v), v)
+    if len(v) != size:
+        raise Malformed("array: expected %d items, got %d" % (size, len(v)))
+    return _encode_seq([elem] * size, v)
+
+
+def encode(types, values):
+    """The ABI encoding of values (a list) as the tuple of types (a list of type names)."""
+    return _encode_seq(_parse_all(types), values)
+
+
+def encode_call(signature, values, hash_fn):
+    """Call data: the selector of signature, then its arguments encoded."""
+    _, types = parse_signature(signature)
+    return hash_fn(signature.encode())[:4] + encode(types, values)
+
+
+# --- decoding --------------------------------------------------------------------------
+
+def _read(data, pos, n):
+    if pos + n > len(data):
+        raise Malformed("abi: data too short (need %d bytes at %d, have %d)" % (n, pos, len(data)))
+    return data[pos:pos + n]
+
+
+def _uint_at(data, pos):
+    return int.from_bytes(_read(data, pos, 32), "big")
+
+
+def _check_zero(b, what):
+    if b != bytes(len(b)):
+        raise Malformed("abi: non-zero %s" % what)
+
+
+def _decode_seq(ts, data, pos):
+    """Values of the sequence of types ts encoded at pos, and the position just after it.
+
+    Tails must follow the head in order with no gap, so each offset has one valid value.
+    """
+    head = 0
+    for t in ts:
+        head += _head_size(t)
+    if pos + head > len(data):
+        raise Malformed("abi: data too short (%d bytes of head at %d, have %d)" % (head, pos, len(data)))
+    out = []
+    h = pos
+    tail = pos + head
+    for t in ts:
+        if _dynamic(t):
+            off = _uint_at(data, h)
+            if off != tail - pos:
+                raise Malformed("abi: offset %d at %d, expected %d" % (off, h, tail - pos))
+            v, tail = _decode_one(t, data, tail)
+            h += 32
+        else:
+            v, h = _decode_one(t, data, h)
+        out.append(v)
+    return out, tail
+
+
+def _decode_one(t, data, pos):
+    kind, size, elem = t
+    if kind == _ARRAY:
+        if size >= 0:
+            if pos + size * _head_size(elem) > len(data):  # before building a list of size
+                raise Malformed("abi: data too short for %s items" % size)
+            return _decode_seq([elem] * size, data, pos)
+        n = _uint_at(data, pos)
+        # every item takes at least one 32-byte word, so n is bounded by what is left
+        if n > (len(data) - pos - 32) // 32:
+            raise Malformed("abi: array length %d overruns the data" % n)
+        return _decode_seq([elem] * n, data, pos + 32)
+    if kind == _BYTES or kind == _STRING:
+        n = _uint_at(data, pos)
+        if n > len(data) - pos - 32:
+            raise Malformed("abi: length %d overruns the data" % n)
+        padded = n + (-n % 32)
+        body = _read(data, pos + 32, padded)
+        _check_zero(body[n:], "padding after bytes")
+        v = body[:n]
+        if kind == _STRING:
+            if fields.utf8_error(v) >= 0:
+                raise Malformed("string: not UTF-8")
+            v = v.decode()
+        return v, pos + 32 + padded
+    w = _read(data, pos, 32)
+    if kind == _UINT:
+        v = int.from_bytes(w, "big")
+        if v >> size:
+            raise Malformed("abi: uint%d with high bits set" % size)
+    elif kind == _INT:
+        v = int.from_bytes(w, "big")
+        if v >> 255:
+            v -= _TWO256
+        half = 1 << (size - 1)
+        if v < -half or v >= half:
+            raise Malformed("abi: int%d not sign-extended" % size)
+    elif kind == _ADDRESS:
+        _check_zero(w[:12], "high bytes of address")
+        v = w[12:]
+    elif kind == _BOOL:
+        if w[:31] != _ZERO32[:31] or w[31] > 1:
+            raise Malformed("abi: bool not 0 or 1")
+        v = w[31] == 1
+    else:  # bytesN
+        _check_zero(w[size:], "padding after bytes%d" % size)
+        v = w[:size]
+    return v, pos + 32
+
+
+def decode(types, data):
+    """The list of values that data encodes as the tuple of types; Malformed unless canonical."""
+    ts = _parse_all(types)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise Malformed("abi: expected bytes")
+    data = bytes(data)
+    values, end = _decode_seq(ts, data, 0)
+    if end != len(data):
+        raise Malformed("abi: %d trailing bytes" % (len(data) - end))
+    return values
+
+
+def decode_call(signature, data, hash_fn):
+    """The arguments of call data for signature; Malformed if the selector is another one."""
+    _, types = parse_signature(signature)
+    if len(data) < 4:
+        raise Malformed("abi: call data shorter than a selector")
+    if bytes(data[:4]) != hash_fn(signature.encode())[:4]:
+        raise Malformed("abi: call data is not a call of %s" % signature)
+    return decode(types, data[4:])

@@ -1,0 +1,192 @@
+"""FISCO BCOS 3.x block headers: strict decoding from node JSON and the header hash.
+
+The hash is H(preimage) where the preimage is a raw concatenation with no
+length prefixes (bcos-tars-protocol impl/TarsHashable.h):
+
+    int32 version | per parent: int64 number, hash | txsRoot | receiptsRoot |
+    stateRoot | int64 number | gasUsed as decimal ASCII | int64 timestamp |
+    int64 sealer | 64-byte node ids | extraData | int64 weight per sealer
+
+Because nothing delimits the fields, the decoder pins every width and count so
+that one byte string can be read back into exactly one header:
+- number > 0 has exactly one parent, numbered number - 1; genesis has none;
+- roots are 32 bytes, node ids 64 bytes, as many weights as sealers, at least
+  one sealer;
+- gasUsed is canonical decimal digits and the timestamp is below 2**48 ms, so
+  the first timestamp byte (0x00) ends the digits;
+- extraData of a non-genesis header is shorter than one sealer entry (72 bytes),
+  so the sealer count is fixed by the preimage length.
+The genesis header (number 0) hashes empty roots and an empty gasUsed (the
+node never sets them, Ledger.cpp buildGenesisBlock) and carries no signatures:
+it is trusted by hash only.
+"""
+
+from lightmeter.chain import fields
+from lightmeter.errors import Malformed
+
+MAX_SEALERS = 256
+MAX_TIMESTAMP = (1 << 48) - 1
+MAX_EXTRA = 71
+MAX_GENESIS_EXTRA = 1 << 16
+ZERO32 = bytes(32)
+
+
+class Header:
+    """A decoded header. Byte fields are bytes; `signatures` is [(index, sig)]."""
+
+    __slots__ = (
+        "version", "parents", "txs_root", "receipts_root", "state_root", "number",
+        "gas_used", "timestamp", "sealer", "sealer_list", "extra_data", "weights",
+        "signatures", "claimed_hash",
+    )
+
+    def preimage(self):
+        """The exact bytes FISCO BCOS hashes for this header."""
+        ib = fields.int_be
+        parts = [ib(self.version, 4)]
+        for num, h in self.parents:
+            parts.append(ib(num, 8))
+            parts.append(h)
+        if self.number == 0:
+            # Genesis quirk: roots and gasUsed were never set, so they hash as empty.
+            parts.append(ib(0, 8))
+        else:
+            parts.append(self.txs_root)
+            parts.append(self.receipts_root)
+            parts.append(self.state_root)
+            parts.append(ib(self.number, 8))
+            parts.append(self.gas_used)
+        parts.append(ib(self.timestamp, 8))
+        parts.append(ib(self.sealer, 8))
+        parts.extend(self.sealer_list)
+        parts.append(self.extra_data)
+        for w in self.weights:
+            parts.append(ib(w, 8))
+        return b"".join(parts)
+
+    def hash(self, suite):
+        """The header hash, recomputed from the fields (never the transmitted one)."""
+        return suite.hash(self.preimage())
+
+
+def from_json(obj, node_sig_len=None):
+    """Decode a header from getBlockByNumber/ByHash JSON (the response or its result).
+
+    node_sig_len, when given (65 ecdsa, 64 sm), pins every signature's length.
+    Raises Malformed on any deviation from the shapes described above.
+    """
+    obj = fields.unwrap(obj)
+    g = fields.get
+    h = Header()
+    h.version = fields.integer(g(obj, "version"), "version", 0, fields.INT32_MAX)
+    h.number = n = fields.integer(g(obj, "number"), "number")
+    h.timestamp = fields.integer(g(obj, "timestamp"), "timestamp", 0, MAX_TIMESTAMP)
+
+    parents = fields.array(g(obj, "parentInfo"), "parentInfo", 8)
+    if n == 0:
+        if parents:
+            raise Malformed("parentInfo: the genesis header has no parent")
+        h.parents = []
+    else:
+        if len(parents) != 1:
+            raise Malformed("parentInfo: a header above genesis has exactly one parent")
+        p = parents[0]
+        pn = fields.integer(g(p, "blockNumber"), "parentInfo.blockNumber")
+        if pn != n - 1:
+            raise Malformed("parentInfo.blockNumber: %d is not number - 1" % pn)
+        h.parents = [(pn, fields.hexbytes(g(p, "blockHash"), "parentInfo.blockHash", 32, True))]
+
+    h.txs_root = fields.hexbytes(g(obj, "txsRoot"), "txsRoot", 32, True)
+    h.receipts_root = fields.hexbytes(g(obj, "receiptsRoot"), "receiptsRoot", 32, True)
+    h.state_root = fields.hexbytes(g(obj, "stateRoot"), "stateRoot", 32, True)
+    h.gas_used = fields.decimal(g(obj, "gasUsed"), "gasUsed")
+
+    sealers = fields.array(g(obj, "sealerList"), "sealerList", MAX_SEALERS)
+    h.sealer_list = [fields.hexbytes(s, "sealerList[%d]" % i, 64, True) for i, s in enumerate(sealers)]
+    weights = fields.array(g(obj, "consensusWeights"), "consensusWeights", MAX_SEALERS)
+    if len(weights) != len(sealers):
+        raise Malformed("consensusWeights: %d weights for %d sealers" % (len(weights), len(sealers)))
+    h.weights = [fields.integer(w, "consensusWeights[%d]" % i, 1) for i, w in enumerate(weights)]
+    h.sealer = fields.integer(g(obj, "sealer"), "sealer")
+    extra = g(obj, "extraData")
+    if n == 0:
+        h.extra_data = fields.hexbytes(extra, "extraData", None, True)
+        if len(h.extra_data) > MAX_GENESIS_EXTRA:
+            raise Malformed("extraData: longer than %d bytes" % MAX_GENESIS_EXTRA)
+        if h.sealer != 0:
+            raise Malformed("sealer: the genesis header has no sealer")
+        # The node shows the unset roots and gasUsed as zero; anything else is not a genesis.
+        if h.txs_root != ZERO32 or h.receipts_root != ZERO32 or h.state_root != ZERO32:
+            raise Malformed("genesis roots must be zero")
+        if h.gas_used != b"0":
+            raise Malformed("genesis gasUsed must be 0")
+    else:
+        h.extra_data = fields.hexbytes(extra, "extraData", None, True)
+        if len(h.extra_data) > MAX_EXTRA:
+            raise Malformed("extraData: over %d bytes would make the preimage ambiguous" % MAX_EXTRA)
+        if not sealers:
+            raise Malformed("sealerList: empty above genesis")
+        if h.sealer >= len(sealers):
+            raise Malformed("sealer: index %d outside the sealer list" % h.sealer)
+        for i in range(1, len(h.sealer_list)):
+            if h.sealer_list[i - 1] >= h.sealer_list[i]:
+                raise Malformed("sealerList: not in ascending node id order (or repeated)")
+
+    sigs = fields.array(obj.get("signatureList", []), "signatureList", MAX_SEALERS)
+    h.signatures = []
+    for i, s in enumerate(sigs):
+        name = "signatureList[%d]" % i
+        idx = fields.integer(g(s, "sealerIndex"), name + ".sealerIndex")
+        sig = fields.hexbytes(g(s, "signature"), name + ".signature", None, True)
+        if node_sig_len is not None and len(sig) != node_sig_len:
+            raise Malformed("%s.signature: expected %d bytes, got %d" % (name, node_sig_len, len(sig)))
+        h.signatures.append((idx, sig))
+
+    claimed = obj.get("hash")
+    h.claimed_hash = None if claimed is None else fields.hexbytes(claimed, "hash", 32, True)
+    return h
+
+
+def to_json(h, digest=None):
+    """The node's JSON result object for header h (what getBlockByNumber returns)."""
+    hx = fields.hex0x
+    zero = "0x" + "00" * 32
+    genesis = h.number == 0
+    out = {
+        "consensusWeights": list(h.weights),
+        "extraData": hx(h.extra_data),
+        "gasUsed": "0" if genesis else h.gas_used.decode(),
+        "number": h.number,
+        "parentInfo": [{"blockHash": hx(ph), "blockNumber": pn} for pn, ph in h.parents],
+        "receiptsRoot": zero if genesis else hx(h.receipts_root),
+        "sealer": h.sealer,
+        "sealerList": [hx(n) for n in h.sealer_list],
+        "signatureList": [{"sealerIndex": i, "signature": hx(s)} for i, s in h.signatures],
+        "stateRoot": zero if genesis else hx(h.state_root),
+        "timestamp": h.timestamp,
+        "txsRoot": zero if genesis else hx(h.txs_root),
+        "version": h.version,
+    }
+    if digest is not None:
+        out["hash"] = hx(digest)
+    return out
+
+
+def new(number, parent_hash=None, sealers=(), weights=None, txs_root=ZERO32,
+        receipts_root=ZERO32, state_root=ZERO32, gas_used=b"0", timestamp=0, sealer=0,
+        extra_data=b"", version=0x03030000):
+    """A Header from field values (for chains we build: tests and the local node)."""
+    h = Header()
+    h.version = version
+    h.number = number
+    h.parents = [] if number == 0 else [(number - 1, parent_hash)]
+    h.txs_root, h.receipts_root, h.state_root = txs_root, receipts_root, state_root
+    h.gas_used = gas_used
+    h.timestamp = timestamp
+    h.sealer = sealer
+    h.sealer_list = list(sealers)
+    h.weights = [1] * len(h.sealer_list) if weights is None else list(weights)
+    h.extra_data = extra_data
+    h.signatures = []
+    h.claimed_hash = None
+    return h

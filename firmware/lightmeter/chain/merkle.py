@@ -1,0 +1,134 @@
+"""FISCO BCOS 3.x binary Merkle trees (txsRoot, receiptsRoot) and their proofs.
+
+Tree (bcos-crypto merkle/Merkle.h, width 2): leaves are the raw 32-byte
+transaction or receipt hashes; a parent is H(left || right); a lone last node is
+hashed alone, H(node); one leaf is its own root; no leaves give 32 zero bytes.
+
+Proof, as getTransaction / getTransactionReceipt return it (txProof,
+txReceiptProof): bottom-up groups, each a "count slot" (uint32 big-endian count
+in the first 4 bytes, 28 zero bytes) followed by the whole sibling group, the
+node on the path included. A one-transaction block's proof is [root].
+
+The upstream verifier only checks membership of the running hash in each group.
+This one also bounds counts to 1..2, requires zero slot padding, limits the
+depth, and returns the leaf position the path proves, so a caller can bind a
+receipt to its transaction. Two leaves may be equal (receipts do not name their
+transaction: two identical calls leave identical receipts); where a group holds
+the running hash twice the path alone cannot tell the side, so the caller's
+expected position decides, and without one the proof is refused as ambiguous.
+"""
+
+from lightmeter.chain import fields
+from lightmeter.errors import Invalid, Malformed
+
+MAX_DEPTH = 32  # 2**32 leaves: far above any block
+_PAD = bytes(28)
+_EMPTY = bytes(32)
+
+
+def root(leaves, H):
+    """Merkle root of a list of 32-byte leaves with hash function H."""
+    if not leaves:
+        return bytes(32)
+    level = list(leaves)
+    while len(level) > 1:
+        level = [H(b"".join(level[i:i + 2])) for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def count_slot(count):
+    """The 32-byte slot that announces a group of count hashes."""
+    return count.to_bytes(4, "big") + _PAD
+
+
+def proof(leaves, index, H):
+    """The node's proof (list of 32-byte items) for leaves[index]."""
+    n = len(leaves)
+    if not 0 <= index < n:
+        raise Malformed("proof: leaf index out of range")
+    if n == 1:
+        return [leaves[0]]
+    out = []
+    level = list(leaves)
+    while len(level) > 1:
+        start = index - (index % 2)
+        group = level[start:start + 2]
+        out.append(count_slot(len(group)))
+        out.extend(group)
+        level = [H(b"".join(level[i:i + 2])) for i in range(0, len(level), 2)]
+        index //= 2
+    return out
+
+
+def parse_proof(items, name="proof"):
+    """32-byte items from the JSON list of 64-hex strings (0x tolerated)."""
+    fields.array(items, name, 1 + 3 * MAX_DEPTH)
+    if not items:
+        raise Malformed("%s: empty" % name)
+    return [fields.hexbytes(x, "%s[%d]" % (name, i), 32) for i, x in enumerate(items)]
+
+
+def check_items(items, name="proof"):
+    """A proof as the device link carries it: a non-empty list of 32-byte strings."""
+    if not isinstance(items, list) or not items:
+        raise Malformed("%s: expected a non-empty array" % name)
+    if len(items) > 1 + 3 * MAX_DEPTH:
+        raise Malformed("%s: too long" % name)
+    for x in items:
+        if not isinstance(x, (bytes, bytearray)) or len(x) != 32:
+            raise Malformed("%s: items are 32-byte strings" % name)
+    return items
+
+
+def verify(items, leaf, expected_root, H, index=None):
+    """Check that leaf is in the tree with root expected_root; return its position.
+
+    items are 32-byte proof items (see parse_proof). index, if given, is the
+    position the caller expects; it settles a group whose two hashes are equal.
+    Raises Malformed for a proof that breaks the format, Invalid for one that
+    does not lead to the root.
+    """
+    n = len(items)
+    if n == 0:
+        raise Malformed("proof: empty")
+    if expected_root == _EMPTY:
+        raise Invalid("proof: the root is that of a block without transactions")
+    if n == 1:
+        if items[0] != leaf:
+            raise Invalid("proof: single-leaf proof is not this leaf")
+        if leaf != expected_root:
+            raise Invalid("proof: leads to another root")
+        return 0
+    h = leaf
+    i = 0
+    position = 0
+    depth = 0
+    while i < n:
+        slot = items[i]
+        if slot[4:] != _PAD:
+            raise Malformed("proof: count slot %d has non-zero padding" % i)
+        c = int.from_bytes(slot[:4], "big")
+        if c < 1 or c > 2:
+            raise Malformed("proof: count %d at slot %d (groups hold 1 or 2 hashes)" % (c, i))
+        if i + 1 + c > n:
+            raise Malformed("proof: group at slot %d runs past the end" % i)
+        if depth >= MAX_DEPTH:
+            raise Malformed("proof: deeper than %d levels" % MAX_DEPTH)
+        group = items[i + 1:i + 1 + c]
+        if c == 2 and group[0] == group[1] == h:
+            if index is None:
+                raise Invalid("proof: level %d holds the hash twice; its position is ambiguous" % depth)
+            bit = (index >> depth) & 1
+        elif group[0] == h:
+            bit = 0
+        elif c == 2 and group[1] == h:
+            bit = 1
+        else:
+            raise Invalid("proof: level %d does not contain the hash being proven" % depth)
+        position |= bit << depth
+        h = H(b"".join(group))
+        i += 1 + c
+        depth += 1
+    if h != expected_root:
+        raise Invalid("proof: leads to another root")
+    return position

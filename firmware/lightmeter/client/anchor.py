@@ -1,0 +1,45 @@
+"""Is this reading's transaction on chain? The device's own check of a relay's answer.
+
+The relay answers get_receipt with a receipt, the receipt's Merkle proof, the
+transaction's Merkle proof and the block header (proto/link.md). None of it is
+believed: the header must carry a quorum of trusted sealers' signatures; the
+receipt, recomputed from its fields, must prove into receiptsRoot and the
+device's own transaction hash into txsRoot, at the same position (a receipt
+does not name its transaction, so the position is what binds them); the
+transaction must have succeeded and MeterRegistry must have logged this
+device's reading with this sequence number.
+"""
+
+from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.client import verify
+from lightmeter.link import wire
+from lightmeter.errors import Invalid, Malformed
+
+READING_EVENT = "Reading(address,uint64,bytes)"
+
+
+def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
+    """Check a `receipt` answer for the device's transaction tx_hash.
+
+    registry and device are 20-byte addresses. Returns the verified header (its
+    number and timestamp are then trustworthy). Raises Invalid or Malformed.
+    """
+    if not isinstance(answer, dict):
+        raise Malformed("receipt answer: expected a map")
+    for k in (0, 1, 2, 3):
+        if k not in answer:
+            raise Malformed("receipt answer: field %d missing" % k)
+    hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
+    verify.verify_header(hdr, trust, suite)
+    rcpt = receipt_mod.from_json(wire.receipt_from_wire(answer[0]))
+    pos_t = merkle.verify(merkle.check_items(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
+    _, pos_r = verify.verify_receipt(rcpt, merkle.check_items(answer[1], "receipt proof"), hdr, suite, pos_t)
+    if pos_r != pos_t:
+        raise Invalid("the receipt is not this transaction's (positions %d and %d)" % (pos_r, pos_t))
+    topic = abi.event_topic(READING_EVENT, suite.hash)
+    want = (topic, bytes(12) + device, seq.to_bytes(32, "big"))
+    reg = registry.hex().encode()
+    for address, topics, data in rcpt.logs:
+        if address == reg and len(topics) == 3 and (topics[0], topics[1], topics[2]) == want:
+            return hdr
+    raise Invalid("MeterRegistry did not log this reading")

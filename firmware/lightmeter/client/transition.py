@@ -1,0 +1,234 @@
+"""Moving the trusted sealer set forward (DESIGN.md, trust model point 4).
+
+A checkpoint (trust.Trust) holds `number`, `hash` and `sealers`. Here the
+sealers of a checkpoint are the set that signs the blocks AFTER `number`:
+FISCO BCOS applies a change made in block N from block N + 1
+(enableNumber = N + 1), so header N is still signed by the old set and header
+N + 1 carries the new one. For a checkpoint without set changes in its own
+block (genesis, or any block without consensus-precompile transactions) this
+is also the set that signed block `number`.
+
+Strict mode, `apply_set_changes`: the transactions to the consensus precompile
+(0x...1003) in a header N already accepted under the trusted set, each proven
+into N's txsRoot and, at the same position, its successful receipt into N's
+receiptsRoot, are decoded and applied in block order to the trusted set. The
+result is the checkpoint (N, hash of N, set for N + 1). The caller cannot prove
+that it was given every change of block N; a change left out makes header N + 1
+(which carries the real set) fail verify.verify_header, so nothing is accepted
+on an incomplete list.
+
+Skipping mode, `verify_skip` (CometBFT-style): a later header with a different
+set is accepted when (a) its signers that are also in the trusted set hold more
+than 1/3 of the trusted weight and (b) its signatures reach the PBFT quorum of
+the header's own set. The result is the checkpoint (M, hash of M, M's own set);
+if block M itself changed the set, apply its changes with apply_set_changes
+(header M matches that checkpoint) before verifying M + 1 strictly. On refusal,
+bisect: try a header between the checkpoint and the target.
+"""
+
+from lightmeter.chain import abi, fields
+from lightmeter.client import verify
+from lightmeter.errors import Invalid, LightmeterError
+from lightmeter.client.trust import Trust, quorum
+
+# The consensus precompile as the "to" field of a transaction carries it (hex, no 0x).
+CONSENSUS_ADDRESS = b"0000000000000000000000000000000000001003"
+
+# Methods that change sealers, in a fixed order (dicts are unordered on MicroPython).
+METHODS = (
+    ("addSealer(string,uint256)", "addSealer", ["string", "uint256"]),
+    ("addObserver(string)", "addObserver", ["string"]),
+    ("remove(string)", "remove", ["string"]),
+    ("setWeight(string,uint256)", "setWeight", ["string", "uint256"]),
+)
+MAX_WEIGHT = (1 << 63) - 1  # consensusWeights are int64 in the header hash
+
+
+class TooLittleOverlap(Invalid):
+    """verify_skip: the trusted set does not vouch for the header (bisect: try a nearer one)."""
+
+
+def _copy(trust, sealers, number, digest):
+    t = Trust()
+    t.chain_id = trust.chain_id
+    t.group_id = trust.group_id
+    t.crypto = trust.crypto
+    t.sealers = sealers
+    t.number = number
+    t.hash = digest
+    return t
+
+
+def header_set_matches(trust, header):
+    """True if header's sealerList and weights are exactly trust.sealers."""
+    sealers = trust.sealers
+    if len(header.sealer_list) != len(sealers) or len(header.weights) != len(sealers):
+        return False
+    for i in range(len(sealers)):
+        node, w = sealers[i]
+        if header.sealer_list[i] != node or header.weights[i] != w:
+            return False
+    return True
+
+
+def decode_change(data, suite):
+    """(method, node id bytes, weight or None) of consensus-precompile call data."""
+    sel = bytes(data[:4])
+    for sig, name, types in METHODS:
+        if abi.selector(sig, suite.hash) == sel:
+            break
+    else:
+        raise Invalid("not a known consensus precompile method (selector %s)" % fields.hex0x(sel))
+    try:
+        args = abi.decode(types, data[4:])
+        node = fields.hexbytes(args[0], "node id", 64, prefix=False)
+    except LightmeterError as e:
+        raise Invalid("%s call does not decode: %s" % (name, e))
+    weight = None
+    if len(args) > 1:
+        weight = args[1]
+        if not 0 < weight <= MAX_WEIGHT:
+            raise Invalid("%s with weight %d (must be 1..2**63-1)" % (name, weight))
+    return name, node, weight
+
+
+def apply_change(sealers, change):
+    """A new sorted [(node, weight)] list: sealers with one decoded change applied."""
+    name, node, weight = change
+    out = []
+    found = False
+    for n, w in sealers:
+        if n == node:
+            found = True
+            if name == "addSealer" or name == "setWeight":
+                out.append((n, weight))
+            # addObserver and remove drop it from the sealers
+        else:
+            out.append((n, w))
+    if name == "setWeight" and not found:
+        raise Invalid("setWeight of %s..., which is not a sealer" % fields.hex0x(node[:8]))
+    if name == "addSealer" and not found:
+        out.append((node, weight))
+        out.sort()
+    return out
+
+
+def proven_change(trust, header, item, suite):
+    """(position, decoded change) of one (tx, tx proof, receipt, receipt proof) of header."""
+    if len(item) != 4:
+        raise Invalid("a change is (tx, tx proof, receipt, receipt proof)")
+    tx, tx_proof, rcpt, rcpt_proof = item
+    if tx["to"] != CONSENSUS_ADDRESS:
+        raise Invalid("transaction is to %r, not the consensus precompile" % (tx["to"].decode(),))
+    _, _, tpos = verify.verify_tx(tx, tx_proof, header, trust, suite)
+    _, rpos = verify.verify_receipt(rcpt, rcpt_proof, header, suite, tpos)
+    if tpos != rpos:
+        raise Invalid("receipt is at position %d, its transaction at %d" % (rpos, tpos))
+    return tpos, decode_change(tx["input"], suite)
+
+
+def apply_set_changes(trust, header, changes, suite):
+    """The checkpoint after header N (accepted under trust) and its proven set changes.
+
+    changes: [(tx dict, tx proof items, Receipt, receipt proof items)] in block
+    order. Returns a new Trust: number N, hash of N, sealers the set for N + 1.
+    """
+    if not header_set_matches(trust, header):
+        raise Invalid("the header's sealer set is not the trusted set; verify it under this trust first")
+    if trust.number is not None and header.number < trust.number:
+        raise Invalid("header %d is below the checkpoint %d" % (header.number, trust.number))
+    digest = header.hash(suite)
+    if trust.number is not None and header.number == trust.number and digest != trust.hash:
+        raise Invalid("conflicts with the trusted header at height %d" % header.number)
+    sealers = list(trust.sealers)
+    last = -1
+    for i, item in enumerate(changes):
+        try:
+            pos, change = proven_change(trust, header, item, suite)
+        except LightmeterError as e:
+            raise type(e)("change %d: %s" % (i, e))
+        if pos <= last:
+            raise Invalid("change %d: position %d is not after the previous change's %d" % (i, pos, last))
+        last = pos
+        sealers = apply_change(sealers, change)
+        if not sealers:
+            raise Invalid("change %d leaves no sealer" % i)
+    return _copy(trust, sealers, header.number, digest)
+
+
+class SkipCheck:
+    """What verify_skip established; `trust` is the checkpoint at the header."""
+
+    __slots__ = ("number", "hash", "signers", "weight", "quorum", "trusted_weight",
+                 "trusted_total", "trust")
+
+
+def verify_skip(trusted, header, suite):
+    """Accept a later header signed by a quorum of its own set that the trusted set vouches for.
+
+    Returns a SkipCheck or raises Invalid.
+    """
+    digest = header.hash(suite)
+    if header.claimed_hash is not None and header.claimed_hash != digest:
+        raise Invalid("the header's hash field does not match its fields")
+    if header.number == 0:
+        raise Invalid("a genesis header carries no signatures; it is trusted only by its hash")
+    if trusted.number is not None and header.number <= trusted.number:
+        raise Invalid("header %d is not above the checkpoint %d" % (header.number, trusted.number))
+    own = []
+    n = len(header.sealer_list)
+    if n == 0 or len(header.weights) != n:
+        raise Invalid("the header's sealer list is empty or its weights do not match it")
+    for i in range(n):
+        if i and header.sealer_list[i - 1] >= header.sealer_list[i]:
+            raise Invalid("sealerList: not in ascending node id order (or repeated)")
+        if header.weights[i] < 1:
+            raise Invalid("sealer %d has weight %d" % (i, header.weights[i]))
+        own.append((header.sealer_list[i], header.weights[i]))
+
+    # (a) first, as it needs no signature check: overlap with the trusted set.
+    seen = []
+    for idx, _ in header.signatures:
+        if idx >= n:
+            raise Invalid("signature by unknown sealer index %d" % idx)
+        if idx in seen:
+            raise Invalid("sealer index %d signs twice" % idx)
+        seen.append(idx)
+    total = trusted.total_weight()
+    tw = 0
+    for idx in seen:
+        node = own[idx][0]
+        for tn, w in trusted.sealers:
+            if tn == node:
+                tw += w
+                break
+    if 3 * tw <= total:
+        raise TooLittleOverlap("trusted signers hold %d of total %d, need more than a third" % (tw, total))
+
+    # (b) the header's own quorum, every signature checked.
+    signers, weight = verify.check_signatures(header, digest, own, suite)
+    own_total = 0
+    for _, w in own:
+        own_total += w
+    q = quorum(own_total)
+    if weight < q:
+        raise Invalid("quorum not reached: signers hold weight %d of the %d needed" % (weight, q))
+    res = SkipCheck()
+    res.number = header.number
+    res.hash = digest
+    res.signers = signers
+    res.weight = weight
+    res.quorum = q
+    res.trusted_weight = tw
+    res.trusted_total = total
+    res.trust = _copy(trusted, own, header.number, digest)
+    return res
+
+
+def verify_next(trust, header, suite):
+    """Strict step: header is number trust.number + 1, links to trust.hash, verifies under trust."""
+    if trust.number is None or header.number != trust.number + 1:
+        raise Invalid("header %d does not follow the checkpoint" % header.number)
+    if header.parents[0][1] != trust.hash:
+        raise Invalid("header %d's parent is not the trusted header" % header.number)
+    return verify.verify_header(header, trust, suite)

@@ -1,0 +1,157 @@
+"""secp256k1 ECDSA as FISCO BCOS uses it (the "ecdsa" crypto suite).
+
+Keys and signatures in FISCO's layouts: a public key (node ID) is 64 bytes
+x || y without the 0x04 prefix; a signature is 65 bytes r || s || v with v the
+recovery id 0 or 1 (FISCO rejects 27/28). The signed value is a 32-byte hash
+used as it is (no prefix, no rehash). Signatures are low-s, with deterministic
+RFC 6979 nonces, as libsecp256k1's secp256k1_ecdsa_sign_recoverable makes them,
+so `sign` and libsecp256k1 agree byte for byte.
+
+Curve: SEC 2 v2 (2010), section 2.4.1. Endomorphism: beta and lambda are the
+cube roots of unity mod p and mod n that pair up (lambda*G = (beta*Gx, Gy));
+the lattice basis comes from the extended Euclidean algorithm on (n, lambda)
+(GLV, CRYPTO 2001, section 4). tests/firmware/test_secp256k1.py checks both.
+"""
+
+from lightmeter.crypto import ec, rfc6979
+from lightmeter.errors import Invalid, Malformed
+
+P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
+A = 0
+B = 7
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+GX = 0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798
+GY = 0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8
+HALF_N = N >> 1  # s must be <= HALF_N (low-s)
+
+# lambda*(x, y) = (BETA*x, y); LAMBDA^3 = 1 mod N, BETA^3 = 1 mod P.
+BETA = 0x7AE96A2B657C07106E64479EAC3434E99CF0497512F58995C1396C28719501EE
+LAMBDA = 0x5363AD4CC05C30E0A5261C028812645A122E22EA20816678DF02967C1B23BD72
+# Short basis of {(a, b): a + b*LAMBDA = 0 mod N} (GLV, extended Euclid on N, LAMBDA).
+A1 = 0x3086D221A7D46BCDE86C90E49284EB15
+B1 = -0xE4437ED6010E88286F547FA90ABFE4C3
+A2 = 0x114CA50F7A8E2F3F657C1108D9D44CFD8
+B2 = A1
+
+CURVE = ec.Curve("secp256k1", P, A, B, N, GX, GY, glv=(BETA, LAMBDA, A1, B1, A2, B2))
+
+
+def _private(priv32):
+    if len(priv32) != 32:
+        raise Malformed("private key: expected 32 bytes, got %d" % len(priv32))
+    d = int.from_bytes(priv32, "big")
+    if not 1 <= d < N:
+        raise Malformed("private key out of range [1, n-1]")
+    return d
+
+
+def _hash(hash32):
+    if len(hash32) != 32:
+        raise Malformed("hash: expected 32 bytes, got %d" % len(hash32))
+    return int.from_bytes(hash32, "big")
+
+
+def prepare(pub64, window=ec.P_WINDOW, parts=None):
+    """The key decoded once with its tables (ec.PublicKey), for `verify` in a loop.
+
+    Meant for sealers, whose keys sign every block: a verification then skips
+    decoding and table building; parts=2 also halves its doublings (for an
+    extra 10 KB generator table, once).
+    """
+    return ec.PublicKey(CURVE, pub64, window, parts)
+
+
+def _key(pub):
+    # A PublicKey of this curve, or the affine point of 64 bytes x || y.
+    if isinstance(pub, ec.PublicKey):
+        if pub.curve is not CURVE:
+            raise Malformed("public key of another curve")
+        return pub
+    return CURVE.decode_point(pub)
+
+
+def public_key(priv32):
+    """64-byte public key x || y of a 32-byte private key."""
+    return CURVE.encode_point(CURVE.to_affine(CURVE.mul_g(_private(priv32))))
+
+
+def sign(priv32, hash32):
+    """65-byte signature r || s || v of a 32-byte hash: RFC 6979 nonce, low s, v in {0, 1}.
+
+    Not constant time (pure Python): sign where the timing cannot be watched.
+    """
+    d = _private(priv32)
+    e = _hash(hash32)
+    for k in rfc6979.nonces(N, d, hash32):
+        x, y = CURVE.to_affine(CURVE.mul_g(k))
+        if x >= N:
+            # R.x would need recovery id 2 or 3 (chance ~2**-128); keep v in {0, 1}.
+            continue
+        r = x
+        s = ec.inverse(k, N) * (e + r * d) % N
+        if not s:
+            continue
+        v = y & 1
+        if s > HALF_N:
+            s = N - s
+            v ^= 1
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((v,))
+
+
+def _signature(sig):
+    if len(sig) != 64 and len(sig) != 65:
+        raise Malformed("signature: expected 64 or 65 bytes, got %d" % len(sig))
+    return int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
+
+
+def verify(pub, hash32, sig):
+    """True if sig is a valid low-s signature of hash32 by pub.
+
+    pub is 64 bytes x || y (Malformed if not a curve point) or a `prepare`d key.
+    sig is r || s (64 bytes) or r || s || v (65 bytes). With v the answer is
+    the one FISCO gets by recovering the key: v must be 0 or 1 and must be the
+    recovery id of this signature. Raises Malformed only for wrong lengths and
+    bad keys; any other defect gives False.
+    """
+    e = _hash(hash32)
+    r, s = _signature(sig)
+    key = _key(pub)
+    if not (0 < r < N and 0 < s <= HALF_N):
+        return False
+    v = sig[64] if len(sig) == 65 else -1
+    if v > 1:
+        return False
+    w = ec.inverse(s, N)
+    jp = CURVE.mul_add(e * w % N, r * w % N, key)
+    if CURVE.x_equals(jp, r):
+        if v < 0:
+            return True
+        return CURVE.to_affine(jp)[1] & 1 == v
+    # x(R) may be r + N when r + N < P (chance ~2**-128); then v would be 2 or 3.
+    return v < 0 and CURVE.x_equals(jp, r + N)
+
+
+def recover(hash32, sig65):
+    """The 64-byte public key that made the 65-byte signature sig65 of hash32.
+
+    Malformed for wrong lengths; Invalid if v is not 0 or 1, r or s is out of
+    range, s is high, or no key fits.
+    """
+    e = _hash(hash32)
+    if len(sig65) != 65:
+        raise Malformed("signature: expected 65 bytes, got %d" % len(sig65))
+    r, s = _signature(sig65)
+    v = sig65[64]
+    if v > 1:
+        raise Invalid("recovery id must be 0 or 1, got %d" % v)
+    if not (0 < r < N and 0 < s <= HALF_N):
+        raise Invalid("signature r or s out of range (or high s)")
+    R = CURVE.lift_x(r, v)
+    if R is None:
+        raise Invalid("signature r is not the x of a curve point")
+    ri = ec.inverse(r, N)
+    # Q = r^-1 (s*R - e*G)
+    q = CURVE.to_affine(CURVE.mul_add(-e * ri % N, s * ri % N, R))
+    if q is None:
+        raise Invalid("signature recovers the point at infinity")
+    return CURVE.encode_point(q)

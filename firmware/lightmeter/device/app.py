@@ -1,0 +1,243 @@
+"""The device application: read the meter, sign, queue, submit, verify, repeat.
+
+`run(uart, root)` is the whole device. It keeps everything that must survive a
+power cut in `root` through lightmeter.device.store: the private key (made here, never
+sent anywhere), the reading counter, the queue of readings not yet proven on
+chain, and a small results record. A reading leaves the queue only when the
+device itself has verified that its transaction is on chain (lightmeter.client.anchor);
+until then it is resent, the same signed bytes every time.
+
+Files in root: config.json (meter identity, MeterRegistry address, how many
+readings to take), trust.json (the trust checkpoint as provisioned; the store
+keeps it from then on and never lets an older one replace it), and the store's own.
+"""
+
+import json
+
+from lightmeter.chain import abi
+from lightmeter.client import anchor
+from lightmeter.device import checkpoint, reading, store as store_mod
+from lightmeter.link import session as link_mod
+from lightmeter.meters import meter as meter_mod
+from lightmeter.device.devkey import entropy  # noqa: F401  (the board's random source; tools call it here too)
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.chain import tx as txm
+from lightmeter.link import wire
+from lightmeter.errors import Invalid, LightmeterError, Malformed
+from lightmeter.link.session import elapsed_ms, sleep_ms, ticks_ms
+
+FIRMWARE_VERSION = "lightmeter-0.1"
+BLOCK_LIMIT_MARGIN = 500  # blocks a signed transaction stays valid (a node allows up to 1000)
+OK_STATUSES = (0, 10004, 10005)  # accepted, AlreadyInTxPool, TxAlreadyInChain
+BLOCK_LIMIT_CHECK_FAIL = 10001
+# queue record fields
+R_SEQ, R_READING, R_TX, R_HASH, R_LIMIT, R_TRIES = range(6)
+
+
+def log(*args):
+    import sys
+    print("[device]", *args, file=sys.stderr)
+
+
+class Device:
+    """The device's state and its steps; `run` drives it."""
+
+    def __init__(self, uart, root):
+        self.store = store_mod.Store(root)
+        with open(root + "/config.json") as f:
+            self.cfg = json.load(f)
+        # trust.json is what provisioning installed; from then on the store keeps the checkpoint
+        self.trust = checkpoint.install(self.store, root + "/trust.json")
+        if self.trust is None:
+            raise Invalid("no trust checkpoint: provision trust.json first")
+        self.suite = suite_mod.get(self.trust.crypto)
+        self.key = self._key()
+        self.address = self.suite.address(self.suite.public_key(self.key))
+        self.registry = bytes.fromhex(self.cfg["registry"][2:])
+        self.counter = store_mod.Counter(self.store)
+        # config "meter": {"driver": name, options} (lightmeter.meters.meter); the simulated register
+        # moves with the reading counter, as the demo's always has
+        mcfg = self.cfg.get("meter", {"driver": "simulated"})
+        simulated = isinstance(mcfg, dict) and mcfg.get("driver") == "simulated"
+        self.meter = meter_mod.open(mcfg, self.counter.peek if simulated else None, self.store)
+        self.register = ("1-0:1.8.0", "Wh")  # OBIS code and unit of the last good meter read
+        self.queue = store_mod.Queue(self.store)
+        self.results = store_mod.Blob(self.store, "results")
+        self.link = link_mod.Link(uart, self.cfg.get("timeout_ms", 3000), self.cfg.get("retries", 5))
+        self.clock = None  # (chain time ms, ticks_ms then) from the last verified header
+        self.rejections = 0
+
+    def _key(self):
+        # Made here on first start unless provisioning made it (lightmeter.device.devkey); the public
+        # half is stored for provisioning tools to read, the private half stays here.
+        from lightmeter.device import devkey
+        key, _, created = devkey.ensure(self.store, self.suite)
+        if created:
+            log("generated a new device key")
+        return key
+
+    def _results(self):
+        raw = self.results.load()
+        return json.loads(raw) if raw else {"anchored": 0, "verified": 0, "rejected": 0, "last": []}
+
+    def _save_results(self, res):
+        self.results.save(json.dumps(res).encode())
+
+    # -- readings --------------------------------------------------------------
+
+    def take_reading(self):
+        """Read the meter and queue one reading under a fresh sequence number.
+
+        One reading per call: the driver's first measurement, its main energy register, with the
+        driver's OBIS code, value, scale, unit and status (other measurements are not signed). A
+        meter that fails (silent, bad frame, wrong answer) still gives a reading, flagged
+        FLAG_METER_ERROR with value 0 under the last good OBIS code and unit: every sequence
+        number is on chain and a gap in the data shows as what it is."""
+        seq = self.counter.next()
+        cfg = self.cfg
+        try:
+            obis, value, scale, unit, status = self.meter.read()[0]
+            self.register = (obis, unit)
+        except (LightmeterError, OSError) as e:
+            log("reading", seq, "meter failed:", e)
+            (obis, unit), value, scale, status = self.register, 0, 0, reading.FLAG_METER_ERROR
+        if self.clock is None:
+            t, clock = ticks_ms(), reading.CLOCK_SINCE_BOOT
+        else:
+            # ticks wrap (every 2**30 ms on MicroPython): count from the last sync instead
+            t, clock = self.clock[0] + elapsed_ms(self.clock[1]), reading.CLOCK_SYNCED
+        m = {reading.METER_ID: cfg["meter_id"], reading.FIRMWARE: FIRMWARE_VERSION,
+             reading.SEQ: seq, reading.TIME: t, reading.CLOCK: clock,
+             reading.OBIS: obis, reading.VALUE: value, reading.SCALE: scale,
+             reading.UNIT: unit, reading.STATUS: status, reading.SUITE: self.suite.name}
+        for k, name in ((reading.VENDOR, "vendor"), (reading.MODEL, "model"), (reading.SERIAL, "serial")):
+            if name in cfg:
+                m[k] = cfg[name]
+        self.queue.append(self._record({R_SEQ: seq, R_READING: reading.encode(m), R_TRIES: 0}))
+        log("reading", seq, "queued")
+        return seq
+
+    @staticmethod
+    def _record(d):
+        from lightmeter.link import cbor
+        return cbor.dumps(d)
+
+    @staticmethod
+    def _unrecord(b):
+        from lightmeter.link import cbor
+        return cbor.loads(b)
+
+    # -- one queued reading ------------------------------------------------------
+
+    async def _sign(self, key, rec):
+        number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
+        data = abi.encode_call("record(uint64,bytes)", [rec[R_SEQ], rec[R_READING]], self.suite.hash)
+        tx = txm.defaults()
+        tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
+                  blockLimit=number + BLOCK_LIMIT_MARGIN,
+                  nonce=("%s-%d-%d" % (self.address.hex()[:16], rec[R_SEQ], rec[R_TRIES])).encode(),
+                  to=self.registry.hex().encode(), input=data)
+        digest = txm.tx_hash(tx, self.suite)
+        tx["signature"] = self.suite.sign_tx(self.key, digest)
+        rec[R_TX] = wire.tx_to_wire(tx)
+        rec[R_HASH] = digest
+        rec[R_LIMIT] = tx["blockLimit"]
+        self.queue.replace(key, self._record(rec))  # stored before it is ever sent
+        return rec
+
+    async def _advance(self, answer):
+        """Bring the stored checkpoint up to the block before the answer's header (strict sync
+        over the link), so that the header is checked against the sealer set of its own time."""
+        try:
+            number = answer[3][5]
+        except (KeyError, TypeError, IndexError):
+            return  # malformed: verify_anchor says why
+        if not isinstance(number, int) or self.trust.number is None or number - 1 <= self.trust.number:
+            return
+        from lightmeter.client import sync as sync_mod
+        new, stats = await sync_mod.sync(self.trust, self.suite, sync_mod.LinkSource(self.link, self.suite),
+                                         "strict", number - 1)
+        checkpoint.save(self.store, new)
+        self.trust = new
+        log("checkpoint advanced to block", new.number, "(%d headers)" % stats["headers"])
+
+    async def _maybe_expired(self, key, rec):
+        """A transaction past its block limit with no receipt can never be included: sign anew.
+
+        (A relay that hides an included transaction's receipt only makes the new one revert:
+        MeterRegistry refuses a sequence number twice, so nothing is anchored twice.)"""
+        number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
+        if number >= rec[R_LIMIT]:
+            del rec[R_TX]
+            rec[R_TRIES] += 1
+            self.queue.replace(key, self._record(rec))
+            log("reading", rec[R_SEQ], "transaction expired unseen; signing a new one")
+
+    async def process(self, key, rec):
+        """Push one queued reading a step further; True once it is verified on chain."""
+        if R_TX not in rec:
+            rec = await self._sign(key, rec)
+        ack = await self.link.request(link_mod.SEND_TX, rec[R_TX])
+        status = ack.get(1) if isinstance(ack, dict) else None
+        if status not in OK_STATUSES:
+            log("reading", rec[R_SEQ], "submission answered with status", status)
+        try:
+            answer = await self.link.request(link_mod.GET_RECEIPT, {0: rec[R_HASH]})
+        except link_mod.RemoteError as e:
+            if e.code != link_mod.E_NOT_FOUND:
+                raise
+            if status == BLOCK_LIMIT_CHECK_FAIL:
+                await self._maybe_expired(key, rec)
+            return False
+        try:
+            await self._advance(answer)
+            hdr = anchor.verify_anchor(answer, rec[R_HASH], self.trust, self.suite, self.registry,
+                                       self.address, rec[R_SEQ])
+        except (Invalid, Malformed) as e:
+            self.rejections += 1
+            res = self._results()
+            res["rejected"] += 1
+            res["last_rejection"] = str(e)
+            self._save_results(res)
+            log("reading", rec[R_SEQ], "NOT accepted:", e)
+            return False
+        self.clock = (hdr.timestamp, ticks_ms())
+        res = self._results()
+        res["anchored"] += 1
+        res["verified"] += 1
+        res["last"] = (res["last"] + [{"seq": rec[R_SEQ], "tx": "0x" + rec[R_HASH].hex(),
+                                       "block": hdr.number}])[-32:]
+        self._save_results(res)
+        self.queue.remove(key)
+        log("reading", rec[R_SEQ], "anchored in block", hdr.number, "and verified")
+        return True
+
+
+async def run(uart, root):
+    """The device main loop: take `readings` readings (0: forever), anchor them all."""
+    dev = Device(uart, root)
+    cfg = dev.cfg
+    total = cfg.get("readings", 0)
+    interval = cfg.get("interval_ms", 200)
+    try:
+        ack = await dev.link.request(link_mod.HELLO, {0: FIRMWARE_VERSION, 1: dev.address,
+                                                      2: dev.suite.name, 3: dev.trust.chain_id,
+                                                      4: dev.trust.group_id, 5: cfg["meter_id"]})
+        log("relay says", ack)
+    except LightmeterError as e:
+        log("hello unanswered:", e)
+    while True:
+        if (total == 0 or dev.counter.peek() < total) and len(dev.queue) < 32:
+            dev.take_reading()
+        for key, raw in dev.queue.items():
+            try:
+                await dev.process(key, dev._unrecord(raw))
+            except LightmeterError as e:
+                log("link:", e)
+                await sleep_ms(200)
+                break
+        if total and dev.counter.peek() >= total and not len(dev.queue):
+            log("all", total, "readings anchored and verified")
+            if cfg.get("exit_when_done"):
+                return dev
+        await sleep_ms(interval)

@@ -1,0 +1,145 @@
+"""Chain data in binary link frames (proto/link.md, "Chain data in binary").
+
+Headers, receipts and transactions travel as CBOR maps with small integer keys
+and byte strings. The device turns a received map back into the field names of
+the node's JSON and hands it to the same strict decoders (header.from_json,
+receipt.from_json), so both paths obey one set of rules. The relay uses the
+*_to_wire functions to build the maps from the node's JSON.
+"""
+
+from lightmeter.chain import fields
+from lightmeter.errors import Malformed
+
+HEADER_KEYS = ("version", "parentInfo", "txsRoot", "receiptsRoot", "stateRoot", "number",
+               "gasUsed", "timestamp", "sealer", "sealerList", "extraData", "consensusWeights",
+               "signatureList")
+RECEIPT_KEYS = ("version", "gasUsed", "contractAddress", "status", "output", "logEntries",
+                "blockNumber", "effectiveGasPrice")
+TX_KEYS = ("version", "chainID", "groupID", "blockLimit", "nonce", "to", "input", "abi", "value",
+           "gasPrice", "gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "extension", "signature")
+_TX_TEXT = ("chainID", "groupID", "abi", "value", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
+
+
+def _named(m, keys, what):
+    if not isinstance(m, dict):
+        raise Malformed("%s: expected a map" % what)
+    out = {}
+    for k, v in m.items():
+        if not isinstance(k, int) or not 0 <= k < len(keys):
+            raise Malformed("%s: unknown key %r" % (what, k))
+        out[keys[k]] = v
+    return out
+
+
+def _pairs(v, what):
+    if not isinstance(v, list):
+        raise Malformed("%s: expected an array" % what)
+    for p in v:
+        if not isinstance(p, list) or len(p) != 2:
+            raise Malformed("%s: expected pairs" % what)
+    return v
+
+
+# -- device side: wire map -> the node's JSON field names ------------------------
+
+def header_from_wire(m):
+    """A dict header.from_json accepts, from a header map."""
+    h = _named(m, HEADER_KEYS, "header")
+    if "parentInfo" in h:
+        h["parentInfo"] = [{"blockNumber": n, "blockHash": d} for n, d in _pairs(h["parentInfo"], "parentInfo")]
+    if "signatureList" in h:
+        h["signatureList"] = [{"sealerIndex": i, "signature": s} for i, s in _pairs(h["signatureList"], "signatureList")]
+    return h
+
+
+def receipt_from_wire(m):
+    """A dict receipt.from_json accepts, from a receipt map."""
+    r = _named(m, RECEIPT_KEYS, "receipt")
+    ca = r.get("contractAddress", b"")
+    if not isinstance(ca, (bytes, bytearray)):
+        raise Malformed("receipt contractAddress: expected bytes")
+    r["contractAddress"] = fields.hex0x(fields.hexbytes(ca, "contractAddress", 20)) if ca else ""
+    logs = r.get("logEntries", [])
+    if not isinstance(logs, list):
+        raise Malformed("receipt logEntries: expected an array")
+    out = []
+    for log in logs:
+        if not isinstance(log, list) or len(log) != 3:
+            raise Malformed("receipt log: expected [address, topics, data]")
+        a = fields.hexbytes(log[0], "log address", 20)
+        out.append({"address": fields.hex0x(a)[2:], "topics": log[1], "data": log[2]})
+    r["logEntries"] = out
+    return r
+
+
+def tx_from_wire(m):
+    """The firmware tx dict (lightmeter.chain.tx) from a transaction map (what the relay decodes)."""
+    from lightmeter.chain import tx as txm
+
+    named = _named(m, TX_KEYS, "transaction")
+    tx = txm.defaults()
+    for k, v in named.items():
+        if k in _TX_TEXT:
+            v = fields.text(v, k, 1 << 16)
+        elif k == "to":
+            v = fields.hex0x(fields.hexbytes(v, "to", 20))[2:].encode() if v else b""
+        elif k in ("version", "blockLimit", "gasLimit"):
+            v = fields.integer(v, k)
+        elif not isinstance(v, (bytes, bytearray)):
+            raise Malformed("transaction %s: expected bytes" % k)
+        tx[k] = bytes(v) if isinstance(v, bytearray) else v
+    return tx
+
+
+# -- relay / device side: -> wire maps -----------------------------------------------
+
+def tx_to_wire(tx):
+    """The transaction map of a firmware tx dict (what the device sends in send_tx)."""
+    m = {}
+    for i, k in enumerate(TX_KEYS):
+        v = tx.get(k)
+        if k == "to":
+            v = fields.hexbytes(v.decode(), "to", 20) if v else b""
+        elif k in ("extension", "value", "gasPrice", "gasLimit", "maxFeePerGas",
+                   "maxPriorityFeePerGas") and not v:
+            continue  # defaults stay off the wire
+        elif k in _TX_TEXT:
+            v = v.decode()
+        m[i] = v
+    return m
+
+
+def header_to_wire(h):
+    """The header map of a header result from the node's JSON."""
+    m = {}
+    for i, k in enumerate(HEADER_KEYS):
+        v = h[k]
+        if k == "parentInfo":
+            v = [[p["blockNumber"], fields.hexbytes(p["blockHash"], "blockHash", 32)] for p in v]
+        elif k == "signatureList":
+            v = [[s["sealerIndex"], fields.hexbytes(s["signature"], "signature")] for s in v]
+        elif k == "sealerList":
+            v = [fields.hexbytes(x, "sealerList[]", 64) for x in v]
+        elif k in ("txsRoot", "receiptsRoot", "stateRoot", "extraData"):
+            v = fields.hexbytes(v, k)
+        m[i] = v
+    return m
+
+
+def receipt_to_wire(r):
+    """The receipt map of a receipt from the node's JSON."""
+    m = {}
+    for i, k in enumerate(RECEIPT_KEYS):
+        if k not in r:
+            continue
+        v = r[k]
+        if k == "contractAddress":
+            v = fields.hexbytes(v, k, 20) if v else b""
+        elif k == "output":
+            v = fields.hexbytes(v, k)
+        elif k == "logEntries":
+            v = [[fields.hexbytes(e["address"], "address", 20),
+                  [fields.hexbytes(t, "topic", 32) for t in e["topics"]],
+                  fields.hexbytes(e["data"], "data")] for e in v]
+        m[i] = v
+    return m

@@ -1,0 +1,118 @@
+"""Native crypto for the host, swapped into the firmware's suites at one seam.
+
+On CPython the pure-Python primitives of the firmware are the reference; for
+speed the host may replace them with coincurve (libsecp256k1), pycryptodome
+(keccak256) and OpenSSL (SM3, through hashlib). Each replacement keeps the
+pure function's contract, including its strictness (low s, recovery id 0/1,
+typed errors), and tests/host/test_backends.py checks them against each other.
+SM2 stays pure: no native SM2 on PyPI is faster than ours.
+"""
+
+import hashlib
+
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.errors import Invalid, Malformed
+
+_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HALF_N = _N // 2
+
+
+def native_keccak256():
+    from Crypto.Hash import keccak
+
+    def keccak256(data):
+        return keccak.new(digest_bits=256, data=bytes(data)).digest()
+
+    return keccak256
+
+
+def native_sm3():
+    hashlib.new("sm3")  # raises ValueError where OpenSSL lacks SM3
+
+    def sm3(data):
+        return hashlib.new("sm3", bytes(data)).digest()
+
+    return sm3
+
+
+def _check_rs(sig):
+    r = int.from_bytes(sig[:32], "big")
+    s = int.from_bytes(sig[32:64], "big")
+    return 0 < r < _N and 0 < s <= _HALF_N
+
+
+def native_secp256k1():
+    import coincurve
+    from coincurve.ecdsa import cdata_to_der, deserialize_compact
+
+    def recover(digest, sig):
+        if len(digest) != 32 or len(sig) != 65:
+            raise Malformed("recover: expected a 32-byte hash and a 65-byte signature")
+        if sig[64] > 1:
+            raise Invalid("recovery id must be 0 or 1")
+        if not _check_rs(sig):
+            raise Invalid("signature r or s out of range (s must be low)")
+        try:
+            pub = coincurve.PublicKey.from_signature_and_message(bytes(sig), bytes(digest), hasher=None)
+        except Exception:
+            raise Invalid("no public key recovers from this signature")
+        return pub.format(compressed=False)[1:]
+
+    def verify(pub, digest, sig):
+        if len(pub) != 64 or len(digest) != 32 or len(sig) not in (64, 65):
+            raise Malformed("verify: expected 64-byte key, 32-byte hash, 64/65-byte signature")
+        if not _check_rs(sig):
+            return False
+        if len(sig) == 65:
+            # A recovery id is part of the signature: it must recover this key.
+            try:
+                return recover(digest, sig) == bytes(pub)
+            except Invalid:
+                return False
+        try:
+            key = coincurve.PublicKey(b"\x04" + bytes(pub))
+        except Exception:
+            raise Malformed("public key is not a point of secp256k1")
+        return key.verify(cdata_to_der(deserialize_compact(bytes(sig[:64]))), bytes(digest), hasher=None)
+
+    return recover, verify
+
+
+_saved = None
+
+
+def install():
+    """Swap native primitives into both suites; returns the names of what was swapped."""
+    global _saved
+    done = []
+    e = suite_mod.get("ecdsa")
+    s = suite_mod.get("sm")
+    if _saved is None:
+        _saved = (e.hash, e.recover, e.verify, s.hash)
+    try:
+        e.hash = native_keccak256()
+        done.append("keccak256:pycryptodome")
+    except ImportError:
+        pass
+    try:
+        e.recover, e.verify = native_secp256k1()
+        done.append("secp256k1:coincurve")
+    except ImportError:
+        pass
+    try:
+        s.hash = native_sm3()
+        done.append("sm3:openssl")
+    except ValueError:
+        pass
+    return done
+
+
+def uninstall():
+    """Put the pure primitives back."""
+    global _saved
+    if _saved is None:
+        return
+    e = suite_mod.get("ecdsa")
+    s = suite_mod.get("sm")
+    e.hash, e.recover, e.verify, s.hash = _saved
+    _saved = None

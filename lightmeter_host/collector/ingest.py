@@ -1,0 +1,460 @@
+"""`lightmeter collect`: walk the chain block by block, verify every reading, store it with its
+evidence, and move the trust checkpoint forward as the light client does.
+
+Per block n (the checkpoint is at n - 1):
+  1. header n: its parent is the checkpoint's block, its signatures a quorum of the checkpoint's
+     sealer set (lightmeter.client.transition.verify_next, by evidence.check_header); the block's
+     transaction hashes must make its txsRoot, so the node can hide no transaction;
+  2. each transaction (getTransaction with proof) must hash to its listed hash; MeterRegistry
+     record() calls are checked by evidence.check_reading (proofs, signature, the Reading log),
+     then against the fleet (sender known, reading decodes, its meter id and sequence number);
+  3. consensus-precompile transactions (with their receipts) move the sealer set
+     (transition.apply_set_changes);
+  4. the block's readings, rejections, gaps, any set change (for offline re-verification) and
+     the new checkpoint are committed in one transaction: a crash stores a block whole or not at
+     all, so no reading is stored twice and none is skipped.
+
+A node that lies (evidence.NodeLie: a hash, signature, proof or quorum fails) stops the walk:
+the lie is recorded in rejections, nothing of that block is stored, and the resume point stays
+before it, so an honest node later fills it in. What the chain really holds but is not a good
+reading (unknown device, malformed reading, wrong meter id, replay, duplicate, a reverted
+transaction) is recorded in rejections and the walk goes on; sequence gaps go to gaps.
+"""
+
+import sys
+import time
+
+from lightmeter.chain import fields, header as header_mod, merkle
+from lightmeter.device import reading as reading_mod
+from lightmeter.chain import receipt as receipt_mod
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.client import transition, trust as trust_mod
+from lightmeter.chain import tx as tx_mod
+from lightmeter.errors import LightmeterError, Malformed
+
+from lightmeter_host.collector import evidence
+from lightmeter_host.collector.db import DUPLICATE_KINDS
+from lightmeter_host.collector.evidence import NodeLie, Refused
+
+PRECOMPILE = transition.CONSENSUS_ADDRESS.decode()
+INT64 = 1 << 63
+PROGRESS_SECONDS = 2.0
+
+
+class CollectError(Exception):
+    """The walk cannot start: bad trust, fleet or database state (a usage error)."""
+
+
+class Stopped(Exception):
+    """The walk stopped at a block the node lied about; `lie` is the evidence.NodeLie."""
+
+    def __init__(self, number, lie):
+        super().__init__("block %d: %s" % (number, lie))
+        self.number = number
+        self.lie = lie
+
+
+def _now_ms():
+    return int(time.time() * 1000)
+
+
+def _to_hex(to_bytes):
+    """A transaction's `to` as 40 lowercase hex digits (no 0x), or "" if it has none."""
+    s = to_bytes.decode("ascii", "replace").lower()
+    return s[2:] if s.startswith("0x") else s
+
+
+def _tx_hashes(block):
+    """The transaction hashes of a getBlockByNumber(n, false, true) answer: a list of hashes
+    (a node may also give objects carrying "hash")."""
+    out = []
+    for x in fields.array(fields.get(block, "transactions"), "transactions", 1 << 20):
+        out.append(fields.hexbytes(x.get("hash") if isinstance(x, dict) else x, "transaction hash", 32))
+    return out
+
+
+def _proof(items, name, memo):
+    """merkle.parse_proof, each distinct item parsed once per block (proofs share their upper levels)."""
+    fields.array(items, name, 1 + 3 * merkle.MAX_DEPTH)
+    if not items:
+        raise Malformed("%s: empty" % name)
+    out = []
+    for x in items:
+        b = memo.get(x) if isinstance(x, str) else None
+        if b is None:
+            b = fields.hexbytes(x, name + "[]", 32)
+            if isinstance(x, str):
+                memo[x] = b
+        out.append(b)
+    return out
+
+
+def fleet_index(entries, trust):
+    """({20-byte address: entry}, {registry hex (no 0x)}) of the fleet entries for trust's chain."""
+    devices, registries = {}, set()
+    for e in entries:
+        if e["chain_id"] != trust.chain_id or e["group_id"] != trust.group_id:
+            continue  # provisioned for another chain: not ours to accept here
+        if e["suite"] != trust.crypto:
+            raise CollectError("fleet entry %s (meter %s) is suite %s, the chain is %s"
+                               % (e["address"], e["meter_id"], e["suite"], trust.crypto))
+        devices[bytes.fromhex(e["address"][2:])] = e
+        registries.add(e["registry"][2:].lower())
+    if not devices:
+        raise CollectError("the fleet has no device for chain %s group %s" % (trust.chain_id, trust.group_id))
+    return devices, registries
+
+
+def value_of(mantissa, scale):
+    """mantissa * 10**scale as the nearest double (decimal text is rounded exactly once)."""
+    return float("%de%d" % (mantissa, scale))
+
+
+class Walker:
+    """The collector's state between blocks: the checkpoint, the fleet, each meter's last seq."""
+
+    def __init__(self, db, source, trust, entries, progress=None, hook=None):
+        """trust: the lightmeter.client.trust.Trust to start from when the database has none."""
+        self.db = db
+        self.source = source
+        self.suite = suite_mod.get(trust.crypto)
+        stored = db.get_state("checkpoint")
+        if stored is not None:
+            cp = trust_mod.from_json(stored)
+            if (cp.chain_id, cp.group_id, cp.crypto) != (trust.chain_id, trust.group_id, trust.crypto):
+                raise CollectError("the database collects chain %s group %s (%s), the trust checkpoint "
+                                   "is for chain %s group %s (%s)" % (cp.chain_id, cp.group_id, cp.crypto,
+                                                                      trust.chain_id, trust.group_id,
+                                                                      trust.crypto))
+            self.trust = cp
+        else:
+            if trust.number is None or trust.hash is None:
+                raise CollectError("the trust checkpoint has no number and hash: collecting needs a "
+                                   "checkpoint at a block")
+            self.trust = trust
+        self.devices, self.registries = fleet_index(entries, self.trust)
+        db.put_devices([{"address": e["address"], "meter_id": e["meter_id"], "public_key": e["public_key"],
+                         "suite": e["suite"]} for e in self.devices.values()])
+        # each meter's highest stored seq; a block's readings move it only once they are stored
+        self.last_seq = {r["meter_id"]: r["s"] for r in
+                         db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")}
+        # Collected from genesis, a meter's first reading above 1 means readings 1.. are missing
+        # from the chain; collected from a later block they may simply be older than it.
+        anchor = db.get_state("anchor")
+        self.whole_history = (anchor["number"] if anchor is not None else self.trust.number) == 0
+        self.progress = progress
+        self.hook = hook  # hook(stage, number): tests crash the walk with it
+        self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0}
+        self.first = self.last = None
+
+    @property
+    def next_block(self):
+        return self.trust.number + 1
+
+    # -- one block ---------------------------------------------------------------------------
+
+    def _decode(self, what, fn, *args):
+        try:
+            return fn(*args)
+        except (LightmeterError, KeyError, TypeError, AttributeError, ValueError) as e:
+            raise NodeLie("malformed", "%s: %s" % (what, e))
+
+    def block(self, n):
+        """Verify block n and commit it; raises NodeLie (nothing stored) on a lie."""
+        suite, trust = evidence.MemoSuite(self.suite), self.trust
+        hexmemo = {}
+        hj = self.source.block(n)
+        h = self._decode("block %d" % n, header_mod.from_json, hj, suite.node_sig_len)
+        if h.number != n:
+            raise NodeLie("bad_header", "asked for block %d, got block %d" % (n, h.number))
+        if h.parents[0][1] != trust.hash:
+            raise NodeLie("bad_header", "block %d's parent is not the checkpoint's block" % n)
+        res = evidence.check_header(h, trust, suite)
+        hashes = self._decode("transactions", _tx_hashes, hj)
+        if merkle.root(hashes, suite.hash) != h.txs_root:
+            raise NodeLie("incomplete_block", "the block's transaction list does not make its txsRoot")
+        parts = None
+        readings, rejections, gaps, changes, change_json = [], [], [], [], []
+        pending = {}  # (meter_id, seq) -> row, this block's
+        block_last = {}  # meter_id -> highest seq among this block's rows
+        seen = 0  # record() calls
+        now = _now_ms()
+        for i, digest in enumerate(hashes):
+            f = None
+            hx = fields.hex0x(digest)
+            txj = self.source.tx(hx)
+            tx = self._decode("transaction %s" % hx, tx_mod.from_json, txj)
+            to = _to_hex(tx["to"])
+            if to != PRECOMPILE and to not in self.registries:
+                # not ours, but it must be the listed transaction (a node could hide a reading by
+                # changing its to field); ours are bound to position i by their proofs below
+                if tx_mod.tx_hash(tx, suite) != digest:
+                    raise NodeLie("tampered_tx", "transaction %s does not hash to its listed hash" % hx)
+                continue
+            proof = self._decode("txProof", _proof, txj.get("txProof"), "txProof", hexmemo)
+            rj = self.source.receipt(hx)
+            r = self._decode("receipt %s" % hx, receipt_mod.from_json, rj)
+            rproof = self._decode("txReceiptProof", _proof, rj.get("txReceiptProof"), "txReceiptProof", hexmemo)
+            if to == PRECOMPILE:
+                _, _, pos = evidence.check_tx(tx, proof, h, trust, suite, i)
+                try:
+                    rdigest = evidence.check_receipt(r, rproof, h, suite, pos)
+                except Refused:
+                    continue  # a failed change changes nothing
+                changes.append((tx, proof, r, rproof))
+                change_json.append({"tx": evidence.tx_json(tx, suite, digest, tx_mod.sender(tx, suite, digest), proof),
+                                    "receipt": evidence.receipt_json(r, rdigest, rproof)})
+                continue
+            try:
+                f = evidence.check_reading(h, trust, suite, tx, proof, r, rproof, i)
+                if f is None:
+                    continue  # another MeterRegistry method
+                seen += 1
+                if parts is None:
+                    parts = evidence.block_parts(h, res.hash, trust.sealers)
+                row = self._reading_row(f, h, parts, now, pending)
+            except Refused as e:
+                if f is None:
+                    seen += 1  # a record() call that failed before its facts
+                rejections.append(self._rejection(e, n, hx, f, now))
+                continue
+            gap = self._gap(row, block_last)
+            if gap:
+                gaps.append(gap)
+            pending[(row["meter_id"], row["seq"])] = row
+            readings.append(row)
+        try:
+            new = transition.apply_set_changes(trust, h, changes, suite)
+        except LightmeterError as e:
+            raise NodeLie("bad_set_change", str(e))
+        checkpoint = None
+        if changes:
+            checkpoint = {"block_number": n, "header": evidence.dumps(evidence.header_json(h, res.hash)),
+                          "changes": evidence.dumps(change_json), "sealers": evidence.dumps(
+                              evidence.sealers_json(new.sealers))}
+        before = (lambda: self.hook("inside_commit", n)) if self.hook else None
+        self.db.commit_block(readings, rejections, gaps, checkpoint, {"checkpoint": new.to_json()},
+                             before_commit=before)
+        # counted once stored: a crash before this point leaves no trace in the totals
+        for row in readings:
+            self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
+        self.totals["readings"] += seen
+        self.totals["verified"] += len(readings)
+        self.totals["gaps"] += len(gaps)
+        for rj in rejections:
+            self.totals["duplicates" if rj["kind"] in DUPLICATE_KINDS else "rejected"] += 1
+        self.trust = new
+        self.first = n if self.first is None else self.first
+        self.last = n
+        if self.hook:
+            self.hook("after_commit", n)
+
+    def _rejection(self, e, n, hx, f, now):
+        meter = address = None
+        sender = f.sender if f is not None else getattr(e, "sender", None)
+        seq = f.seq if f is not None else getattr(e, "seq", None)
+        if sender is not None:
+            address = fields.hex0x(sender)
+            entry = self.devices.get(sender)
+            meter = entry["meter_id"] if entry else None
+        return {"meter_id": meter, "address": address, "seq": seq, "block_number": n, "tx_hash": hx,
+                "kind": e.kind, "reason": e.reason, "collected_at": now}
+
+    def _reading_row(self, f, h, parts, now, pending):
+        entry = self.devices.get(f.sender)
+        if entry is None:
+            raise Refused("unknown_device", "sender %s is not in the fleet" % fields.hex0x(f.sender))
+        if entry["registry"][2:].lower() != f.registry.hex():
+            raise Refused("wrong_registry", "the device of meter %s records to %s, not to 0x%s"
+                          % (entry["meter_id"], entry["registry"], f.registry.hex()))
+        if f.public_key is not None and fields.hex0x(f.public_key) != entry["public_key"]:
+            raise Refused("unknown_device", "signed with a key that is not the fleet's for %s" % entry["address"])
+        try:
+            m = reading_mod.decode(f.reading)
+        except LightmeterError as e:
+            raise Refused("malformed", "reading: %s" % e)
+        R = reading_mod
+        if m[R.SEQ] != f.seq:
+            raise Refused("seq_mismatch", "the reading says seq %d, the record() call %d" % (m[R.SEQ], f.seq))
+        if m[R.METER_ID] != entry["meter_id"]:
+            raise Refused("wrong_meter", "reading of meter %r signed by the device of meter %r"
+                          % (m[R.METER_ID], entry["meter_id"]))
+        if m[R.SUITE] != self.suite.name:
+            raise Refused("malformed", "reading says suite %s on a %s chain" % (m[R.SUITE], self.suite.name))
+        for k, name in ((R.VALUE, "value"), (R.TIME, "time"), (R.STATUS, "status")):
+            if not -INT64 <= m[k] < INT64:
+                raise Refused("unsupported", "reading %s %d does not fit 64 bits" % (name, m[k]))
+        if f.seq >= INT64:
+            raise Refused("unsupported", "seq %d does not fit 64 bits" % f.seq)
+        meter = entry["meter_id"]
+        self._check_new(meter, entry["address"], f, pending)
+        return {"meter_id": meter, "address": entry["address"], "seq": f.seq, "obis": m[R.OBIS],
+                "value": value_of(m[R.VALUE], m[R.SCALE]), "mantissa": m[R.VALUE], "scale": m[R.SCALE],
+                "unit": m[R.UNIT], "ts": m[R.TIME], "clock": m[R.CLOCK], "status": m[R.STATUS],
+                "block_number": h.number, "tx_index": f.index, "tx_hash": fields.hex0x(f.tx_hash),
+                "reading": bytes(f.reading), "evidence": evidence.bundle_text(parts, f, self.suite),
+                "verified": True, "collected_at": now}
+
+    def _check_new(self, meter, address, f, pending):
+        """Refused("replay" | "duplicate") if the meter already has a reading with this seq."""
+        seq = f.seq
+        old = pending.get((meter, seq))
+        if old is None and seq <= self.last_seq.get(meter, 0):
+            rows = self.db.query("SELECT tx_hash, reading FROM readings WHERE meter_id = ? AND seq = ?",
+                                 (meter, seq))
+            old = rows[0] if rows else None
+            if old is None and self.db.query("SELECT id FROM readings WHERE address = ? AND seq = ?",
+                                             (address, seq)):
+                raise Refused("duplicate", "address %s already has a reading with seq %d" % (address, seq))
+        if old is None:
+            return
+        if bytes(old["reading"]) == bytes(f.reading):
+            raise Refused("replay", "meter %s's reading %d, already stored from %s, presented again"
+                          % (meter, seq, old["tx_hash"]))
+        raise Refused("duplicate", "meter %s already has another reading with seq %d (%s)"
+                      % (meter, seq, old["tx_hash"]))
+
+    def _gap(self, row, block_last):
+        """The gap before row, if its seq jumps over the meter's last one (stored, or earlier in
+        this block); block_last follows the block's rows."""
+        meter, seq = row["meter_id"], row["seq"]
+        last = block_last.get(meter, self.last_seq.get(meter))
+        if last is None or seq > last:
+            block_last[meter] = seq
+        if last is None and not self.whole_history:
+            return None  # its first reading since the anchor: nothing known before it
+        last = last or 0
+        if seq > last + 1:
+            return {"meter_id": meter, "address": row["address"], "after_seq": last, "before_seq": seq,
+                    "block_number": row["block_number"]}
+        return None
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    def record_lie(self, n, lie):
+        """Store the node's lie as a rejection (its own transaction: the block itself is not stored)."""
+        self.db.add_rejections([{"meter_id": None, "address": None, "seq": None, "block_number": n,
+                                 "tx_hash": "", "kind": lie.kind, "reason": lie.reason,
+                                 "collected_at": _now_ms()}])
+        self.totals["rejected"] += 1
+
+    def walk(self, to=None):
+        """Blocks from the checkpoint's next to `to` (default: the node's head). Raises Stopped."""
+        head = self.source.head() if to is None else to
+        t_last = time.monotonic()
+        start = self.next_block
+        while self.next_block <= head:
+            n = self.next_block
+            try:
+                self.block(n)
+            except NodeLie as lie:
+                self.record_lie(n, lie)
+                raise Stopped(n, lie)
+            if self.progress and (time.monotonic() - t_last >= PROGRESS_SECONDS):
+                t_last = time.monotonic()
+                self.progress(n, head, start, self.totals)
+        return head
+
+    def summary(self):
+        out = dict(self.totals)
+        out["from_block"] = self.first
+        out["to_block"] = self.last
+        out["checkpoint"] = self.trust.number
+        return out
+
+
+def stderr_progress(n, head, start, totals):
+    print("collect: block %d of %d (%d readings verified, %d rejected, %d gaps, %d duplicates)"
+          % (n, head, totals["verified"], totals["rejected"], totals["gaps"], totals["duplicates"]),
+          file=sys.stderr, flush=True)
+
+
+def _sync_to(trust, rpc_url, number, progress):
+    """trust moved to block number by lightmeter.client.sync (skipping) over the node's JSON-RPC."""
+    import asyncio
+
+    from lightmeter.client import sync
+    from lightmeter_host import relay
+    from lightmeter_host.lightclient import syncsource
+    src = syncsource.RpcSource(relay.Rpc(rpc_url), suite_mod.get(trust.crypto))
+    new, _ = asyncio.run(sync.sync(trust, suite_mod.get(trust.crypto), src, "skipping", number))
+    return new
+
+
+def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progress=None, hook=None):
+    """A Walker on db, resuming from its stored checkpoint or starting from trust (or from block
+    from_block, the checkpoint synced there by skipping over rpc_url). Stores the anchor."""
+    if isinstance(trust, dict):
+        try:
+            trust = trust_mod.from_json(trust)
+        except LightmeterError as e:
+            raise CollectError("trust checkpoint: %s" % e)
+    stored = db.get_state("checkpoint")
+    if stored is not None:
+        nxt = stored["number"] + 1
+        if from_block is not None and from_block != nxt:
+            raise CollectError("the database resumes at block %d; --from %d would %s" % (
+                nxt, from_block, "collect blocks twice" if from_block < nxt else "skip blocks"))
+    elif from_block is not None:
+        if trust.number is None:
+            raise CollectError("the trust checkpoint has no number and hash to start from")
+        if from_block <= trust.number:
+            raise CollectError("--from %d is not above the trust checkpoint's block %d" % (from_block, trust.number))
+        if from_block > trust.number + 1:
+            if rpc_url is None:
+                raise CollectError("--from above the checkpoint's next block needs a node to sync with")
+            trust = _sync_to(trust, rpc_url, from_block - 1, progress)
+    w = Walker(db, source, trust, entries, progress, hook)
+    if stored is None:
+        db.commit_block(state={"anchor": w.trust.to_json(), "checkpoint": w.trust.to_json()})
+    return w
+
+
+def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=None, follow=False,
+            interval=2.0, pure=False, progress=None, stop=None, source=None):
+    """Collect from the node at rpc_url into db_url; returns the summary dict.
+
+    trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
+    keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
+    The summary has "readings", "verified", "rejected", "gaps", "duplicates", "from_block",
+    "to_block", "checkpoint", and "stopped" {block, kind, reason} when a node's lie stopped the
+    walk. Raises CollectError (bad input), ConnectionError / relay.NodeError (node unreachable).
+    """
+    from lightmeter_host.chain import backends
+    from lightmeter_host.collector import db as db_mod, source as source_mod
+
+    if pure:
+        backends.uninstall()
+    else:
+        backends.install()
+    database = db_mod.open_db(db_url)
+    try:
+        src = source or source_mod.RpcSource(rpc_url)
+        w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress)
+        from lightmeter_host import relay
+        try:
+            while True:
+                try:
+                    w.walk(to_block)
+                except (ConnectionError, relay.NodeError) as e:
+                    if not follow:
+                        raise
+                    # a follower outlives a node restart: what is stored stays, the walk resumes
+                    print("collect: the node failed (%s); trying again in %g s" % (e, interval),
+                          file=sys.stderr, flush=True)
+                if not follow or (stop is not None and stop.is_set()):
+                    break
+                if stop is not None:
+                    if stop.wait(interval):
+                        break
+                else:
+                    time.sleep(interval)
+        except Stopped as e:
+            out = w.summary()
+            out["stopped"] = {"block": e.number, "kind": e.lie.kind, "reason": e.lie.reason}
+            return out
+        except KeyboardInterrupt:
+            pass
+        return w.summary()
+    finally:
+        database.close()

@@ -1,0 +1,58 @@
+"""Where the collector reads the chain from: a node's JSON-RPC, or blocks held in memory.
+
+A source answers four questions with the JSON a FISCO BCOS 3.x node gives (results only):
+head() -> latest block number; block(n) -> getBlockByNumber(n, false, true) (the header and
+its transaction hashes); tx(h) -> getTransaction(h, true) (with txProof); receipt(h) ->
+getTransactionReceipt(h, true) (with txReceiptProof). Nothing a source says is believed.
+"""
+
+import json
+
+from lightmeter.errors import Malformed
+
+
+class RpcSource:
+    """A node's JSON-RPC through lightmeter_host.relay.Rpc (ConnectionError / relay.NodeError pass up)."""
+
+    def __init__(self, url, timeout=30):
+        from lightmeter_host import relay
+        self.url = url
+        self.rpc = relay.Rpc(url, timeout=timeout)
+
+    def head(self):
+        n = self.rpc("getBlockNumber")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise Malformed("getBlockNumber: expected a number, got %r" % (n,))
+        return n
+
+    def block(self, n):
+        return self.rpc("getBlockByNumber", n, False, True)
+
+    def tx(self, h):
+        return self.rpc("getTransaction", h, True)
+
+    def receipt(self, h):
+        return self.rpc("getTransactionReceipt", h, True)
+
+
+class MemorySource:
+    """Blocks held as JSON text, parsed on every answer as a client parses a node's reply.
+
+    blocks: {number: block JSON text}; txs: {tx hash "0x...": (tx JSON text, receipt JSON text)}.
+    """
+
+    def __init__(self, blocks, txs):
+        self.blocks = blocks
+        self.txs = txs
+
+    def head(self):
+        return max(self.blocks)
+
+    def block(self, n):
+        return json.loads(self.blocks[n])
+
+    def tx(self, h):
+        return json.loads(self.txs[h][0])
+
+    def receipt(self, h):
+        return json.loads(self.txs[h][1])

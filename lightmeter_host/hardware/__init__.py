@@ -1,0 +1,1 @@
+"""Real boards: profiles, serial ports, flashing, provisioning, the fleet manifest."""

@@ -1,0 +1,1 @@
+"""Light-client commands on the host: `lightmeter trust init` and `lightmeter sync`."""

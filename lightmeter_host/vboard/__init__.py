@@ -1,0 +1,1 @@
+"""The virtual board: the real firmware on the host, its UART on a pseudo-terminal."""
