@@ -57,7 +57,9 @@
 #define MICROPY_PY_TIME                     (0)
 #define MICROPY_PY_BINASCII                 (0)
 #define MICROPY_PY_HASHLIB                  (0)
-#define MICROPY_PY_JSON                     (0)
+// MICROPY_PY_JSON switches on the core's JSON printing, which modjson.c uses.
+#define MICROPY_PY_JSON                     (1)
+#define MICROPY_PY_JSON_SEPARATORS          (1)
 #define MICROPY_PY_RE                       (0)
 #define MICROPY_PY_RANDOM                   (0)
 #define MICROPY_PY_SELECT                   (0)

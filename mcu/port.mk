@@ -8,7 +8,7 @@ include $(TOP)/py/py.mk
 
 INC += -I. -I$(TOP) -I$(BUILD)
 
-SRC_C = main.c hostfile.c modtime.c modmcu.c
+SRC_C = main.c hostfile.c modtime.c modmcu.c modbinascii.c modhashlib.c modjson.c
 SRC_QSTR += $(SRC_C)
 
 CWARN = -Wall -Werror -Wdouble-promotion -Wfloat-conversion
