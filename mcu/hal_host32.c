@@ -48,6 +48,14 @@ int mcu_file_read(int fd, void *buf, uint32_t len) {
     return read(fd, buf, len);
 }
 
+int mcu_file_create(const char *path) {
+    return open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+}
+
+int mcu_file_write(int fd, const void *buf, uint32_t len) {
+    return write(fd, buf, len);
+}
+
 void mcu_file_close(int fd) {
     close(fd);
 }

@@ -113,6 +113,16 @@ int mcu_file_read(int fd, void *buf, uint32_t len) {
     return len - not_read;
 }
 
+int mcu_file_create(const char *path) {
+    return host_open(path, MODE_W);
+}
+
+int mcu_file_write(int fd, const void *buf, uint32_t len) {
+    uint32_t args[3] = { fd, (uint32_t)buf, len };
+    int not_written = semihost(SYS_WRITE, args);
+    return not_written == 0 ? (int)len : -1;
+}
+
 void mcu_file_close(int fd) {
     host_close(fd);
 }

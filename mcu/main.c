@@ -1,6 +1,8 @@
 // Runs one script under a heap of the size asked for on the command line:
-//   [--heap BYTES] [--path DIR]... SCRIPT [ARGS...]
-// sys.path is the script's folder, then each --path. Exit status: 0 when the
+//   [--heap BYTES] [--path DIR]... [--stats FILE] SCRIPT [ARGS...]
+// sys.path is the script's folder, then each --path. With --stats, the port
+// writes to FILE at the end, one "name value" a line: status, instructions
+// (0 where not counted), heap, heap_used (after a final collection), heap_free. Exit status: 0 when the
 // script ends, 1 after an uncaught exception, 3 when that exception is a
 // MemoryError, 2 for a bad command line, sys.exit(n) gives n.
 
@@ -26,7 +28,7 @@
 uint32_t mcu_heap_bytes;
 
 static void usage(const char *msg) {
-    mp_printf(&mp_plat_print, "mcu: %s\nusage: [--heap BYTES] [--path DIR]... SCRIPT [ARGS...]\n", msg);
+    mp_printf(&mp_plat_print, "mcu: %s\nusage: [--heap BYTES] [--path DIR]... [--stats FILE] SCRIPT [ARGS...]\n", msg);
     mcu_exit(MCU_EXIT_USAGE);
 }
 
@@ -66,11 +68,28 @@ static int run_file(const char *path) {
     return exit_status_of(MP_OBJ_FROM_PTR(nlr.ret_val));
 }
 
+static void write_stats(const char *path, int status, uint64_t instructions, uint32_t heap, const gc_info_t *info) {
+    int fd = mcu_file_create(path);
+    if (fd < 0) {
+        return;
+    }
+    char text[160];
+    vstr_t vstr;
+    vstr_init_fixed_buf(&vstr, sizeof(text), text);
+    mp_print_t print = { &vstr, (mp_print_strn_t)vstr_add_strn };
+    mp_printf(&print, "status %d\ninstructions %u%09u\nheap %u\nheap_used %u\nheap_free %u\n",
+        status, (unsigned)(instructions / 1000000000u), (unsigned)(instructions % 1000000000u),
+        (unsigned)heap, (unsigned)info->used, (unsigned)info->free);
+    mcu_file_write(fd, vstr.buf, vstr.len);
+    mcu_file_close(fd);
+}
+
 int mcu_main(int argc, char **argv) {
     mp_stack_ctrl_init();
     mp_stack_set_limit(MCU_STACK_LIMIT);
 
     uint32_t heap = 64 * 1024;
+    const char *stats_path = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
         if (i + 1 >= argc) {
@@ -78,6 +97,8 @@ int mcu_main(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--heap") == 0) {
             heap = strtoul(argv[i + 1], NULL, 0);
+        } else if (strcmp(argv[i], "--stats") == 0) {
+            stats_path = argv[i + 1];
         } else if (strcmp(argv[i], "--path") != 0) {
             usage("unknown option");
         }
@@ -115,8 +136,15 @@ int mcu_main(int argc, char **argv) {
     } else {
         status = exit_status_of(MP_OBJ_FROM_PTR(nlr.ret_val));
     }
+    uint64_t instructions = mcu_instructions();
+    gc_collect();
+    gc_info_t info;
+    gc_info(&info);
     mp_deinit();
     mcu_stdout_flush();
+    if (stats_path != NULL) {
+        write_stats(stats_path, status, instructions, heap, &info);
+    }
     return status;
 }
 

@@ -20,6 +20,9 @@ int mcu_file_read(int fd, void *buf, uint32_t len);
 void mcu_file_close(int fd);
 // 0: absent, 1: a file, 2: a directory.
 int mcu_path_kind(const char *path);
+// Create (truncate) a host file for writing; -1 when it cannot. Write: bytes or <0.
+int mcu_file_create(const char *path);
+int mcu_file_write(int fd, const void *buf, uint32_t len);
 // Entry point shared by both targets (main.c).
 int mcu_main(int argc, char **argv);
 // Largest heap a run may ask for, and the region it is carved from.
