@@ -37,14 +37,16 @@ APT_PACKAGES := chromium chromium-driver postgresql
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
+include mcu/mcu.mk
+
 demo: setup
 	$(VENV)/bin/lightmeter demo
 
-test: setup .stamp-apt
+test: setup .stamp-apt .stamp-mcu
 	$(PY) -m pytest
 
 bench: setup
 	$(VENV)/bin/lightmeter bench
 
 clean:
-	rm -rf $(VENV) node_modules .stamp-venv .stamp-npm .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .stamp-venv .stamp-npm .stamp-mcu .stamp-mcu-apt .pytest_cache .hypothesis mcu/build-*

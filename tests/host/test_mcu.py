@@ -21,11 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIRMWARE = os.path.join(ROOT, "firmware")
 
-try:
-    from lightmeter_host.runtimes import mcu as mcu_runner
-except ImportError:
-    sys.path.insert(0, ROOT)
-    import mcu_runner
+from lightmeter_host.runtimes import mcu as mcu_runner
 
 
 def _target_or_skip(target):
@@ -166,12 +162,13 @@ def test_instruction_counts_grow_with_work(m0):
 
 def test_a_systick_step_is_40_instructions(m0):
     # mcu.spin(k) runs exactly 2*k instructions (sub; bne): the count must
-    # grow by exactly 2*k, which holds only if one SysTick step is 40 instructions.
+    # grow by 2*k, to within one SysTick step (the count is read in steps of 40 instructions, so a
+    # difference of two readings can be one step off), which holds only if a step is 40.
     script = ("import mcu\n"
               "def m(k):\n    a = mcu.instructions(); mcu.spin(k); return mcu.instructions() - a\n"
               "m(0)\nprint(m(0), m(100000), m(1000000))")
     base, d1, d2 = map(int, ok(mcu_runner.run(script, heap=16 * 1024, target=m0)).split())
-    assert d1 - base == 200000 and d2 - base == 2000000
+    assert abs(d1 - base - 200000) <= 40 and abs(d2 - base - 2000000) <= 40
 
 
 # ---- the port's C modules against CPython ----
