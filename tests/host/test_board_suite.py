@@ -14,7 +14,6 @@ interpreter, so the port's garbage collector, which runs only between top-level 
 carries one module's garbage into the next).
 """
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -26,8 +25,9 @@ from mpremote.transport_serial import SerialTransport
 from lightmeter_host.runtimes import build
 from lightmeter_host.vboard.board import VirtualBoard
 from test_micropython_firmware import _firmware_tests, result_of
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 FIRMWARE_TESTS = ROOT / "tests" / "firmware"
 VECTORS = ROOT / "tests" / "vectors"
 DRIVER_ONLY = {"mp_main.py"}        # the in-process driver; this file is the REPL one

@@ -19,15 +19,15 @@
 
 import json
 import zlib
-from pathlib import Path
 
 import cbor2
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from lightmeter.link import cbor, frame
 from lightmeter.errors import Malformed
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 U64 = 1 << 64

@@ -1,7 +1,6 @@
 """The `lightmeter` command as an engineer uses it: real processes, real files, exit codes."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,8 +10,9 @@ from chainmaker import sealers, signed_header, trust_json
 from lightmeter.chain import merkle, tx as txm
 from lightmeter.crypto import suite
 from support import load_vector
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 
 
 def lm(*args, stdin=None):

@@ -14,8 +14,9 @@ from collector_chain import (FleetChain, STANDARD_DUPLICATES, STANDARD_GAPS, STA
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from lightmeter_host.collector import db as db_mod, ingest, reverify
 from lightmeter_host.collector.evidence import NodeLie
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ seconds (§4.5.3: values below 2**28 would mean "relative to now"), and no label
 import csv
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,8 +16,9 @@ import pytest
 
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from lightmeter_host.collector import db as db_mod, export
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 REGISTERED = {"W", "V", "A", "m3", "VA", "var", "Hz", "J", "Cel"}  # RFC 8428 §12.1 + RFC 8798 §2
 KNOWN_LABELS = {"bn", "bt", "bu", "bv", "bs", "bver", "n", "u", "v", "vs", "vb", "vd", "s", "t", "ut"}

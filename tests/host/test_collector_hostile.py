@@ -7,7 +7,6 @@ method swapped to lie (FleetChain.lie), on SQLite and on PostgreSQL."""
 
 import copy
 import json
-import os
 import subprocess
 import sys
 
@@ -16,8 +15,9 @@ import pytest
 from collector_chain import FleetChain, STANDARD_GOOD
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from lightmeter_host.collector import db as db_mod, ingest, reverify
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ change to a row or its bundle, to the stored sealer-set changes or to the anchor
 named. Hypothesis mutates stored bundles and rows at random: every mutation must be caught."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -17,8 +16,9 @@ from lightmeter_host.collector import db as db_mod, evidence, ingest, reverify
 from lightmeter.chain import fields, header as header_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import trust as trust_mod
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,9 @@ from hypothesis import given, settings, strategies as st
 
 from lightmeter_host.collector import db, web
 from pgserver import pg_server  # noqa: F401  (a fixture)
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 OUTPUT = os.path.join(ROOT, "tests", "output")
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -9,7 +9,6 @@
 """
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -19,8 +18,9 @@ from lightmeter.chain import abi
 from lightmeter.errors import Malformed
 from lightmeter.crypto.keccak import keccak256
 from lightmeter.crypto.sm3 import sm3
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 ART = contracts.load("MeterRegistry")
 HASHES = {"ecdsa": keccak256, "sm": sm3}
 CODES = ("bytecode", "deployedBytecode")

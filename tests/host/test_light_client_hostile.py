@@ -8,7 +8,6 @@ trusted set); CLI cases run `lightmeter sync` against a simulated chain served b
 with a JSON-RPC method swapped to lie."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -25,8 +24,9 @@ from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import transition, trust as trust_mod, verify
 from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import Invalid, Malformed
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 S = "ecdsa"
 PARENT = bytes(range(32))
 BLOCKS, CHANGES = 12, 3

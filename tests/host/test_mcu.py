@@ -17,8 +17,9 @@ import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 FIRMWARE = os.path.join(ROOT, "firmware")
 
 from lightmeter_host.runtimes import mcu as mcu_runner

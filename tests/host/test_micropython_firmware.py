@@ -9,13 +9,13 @@ since a firmware test that passes only on CPython proves nothing about the devic
 import ast
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from lightmeter_host.runtimes import micropython
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 FIRMWARE_TESTS = ROOT / "tests" / "firmware"
 DRIVER = "/tests/firmware/mp_main.py"
 TIMEOUT = 900  # seconds for the whole firmware suite; CI's budget is 20 minutes for everything

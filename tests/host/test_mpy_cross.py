@@ -6,11 +6,11 @@ test runs; the .mpy files it writes are what a device would load.
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from lightmeter_host.paths import PROJECT_ROOT
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+FIRMWARE = PROJECT_ROOT / "firmware"
 SOURCES = sorted(p for p in FIRMWARE.rglob("*.py") if "__pycache__" not in p.parts)
 
 

@@ -16,8 +16,9 @@ from lightmeter_host.node import consensus, registry
 from lightmeter_host.node.chain import Chain
 from nodeutil import start_node, trust_of
 from support import load_vector
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 DOC = load_vector("fisco-doc-sendTransaction.json")
 KEY = b"\x42" * 32
 

@@ -1,7 +1,6 @@
 """`lightmeter node --simulate`: reproducible chains with sealer-set changes made by real
 consensus-precompile transactions, every header checked by the light client."""
 
-import os
 import subprocess
 import sys
 
@@ -9,8 +8,9 @@ from lightmeter.client import check
 from lightmeter_host.node.chain import Chain
 from lightmeter_host.node.simulate import simulate
 from nodeutil import Client
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 
 
 def trust_for(chain, sealers):

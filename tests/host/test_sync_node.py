@@ -3,7 +3,6 @@ strictly and by skipping, on CPython (JSON-RPC) and MicroPython (virtual board +
 node that lies is caught with nothing written."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -12,8 +11,9 @@ import pytest
 from lightmeter_host.node import consensus
 from lightmeter_host.node.chain import Chain
 from nodeutil import SimulatedNode
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 BLOCKS, CHANGES = 40, 5
 
 

@@ -4,7 +4,6 @@ is a conflict reported as evidence with exit 1 and nothing written; a witness se
 header, one that is behind and one that cannot be reached only warn."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -15,8 +14,9 @@ from lightmeter_host.node.server import NodeServer
 from lightmeter_host.node.simulate import simulate
 
 from nodeutil import answer_with
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 BLOCKS = 10
 SEED = b"witness-ecdsa"
 

@@ -13,8 +13,9 @@ from lightmeter_host.node.chain import Chain
 from lightmeter_host.node.server import NodeServer
 from lightmeter_host.node.simulate import simulate
 from nodeutil import Client, answer_with, start_node
+from lightmeter_host.paths import PROJECT_ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(PROJECT_ROOT)
 
 
 def lm(*args, stdin=""):
