@@ -41,21 +41,22 @@ static mp_obj_t time_ticks_add(mp_obj_t t, mp_obj_t delta) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(time_ticks_add_obj, time_ticks_add);
 
-static mp_obj_t time_sleep_ms(mp_obj_t ms) {
-    mp_int_t n = mp_obj_get_int(ms);
+// Sleep a whole number of units of ns_per_unit nanoseconds (nothing for n <= 0).
+static mp_obj_t sleep_units(mp_obj_t n_obj, uint64_t ns_per_unit) {
+    mp_int_t n = mp_obj_get_int(n_obj);
     if (n > 0) {
-        mcu_sleep_ns((uint64_t)n * 1000000u);
+        mcu_sleep_ns((uint64_t)n * ns_per_unit);
     }
     return mp_const_none;
+}
+
+static mp_obj_t time_sleep_ms(mp_obj_t ms) {
+    return sleep_units(ms, 1000000u);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(time_sleep_ms_obj, time_sleep_ms);
 
 static mp_obj_t time_sleep_us(mp_obj_t us) {
-    mp_int_t n = mp_obj_get_int(us);
-    if (n > 0) {
-        mcu_sleep_ns((uint64_t)n * 1000u);
-    }
-    return mp_const_none;
+    return sleep_units(us, 1000u);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(time_sleep_us_obj, time_sleep_us);
 
