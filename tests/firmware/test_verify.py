@@ -191,3 +191,20 @@ def test_verify_header_raises_invalid_directly():
     t = trust_mod.from_json(trust2())
     e = raises(Invalid, verify.verify_header, h, t, suite.get("sm"))
     assert "quorum" in str(e)
+
+
+def test_short_quorum_has_its_own_type():
+    # Callers (the collector's failure kinds) tell a short quorum from a bad header by type.
+    b = block2()
+    b["signatureList"] = b["signatureList"][:2]
+    e = raises(verify.QuorumNotReached, verify.verify_header, header.from_json(b, 64),
+               trust_mod.from_json(trust2()), suite.get("sm"))
+    assert isinstance(e, Invalid) and str(e) == "quorum not reached: signers hold weight 2 of the 3 needed"
+    # A bad signature is not a short quorum, even when the rest would be short too.
+    b = block2()
+    sig = bytearray(bytes.fromhex(b["signatureList"][0]["signature"][2:]))
+    sig[5] ^= 1
+    b["signatureList"][0]["signature"] = "0x" + bytes(sig).hex()
+    e = raises(Invalid, verify.verify_header, header.from_json(b, 64), trust_mod.from_json(trust2()),
+               suite.get("sm"))
+    assert not isinstance(e, verify.QuorumNotReached)

@@ -29,7 +29,7 @@ bisect: try a header between the checkpoint and the target.
 from lightmeter.chain import abi, fields
 from lightmeter.client import verify
 from lightmeter.errors import Invalid, LightmeterError
-from lightmeter.client.trust import Trust, quorum
+from lightmeter.client.trust import Trust
 
 # The consensus precompile as the "to" field of a transaction carries it (hex, no 0x).
 CONSENSUS_ADDRESS = b"0000000000000000000000000000000000001003"
@@ -61,14 +61,7 @@ def _copy(trust, sealers, number, digest):
 
 def header_set_matches(trust, header):
     """True if header's sealerList and weights are exactly trust.sealers."""
-    sealers = trust.sealers
-    if len(header.sealer_list) != len(sealers) or len(header.weights) != len(sealers):
-        return False
-    for i in range(len(sealers)):
-        node, w = sealers[i]
-        if header.sealer_list[i] != node or header.weights[i] != w:
-            return False
-    return True
+    return verify.set_mismatch(header, trust.sealers) is None
 
 
 def decode_change(data, suite):
@@ -187,13 +180,7 @@ def verify_skip(trusted, header, suite):
         own.append((header.sealer_list[i], header.weights[i]))
 
     # (a) first, as it needs no signature check: overlap with the trusted set.
-    seen = []
-    for idx, _ in header.signatures:
-        if idx >= n:
-            raise Invalid("signature by unknown sealer index %d" % idx)
-        if idx in seen:
-            raise Invalid("sealer index %d signs twice" % idx)
-        seen.append(idx)
+    seen = verify.signer_indices(header, n)
     total = trusted.total_weight()
     tw = 0
     for idx in seen:
@@ -206,13 +193,7 @@ def verify_skip(trusted, header, suite):
         raise TooLittleOverlap("trusted signers hold %d of total %d, need more than a third" % (tw, total))
 
     # (b) the header's own quorum, every signature checked.
-    signers, weight = verify.check_signatures(header, digest, own, suite)
-    own_total = 0
-    for _, w in own:
-        own_total += w
-    q = quorum(own_total)
-    if weight < q:
-        raise Invalid("quorum not reached: signers hold weight %d of the %d needed" % (weight, q))
+    signers, weight, q = verify.check_quorum(header, digest, own, suite)
     res = SkipCheck()
     res.number = header.number
     res.hash = digest

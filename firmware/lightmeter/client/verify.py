@@ -15,6 +15,10 @@ from lightmeter.client.trust import quorum
 BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 1000]
 
 
+class QuorumNotReached(Invalid):
+    """The header's signatures verify but their signers do not hold the quorum's weight."""
+
+
 class HeaderCheck:
     """What verify_header established."""
 
@@ -43,19 +47,48 @@ def verify_header(header, trust, suite):
 
     # The sealer list and weights are hashed, so they must be exactly the
     # trusted set; a different set needs a proven set change first.
-    sealers = trust.sealers
-    if len(header.sealer_list) != len(sealers):
-        raise Invalid("sealer list has %d nodes, the trusted set %d" % (len(header.sealer_list), len(sealers)))
-    for i, (node, w) in enumerate(sealers):
-        if header.sealer_list[i] != node:
-            raise Invalid("sealer %d is not the trusted node at that index" % i)
-        if header.weights[i] != w:
-            raise Invalid("sealer %d has weight %d, trusted %d" % (i, header.weights[i], w))
-
-    res.signers, res.weight = check_signatures(header, digest, sealers, suite)
-    if res.weight < res.quorum:
-        raise Invalid("quorum not reached: signers hold weight %d of the %d needed" % (res.weight, res.quorum))
+    reason = set_mismatch(header, trust.sealers)
+    if reason is not None:
+        raise Invalid(reason)
+    res.signers, res.weight, _ = check_quorum(header, digest, trust.sealers, suite)
     return res
+
+
+def set_mismatch(header, sealers):
+    """Why header's sealerList and weights are not exactly sealers [(node id, weight)], or None."""
+    n = len(sealers)
+    if len(header.sealer_list) != n:
+        return "sealer list has %d nodes, the trusted set %d" % (len(header.sealer_list), n)
+    if len(header.weights) != n:
+        return "weight list has %d entries, the trusted set %d" % (len(header.weights), n)
+    for i in range(n):
+        node, w = sealers[i]
+        if header.sealer_list[i] != node:
+            return "sealer %d is not the trusted node at that index" % i
+        if header.weights[i] != w:
+            return "sealer %d has weight %d, trusted %d" % (i, header.weights[i], w)
+    return None
+
+
+def signer_indices(header, count):
+    """The sealer indices of header's signature list, in order; Invalid unless each is
+    below count and named once."""
+    seen = []
+    for idx, _ in header.signatures:
+        if idx >= count:
+            raise Invalid("signature by unknown sealer index %d" % idx)
+        if idx in seen:
+            raise Invalid("sealer index %d signs twice" % idx)
+        seen.append(idx)
+    return seen
+
+
+def total_weight(sealers):
+    """Sum of the weights of sealers [(node id, weight)]."""
+    t = 0
+    for _, w in sealers:
+        t += w
+    return t
 
 
 def check_signatures(header, digest, sealers, suite):
@@ -63,16 +96,10 @@ def check_signatures(header, digest, sealers, suite):
 
     A signature list is refused as a whole (Invalid) if it names an index outside
     sealers, names an index twice, or carries a signature that does not verify.
-    The quorum is the caller's to check.
+    The quorum is the caller's to check (`check_quorum`).
     """
     # Structure first (cheap), signatures after.
-    seen = []
-    for idx, _ in header.signatures:
-        if idx >= len(sealers):
-            raise Invalid("signature by unknown sealer index %d" % idx)
-        if idx in seen:
-            raise Invalid("sealer index %d signs twice" % idx)
-        seen.append(idx)
+    signer_indices(header, len(sealers))
     signers = []
     weight = 0
     for idx, sig in header.signatures:
@@ -82,6 +109,19 @@ def check_signatures(header, digest, sealers, suite):
         signers.append(idx)
         weight += w
     return signers, weight
+
+
+def check_quorum(header, digest, sealers, suite):
+    """(signers, weight, quorum) of header's signatures under sealers, every signature checked.
+
+    Invalid as `check_signatures`; QuorumNotReached if the signers' weight is
+    below quorum(total weight of sealers).
+    """
+    signers, weight = check_signatures(header, digest, sealers, suite)
+    q = quorum(total_weight(sealers))
+    if weight < q:
+        raise QuorumNotReached("quorum not reached: signers hold weight %d of the %d needed" % (weight, q))
+    return signers, weight, q
 
 
 def verify_tx(tx, proof_items, header, trust, suite):
