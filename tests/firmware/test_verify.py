@@ -158,12 +158,18 @@ def test_signature_by_a_non_sealer_rejected():
     assert not out["valid"] and "sealer 2 does not verify" in out["reason"]
 
 
-def test_high_s_signature_rejected():
+def test_high_s_signature_accepted():
+    # Chain data: FISCO's secp256k1Verify recovers with libsecp256k1, which has no low-s rule
+    # (bcos-crypto/bcos-crypto/signature/secp256k1/Secp256k1Crypto.cpp lines 70-98 at v3.16.4).
     nodes, js, t = _built("ecdsa", 4, signers=[0, 1, 2])
     sig = bytes.fromhex(js["signatureList"][0]["signature"][2:])
     s_val = int.from_bytes(sig[32:64], "big")
     flipped = sig[:32] + (N_SECP - s_val).to_bytes(32, "big") + bytes([sig[64] ^ 1])
     js["signatureList"][0]["signature"] = "0x" + flipped.hex()
+    out = check.check_header(js, t)
+    assert out["valid"] and out["signers"] == [0, 1, 2]
+    # ... with v naming the other y it is another key's signature
+    js["signatureList"][0]["signature"] = "0x" + (flipped[:64] + sig[64:]).hex()
     out = check.check_header(js, t)
     assert not out["valid"] and "sealer 0 does not verify" in out["reason"]
 
