@@ -1,4 +1,4 @@
-"""Moving the trusted sealer set forward (DESIGN.md, trust model point 4).
+"""Moving the trusted sealer set forward (docs/light-client.md: LC-T1, LC-T2; skipping).
 
 A checkpoint (trust.Trust) holds `number`, `hash` and `sealers`. Here the
 sealers of a checkpoint are the set that signs the blocks AFTER `number`:
@@ -65,7 +65,7 @@ def header_set_matches(trust, header):
 
 
 def decode_change(data, suite):
-    """(method, node id bytes, weight or None) of consensus-precompile call data."""
+    """(method, node id bytes, weight or None) of consensus-precompile call data (LC-T1)."""
     sel = bytes(data[:4])
     for sig, name, types in METHODS:
         if abi.selector(sig, suite.hash) == sel:
@@ -107,7 +107,10 @@ def apply_change(sealers, change):
 
 
 def proven_change(trust, header, item, suite):
-    """(position, decoded change) of one (tx, tx proof, receipt, receipt proof) of header."""
+    """(position, decoded change) of one (tx, tx proof, receipt, receipt proof) of header.
+
+    LC-T1: the transaction and its successful receipt proven at one position (LC-P1, LC-P2).
+    """
     if len(item) != 4:
         raise Invalid("a change is (tx, tx proof, receipt, receipt proof)")
     tx, tx_proof, rcpt, rcpt_proof = item
@@ -124,7 +127,7 @@ def apply_set_changes(trust, header, changes, suite):
     """The checkpoint after header N (accepted under trust) and its proven set changes.
 
     changes: [(tx dict, tx proof items, Receipt, receipt proof items)] in block
-    order. Returns a new Trust: number N, hash of N, sealers the set for N + 1.
+    order. Returns a new Trust: number N, hash of N, sealers the set for N + 1 (LC-T1).
     """
     if not header_set_matches(trust, header):
         raise Invalid("the header's sealer set is not the trusted set; verify it under this trust first")
@@ -207,7 +210,7 @@ def verify_skip(trusted, header, suite):
 
 
 def verify_next(trust, header, suite):
-    """Strict step: header is number trust.number + 1, links to trust.hash, verifies under trust."""
+    """Strict step: header is number trust.number + 1, links to trust.hash, verifies under trust (LC-T2)."""
     if trust.number is None or header.number != trust.number + 1:
         raise Invalid("header %d does not follow the checkpoint" % header.number)
     if header.parents[0][1] != trust.hash:

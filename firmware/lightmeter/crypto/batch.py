@@ -14,7 +14,8 @@ equation: a false accept has chance at most 2**-128 per header. The
 acceptance set is therefore the single check's: every test of
 `secp256k1.verify` (v <= 3, r and s in [1, n-1], R exists) is made here
 before the equation, and a batch that fails says only "some signature is
-bad": callers check one by one to name it (client/verify.py).
+bad": callers check one by one to name it (client/verify.py). This is rule
+LC-S3 of docs/light-client.md.
 
 The z_i come from SHA-256 over a fresh seed and everything checked (hash,
 keys, signatures). The seed is os.urandom where it exists; on a port without
