@@ -109,6 +109,9 @@ def build_parser():
                                    "(collector_ingest_per_s).")
     b.add_argument("--quick", action="store_true", help="fewer repetitions")
     b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--batch", action="store_true",
+                   help="batch vs single verification of a 15-of-21 secp256k1 quorum, "
+                        "CPython and MicroPython")
     b.add_argument("--node", action="store_true",
                    help="measure `lightmeter node` instead: sustained sendTransaction rate and "
                         "proof-serving latency")

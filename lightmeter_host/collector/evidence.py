@@ -129,8 +129,10 @@ def check_header(h, trust, suite):
     """verify_header, with a kind: short_quorum or bad_header (NodeLie)."""
     try:
         return verify.verify_header(h, trust, suite)
+    except verify.QuorumNotReached as e:
+        raise NodeLie("short_quorum", str(e))
     except LightmeterError as e:
-        raise NodeLie("short_quorum" if "quorum" in str(e) else "bad_header", str(e))
+        raise NodeLie("bad_header", str(e))
 
 
 class Facts:

@@ -7,7 +7,8 @@ receipt, recomputed from its fields, must prove into receiptsRoot and the
 device's own transaction hash into txsRoot, at the same position (a receipt
 does not name its transaction, so the position is what binds them); the
 transaction must have succeeded and MeterRegistry must have logged this
-device's reading with this sequence number.
+device's reading with this sequence number. This is rule LC-P3 of
+docs/light-client.md (with LC-H1..LC-Q4, LC-P1 and LC-P2).
 """
 
 from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod

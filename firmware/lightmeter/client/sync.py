@@ -19,6 +19,9 @@ push the midpoint and try that first. A header accepted by skipping has its own 
 applied before going on. Memory: the current checkpoint and a stack of pending targets, at most
 log2(distance) + 1 numbers; headers are dropped once checked.
 
+The rules are docs/light-client.md's: LC-T2 and LC-T3 here, LC-T1 through
+transition.apply_set_changes, the header rules through verify.
+
 Raises Invalid when a check fails, Malformed on undecodable answers, SyncError for requests that
 make no sense (a target below the checkpoint or above the head), and whatever the source raises.
 """
@@ -34,6 +37,7 @@ class SyncError(LightmeterError):
 
 
 def _check_number(h, n):
+    # LC-T3: the answer is the header asked for.
     if h.number != n:
         raise Invalid("asked for header %d, got header %d" % (n, h.number))
 
@@ -56,7 +60,7 @@ async def sync(trust, suite, source, mode="strict", to=None, progress=None):
     stats = {"headers": 0, "proofs": 0, "bytes": 0}
     head = await source.head()
     target = head if to is None else to
-    if target < trust.number:
+    if target < trust.number:  # LC-T3: never backwards, never past the source's head
         raise SyncError("target %d is below the checkpoint %d: refusing to go back" % (target, trust.number))
     if target > head:
         raise SyncError("target %d is above the node's latest block %d" % (target, head))
@@ -65,9 +69,9 @@ async def sync(trust, suite, source, mode="strict", to=None, progress=None):
         while n <= target:
             h = await source.header(n)
             _check_number(h, n)
-            transition.verify_next(trust, h, suite)
+            transition.verify_next(trust, h, suite)  # LC-T2
             stats["headers"] += 1
-            trust = await _changes(trust, h, suite, source, stats)
+            trust = await _changes(trust, h, suite, source, stats)  # LC-T1
             if progress:
                 progress(n, target, stats)
             n += 1

@@ -1,0 +1,115 @@
+"""Batch verification of a header's quorum (crypto/batch.py): it accepts exactly what the single
+secp256k1.verify accepts, signature by signature (docs/light-client.md, LC-S3).
+
+Signatures are made here; the hostile cases are FISCO's rules (Secp256k1Crypto.cpp lines 70-98 at
+v3.16.4): high s and recovery ids 2 and 3 are legal, v above 3 is not. tests/host/test_batch_hypothesis.py
+draws many more cases on CPython.
+"""
+
+import hashlib
+
+from lightmeter.crypto import batch, secp256k1 as S
+from lightmeter.errors import Malformed
+from support import raises
+
+N = S.N
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+PRIVS = [sha256(b"batch sealer %d" % i) for i in range(6)]
+PUBS = [S.public_key(k) for k in PRIVS]
+H = sha256(b"header hash")
+ITEMS = [(PUBS[i], S.sign(PRIVS[i], H)) for i in range(6)]
+
+
+def _b(i):
+    return i.to_bytes(32, "big")
+
+
+def singles(items, h=H):
+    for pub, sig in items:
+        if not S.verify(pub, h, sig):
+            return False
+    return True
+
+
+def test_valid_quorum_is_accepted():
+    assert batch.verify_same_hash(H, ITEMS)
+    assert batch.verify_same_hash(H, ITEMS[:1])
+    assert batch.verify_same_hash(H, [])
+    assert batch.verify_same_hash(H, [(S.prepare(p), s) for p, s in ITEMS])
+    assert not batch.verify_same_hash(sha256(b"other"), ITEMS)
+
+
+def test_one_bad_signature_in_any_position_is_refused():
+    for i in range(len(ITEMS)):
+        bad = list(ITEMS)
+        sig = bytearray(bad[i][1])
+        sig[33] ^= 4
+        bad[i] = (bad[i][0], bytes(sig))
+        assert not batch.verify_same_hash(H, bad)
+        other = list(ITEMS)
+        other[i] = (other[i][0], S.sign(PRIVS[i], sha256(b"another header")))
+        assert not batch.verify_same_hash(H, other)
+
+
+def test_high_s_and_swapped_v():
+    pub, sig = ITEMS[2]
+    r, s, v = sig[:32], int.from_bytes(sig[32:64], "big"), sig[64]
+    high = r + _b(N - s) + bytes((v ^ 1,))
+    assert S.verify(pub, H, high)
+    assert batch.verify_same_hash(H, ITEMS[:2] + [(pub, high)] + ITEMS[3:])
+    for w in (v ^ 1, v + 2, 4, 27):
+        swapped = ITEMS[:2] + [(pub, sig[:64] + bytes((w,)))] + ITEMS[3:]
+        assert not batch.verify_same_hash(H, swapped)
+        assert not singles(swapped)
+    flipped = ITEMS[:2] + [(pub, r + _b(N - s) + bytes((v,)))] + ITEMS[3:]
+    assert not batch.verify_same_hash(H, flipped) and not singles(flipped)
+
+
+def test_large_x_signature():
+    # v = 2 or 3: R has x = r + n. Made by recovering a key from a chosen (r, s, v).
+    r = 1
+    while S.r_point(r, 2) is None:
+        r += 1
+    sig = _b(r) + _b(7) + b"\x02"
+    key = S.recover(H, sig)
+    assert S.verify(key, H, sig)
+    assert batch.verify_same_hash(H, ITEMS + [(key, sig)])
+    assert not batch.verify_same_hash(H, ITEMS + [(key, sig[:64] + b"\x00")])
+    assert not batch.verify_same_hash(H, ITEMS + [(key, sig[:64] + b"\x03")])
+
+
+def test_outsider_and_out_of_range():
+    outsider = sha256(b"not a sealer")
+    bad = ITEMS[:3] + [(PUBS[3], S.sign(outsider, H))]
+    assert not batch.verify_same_hash(H, bad) and not singles(bad)
+    for r, s in ((0, 1), (N, 1), (1, 0), (1, N)):
+        bad = ITEMS[:3] + [(PUBS[3], _b(r) + _b(s) + b"\x00")]
+        assert not batch.verify_same_hash(H, bad) and not singles(bad)
+
+
+def test_malformed_input_is_left_to_the_single_checks():
+    assert not batch.verify_same_hash(H, ITEMS[:2] + [(bytes(64), ITEMS[2][1])])
+    assert not batch.verify_same_hash(H, ITEMS[:2] + [(PUBS[2], ITEMS[2][1][:64])])
+    assert raises(Malformed, batch.verify_same_hash, H[:31], ITEMS)
+
+
+def test_weights_are_128_bit_and_bound_to_the_input():
+    zs = batch.weights(H, ITEMS, b"seed")
+    assert len(zs) == len(ITEMS) and all(1 <= z <= 1 << 128 for z in zs)
+    assert batch.weights(H, ITEMS, b"seed") == zs
+    assert batch.weights(H, ITEMS, b"seeD") != zs
+    assert batch.weights(H, ITEMS[:5] + [(PUBS[5], S.sign(PRIVS[5], sha256(b"x")))], b"seed")[0] != zs[0]
+    assert batch.verify_same_hash(H, ITEMS, seed=b"fixed")
+
+
+def test_shared_inversions():
+    xs = [3, 5, 7, N - 1]
+    assert [x * y % N for x, y in zip(xs, batch.invert_all(xs, N))] == [1, 1, 1, 1]
+    c = S.CURVE
+    pts = [c.decode_point(PUBS[0]), c.decode_point(PUBS[1])]
+    assert batch.odd_multiples_all(c, pts, [8, 4]) == [c.odd_multiples(pts[0], 8), c.odd_multiples(pts[1], 4)]
