@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from lightmeter_host import commands
+from lightmeter_host.node import releases as node_releases
 
 DESCRIPTION = """\
 lightmeter: a light client for FISCO BCOS 3.x chains, for field devices and test rigs.
@@ -155,6 +156,10 @@ def build_parser():
     n.add_argument("--set-changes", type=int, default=0, metavar="K",
                    help="with --simulate: K sealer-set changes (addSealer, setWeight, remove "
                         "through the consensus precompile) spread over the blocks (default 0)")
+    n.add_argument("--fisco-version", metavar="X.Y", choices=node_releases.names(),
+                   help="answer as that FISCO BCOS release (3.0 to 3.16) prints and accepts: "
+                        "nonce spelling, proofs, contractAddress, header and tx versions "
+                        "(docs/fisco-versions.md; default: the newest, on a 3.3.0 chain)")
     n.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
     r = sub.add_parser("relay", help="bridge devices' serial links to a FISCO BCOS node",

@@ -183,7 +183,8 @@ def do_node(args):
     return node_server.serve(crypto=args.crypto, chain_id=args.chain_id, group_id=args.group_id,
                              sealers=args.sealers, data_dir=args.data, host=host or "127.0.0.1",
                              port=port, seed=args.seed, sign_mode=args.faulty or args.sign,
-                             verbose=args.verbose, simulate=args.simulate, set_changes=args.set_changes)
+                             verbose=args.verbose, simulate=args.simulate, set_changes=args.set_changes,
+                             fisco_version=args.fisco_version)
 
 
 def do_relay(args):

@@ -173,16 +173,18 @@ def _collect(data, root, node, quiet):
 
 
 def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False, timeout=600, data=None,
-        collect=True):
+        collect=True, fisco_version=None):
     """Run the demo; returns the summary dict (ok: every reading anchored and verified once, and
     collected and verified by the collector). data: the directory to keep everything in (new or
-    empty); None: a temporary one, removed at the end."""
+    empty); None: a temporary one, removed at the end. fisco_version: the FISCO BCOS release
+    "3.Y" the node answers as (lightmeter_host/node/releases.py; default the newest)."""
     from lightmeter_host.vboard.board import VirtualBoard
 
     backends.install()
     tmp, keep = _data_dir(data)
     node_dir, root = os.path.join(tmp, "node"), os.path.join(tmp, "device")
-    node = NodeServer(Chain(crypto=crypto, data_dir=node_dir, seed=b"demo"), "127.0.0.1", 0).start()
+    node = NodeServer(Chain(crypto=crypto, data_dir=node_dir, seed=b"demo", release=fisco_version),
+                      "127.0.0.1", 0).start()
     port = node.httpd.server_address[1]
     _device_files(root, node, readings)
     board = VirtualBoard(runtime=runtime, root=root)
@@ -267,7 +269,7 @@ def _inject(verified, done, relay, node, board, node_dir, port, quiet):
         done.add("node")
         _say(quiet, "  fault: node restarted")
         node.stop()
-        node = NodeServer(Chain(data_dir=node_dir), "127.0.0.1", port).start()
+        node = NodeServer(Chain(data_dir=node_dir, release=node.chain.release), "127.0.0.1", port).start()
     return node
 
 

@@ -18,8 +18,9 @@ import urllib.request
 import serial
 
 from lightmeter.chain import fields, merkle, tx as tx_mod
+from lightmeter.crypto import suite as suite_mod
 from lightmeter.link import frame, session as L, wire
-from lightmeter.errors import LightmeterError
+from lightmeter.errors import LightmeterError, Unsupported
 
 from lightmeter_host.chain import txbuild
 
@@ -57,6 +58,17 @@ class Rpc:
         return out["result"]
 
 
+def _settle_nonce(tx):
+    """The binary link carries one nonce: keep the reading the node's hash field names
+    (chain/tx.py). The relay is not trusted: the device proves the transaction into a
+    verified header, so a wrong pick only fails there."""
+    if not tx.get("nonce_readings") or tx.get("claimed_hash") is None:
+        return
+    for name in ("ecdsa", "sm"):
+        if tx_mod.prove_hash(tx, suite_mod.get(name), tx["claimed_hash"]):
+            return
+
+
 def handle(rpc, mtype, payload):
     """(answer type, answer payload) for one device request; blocking (node calls)."""
     if mtype == L.HELLO:
@@ -82,16 +94,20 @@ def handle(rpc, mtype, payload):
         if rc is None or tx is None:
             return L.ERROR, {0: L.E_NOT_FOUND, 1: "no receipt for that transaction yet"}
         block = rpc("getBlockByNumber", rc["blockNumber"], True, True)
-        return L.RECEIPT, {0: wire.receipt_to_wire(rc),
-                           1: [bytes.fromhex(x) for x in rc["txReceiptProof"]],
-                           2: [bytes.fromhex(x) for x in tx["txProof"]],
+        try:
+            proofs = merkle.from_json(rc, "txReceiptProof"), merkle.from_json(tx, "txProof")
+        except Unsupported as e:
+            return L.ERROR, {0: L.E_NODE_ERROR, 1: str(e)}
+        return L.RECEIPT, {0: wire.receipt_to_wire(rc), 1: proofs[0], 2: proofs[1],
                            3: wire.header_to_wire(block)}
     if mtype == L.GET_CHANGES:
         from lightmeter_host.lightclient import syncsource
         items = []
         for txj, rj in syncsource.block_changes_json(rpc, payload[0]):
-            items.append([wire.tx_to_wire(tx_mod.from_json(txj)), merkle.parse_proof(txj["txProof"]),
-                          wire.receipt_to_wire(rj), merkle.parse_proof(rj["txReceiptProof"])])
+            tx = tx_mod.from_json(txj)
+            _settle_nonce(tx)
+            items.append([wire.tx_to_wire(tx), merkle.from_json(txj, "txProof"),
+                          wire.receipt_to_wire(rj), merkle.from_json(rj, "txReceiptProof")])
         return L.CHANGES, {0: items}
     return L.ERROR, {0: L.E_UNKNOWN_TYPE, 1: "unknown message type %d" % mtype}
 

@@ -143,11 +143,11 @@ class Facts:
 
 
 def _tx_failure(tx, proof, h, suite, e):
-    digest = tx_mod.tx_hash(tx, suite)
-    if tx.get("claimed_hash") is not None and tx["claimed_hash"] != digest:
+    claimed = tx.get("claimed_hash")
+    if claimed is not None and all(d != claimed for _, d in tx_mod.hashes(tx, suite)):
         return NodeLie("tampered_tx", str(e))
     try:
-        merkle.verify(proof, digest, h.txs_root, suite.hash)
+        tx_mod.prove(tx, suite, lambda d: merkle.verify(proof, d, h.txs_root, suite.hash))
     except LightmeterError as pe:
         return NodeLie("bad_proof", "transaction: %s" % pe)
     return NodeLie("bad_tx", str(e))

@@ -60,6 +60,6 @@ class RpcSource:
     async def changes(self, n):
         out = []
         for txj, rj in block_changes_json(self.rpc, n):
-            out.append((tx_mod.from_json(txj), merkle.parse_proof(txj["txProof"], "txProof"),
-                        receipt_mod.from_json(rj), merkle.parse_proof(rj["txReceiptProof"], "txReceiptProof")))
+            out.append((tx_mod.from_json(txj), merkle.from_json(txj, "txProof"),
+                        receipt_mod.from_json(rj), merkle.from_json(rj, "txReceiptProof")))
         return out

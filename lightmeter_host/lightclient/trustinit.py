@@ -87,16 +87,32 @@ def parse_genesis_config(text, strict=False):
 GENESIS_VERSION = 0x03030000  # compatibility_version 3.3.0
 
 
-def from_genesis(data, version=GENESIS_VERSION):
+def genesis_version(text):
+    """The genesis header's version for a genesis config text: its compatibility_version
+    (X.Y.Z as 0xXXYYZZ00) from 3.1.0 on, 0 below (Ledger.cpp buildGenesisBlock); 3.3.0 when
+    the text names none."""
+    import re
+
+    m = re.search(r"^\s*compatibility_version\s*[:=]\s*(\d+)\.(\d+)\.(\d+)\s*$", text, re.M)
+    if not m:
+        return GENESIS_VERSION
+    major, minor, patch = (int(x) for x in m.groups())
+    return 0 if (major, minor) < (3, 1) else (major << 24) | (minor << 16) | (patch << 8)
+
+
+def from_genesis(data, version=None):
     """The checkpoint at block 0 of a chain whose genesis config text is data (bytes, exact).
 
-    The genesis header is header.new(0, extra_data=data, version=version): its hash is computed
-    from the file's exact bytes, so one changed byte gives another checkpoint.
+    The genesis header is header.new(0, extra_data=data, version=version), version by default
+    from the text's compatibility_version: its hash is computed from the file's exact bytes,
+    so one changed byte gives another checkpoint.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise TrustInitError("genesis config: not UTF-8 text (byte %d)" % e.start)
+    if version is None:
+        version = genesis_version(text)
     got = parse_genesis_config(text, strict=True)
     suite = suite_mod.get(got["crypto"])
     digest = header_mod.new(0, extra_data=bytes(data), version=version).hash(suite)

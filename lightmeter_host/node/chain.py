@@ -18,10 +18,10 @@ from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import quorum
 
 from lightmeter_host.chain import txcodec, txdecode
-from lightmeter_host.node import keys, status
+from lightmeter_host.node import keys, releases, status
 from lightmeter_host.node.store import Store
 
-VERSION = 0x03030000  # compatibility_version 3.3.0, as the documentation's example chain
+VERSION = 0x03030000  # compatibility_version 3.3.0 of the default chain (releases.DEFAULT_COMPATIBILITY)
 BLOCK_LIMIT_WINDOW = 1000
 TX_COUNT_LIMIT = 1000
 GAS_LIMIT = 3_000_000_000
@@ -50,12 +50,12 @@ class Pending:
         self.receipt = None
 
 
-def genesis_config_text(crypto, chain_id, group_id, sealers):
+def genesis_config_text(crypto, chain_id, group_id, sealers, compatibility="3.3.0"):
     """The genesis extraData, in the layout of a real node's genesis file."""
     lines = ["[chain]", "sm_crypto:%d" % (crypto == "sm"), "chainID: %s" % chain_id,
              "groupID: %s" % group_id, "[consensus]", "consensus_type: pbft",
              "block_tx_count_limit:%d" % TX_COUNT_LIMIT, "leader_period:1", "[version]",
-             "compatibility_version:3.3.0", "[tx]", "gaslimit:%d" % GAS_LIMIT, "[executor]",
+             "compatibility_version:%s" % compatibility, "[tx]", "gaslimit:%d" % GAS_LIMIT, "[executor]",
              "iswasm: 0", "isAuthCheck:0", "isSerialExecute:1"]
     lines += ["node.%d:%s,%d" % (i, n.hex(), w) for i, (n, w) in enumerate(sealers)]
     return ("\n".join(lines) + "\n").encode()
@@ -65,7 +65,7 @@ class Chain:
     """One group's chain. Thread-safe: every public method takes the lock."""
 
     def __init__(self, crypto="ecdsa", chain_id="chain0", group_id="group0", sealers=4,
-                 data_dir=None, seed=None, sign_mode="quorum", now=None):
+                 data_dir=None, seed=None, sign_mode="quorum", now=None, release=None):
         self.store = Store(os.path.join(data_dir, "chain.sqlite") if data_dir else None)
         meta = self.store.get_meta()
         if meta:  # an existing chain: its settings win over the arguments
@@ -78,6 +78,8 @@ class Chain:
         if sign_mode not in SIGN_MODES:
             raise ValueError("sign mode must be one of %s" % ", ".join(SIGN_MODES))
         self.crypto, self.chain_id, self.group_id = crypto, chain_id, group_id
+        # the FISCO BCOS release this node answers as (JSON spellings, pool rules, header version)
+        self.release = release if isinstance(release, releases.Release) else releases.get(release)
         self.suite = suite_mod.get(crypto)
         self.sign_mode = sign_mode
         self.now = now or (lambda: int(time.time() * 1000))
@@ -116,8 +118,9 @@ class Chain:
         return len(self.hashes) - 1
 
     def _write_genesis(self):
-        extra = genesis_config_text(self.crypto, self.chain_id, self.group_id, self.sealer_list())
-        h = header_mod.new(0, extra_data=extra, version=VERSION)
+        extra = genesis_config_text(self.crypto, self.chain_id, self.group_id, self.sealer_list(),
+                                    self.release.compatibility)
+        h = header_mod.new(0, extra_data=extra, version=self.release.genesis_version)
         digest = h.hash(self.suite)
         self.store.add_block(0, digest, header_mod.to_json(h, digest), [])
 
@@ -170,6 +173,12 @@ class Chain:
             raise Refused("Chain ID mismatch!")
         if tx["groupID"].decode() != self.group_id:
             raise Rejected(status.INVALID_GROUP_ID, "Group ID mismatch!")
+        if tx["version"] > self.release.max_tx_version:
+            raise Rejected(status.MALFORM, "transaction version %d (FISCO BCOS %s takes up to %d)"
+                           % (tx["version"], self.release.name, self.release.max_tx_version))
+        why = releases.nonce_refusal(self.release, tx["nonce"])
+        if why:
+            raise Rejected(status.MALFORM, why)
         try:
             digest = txm.tx_hash(tx, self.suite)
         except LightmeterError as e:
@@ -260,7 +269,7 @@ class Chain:
                 txs_root=merkle.root([p.digest for p in batch], self.suite.hash),
                 receipts_root=merkle.root(rhashes, self.suite.hash),
                 state_root=self.evm.state_root(), gas_used=str(gas).encode(),
-                timestamp=timestamp, sealer=n % len(sealers), version=VERSION)
+                timestamp=timestamp, sealer=n % len(sealers), version=self.release.header_version)
             digest = h.hash(self.suite)
             h.signatures = self._signatures(digest, sealers, n)
             self.store.add_block(n, digest, header_mod.to_json(h, digest),
@@ -322,7 +331,11 @@ class Chain:
         tx = txdecode.to_firmware(txcodec.decode_transaction(raw))
         out = txm.to_json(tx, self.suite, digest)
         out["importTime"] = import_time
-        return out
+        return releases.tx_json(self.release, out)
+
+    def receipt_json(self, rc):
+        """A stored receipt as this node's release prints it."""
+        return releases.receipt_json(self.release, rc)
 
     def proof(self, number, idx, receipts):
         """txProof / txReceiptProof items (hex, no 0x) for the idx-th transaction of a block."""

@@ -75,7 +75,7 @@ class NodeServer:
 
 
 def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_mode, verbose,
-          simulate=0, set_changes=0):
+          simulate=0, set_changes=0, fisco_version=None):
     """Run a node in the foreground until interrupted (the `lightmeter node` command).
 
     With simulate, first append that many blocks (with set_changes sealer-set changes) to
@@ -90,7 +90,7 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     backends.install()  # native crypto: the node is a host program
     chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
                   data_dir=data_dir, seed=seed.encode() if seed is not None else None,
-                  sign_mode=sign_mode)
+                  sign_mode=sign_mode, release=fisco_version)
     if simulate:
         _simulate(chain, simulate, set_changes, seed)
     try:
@@ -99,6 +99,8 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
         raise RuntimeError("cannot listen on %s:%d: %s" % (host, port, e.strerror or e))
     print("lightmeter node: %s chain %s/%s at height %d, %d sealers, signing: %s"
           % (chain.crypto, chain.chain_id, chain.group_id, chain.height(), len(chain.consensus), sign_mode))
+    print("  answers as    FISCO BCOS %s (compatibility_version %s)"
+          % (chain.release.name, chain.release.compatibility))
     print("  JSON-RPC      %s" % srv.url)
     print("  MeterRegistry 0x%s" % registry.ADDRESS.hex())
     print("  data          %s" % (data_dir or "in memory (lost on exit)"))

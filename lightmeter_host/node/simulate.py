@@ -101,7 +101,11 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None):
                 pending = []
 
                 def send(priv, to, data):
-                    nonce = "sim-%d-%d-%08x" % (number, len(pending), rng.getrandbits(32))
+                    bits = rng.getrandbits(32)
+                    if chain.release.decimal_nonce:  # a u256 in decimal, as nodes before v3.3.0 take
+                        nonce = "9%09d%04d%010d" % (number, len(pending), bits)
+                    else:
+                        nonce = "sim-%d-%d-%08x" % (number, len(pending), bits)
                     tx = txbuild.make(chain.chain_id, chain.group_id, number + 500, nonce, to, data)
                     _, raw = txbuild.sign(tx, chain.crypto, priv)
                     pending.append(chain.admit(raw))

@@ -135,7 +135,10 @@ class Device:
         tx = txm.defaults()
         tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
                   blockLimit=number + BLOCK_LIMIT_MARGIN,
-                  nonce=("%s-%d-%d" % (self.address.hex()[:16], rec[R_SEQ], rec[R_TRIES])).encode(),
+                  # decimal digits without a leading zero: nodes before v3.3.0 parse the nonce as a
+                  # u256 and print it back in decimal (docs/fisco-versions.md §2)
+                  nonce=("1%020d%010d%05d" % (int.from_bytes(self.address[:8], "big"), rec[R_SEQ],
+                                              rec[R_TRIES])).encode(),
                   to=self.registry.hex().encode(), input=data)
         digest = txm.tx_hash(tx, self.suite)
         tx["signature"] = self.suite.sign_tx(self.key, digest)
