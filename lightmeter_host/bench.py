@@ -182,8 +182,12 @@ def micropython_heap(block, trust):
             "header21_loaded_heap_kb_micropython": loaded / 1024}
 
 
-def collect(quick=False, node=False, link=False, sync=False, collector=False):
+def collect(quick=False, node=False, link=False, sync=False, collector=False, mcu=False):
     out = {"python": sys.version.split()[0], "quick": quick}
+    if mcu:
+        from lightmeter_host import mcubench
+        out.update(mcubench.collect())
+        return out
     if collector:
         out.update(collector_ingest(quick))
         return out
@@ -230,8 +234,8 @@ def collector_ingest(quick=False):
     return out
 
 
-def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False):
-    res = collect(quick, node, link, sync, collector)
+def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False, mcu=False):
+    res = collect(quick, node, link, sync, collector, mcu)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0

@@ -163,7 +163,7 @@ def do_trust(args):
 def do_bench(args):
     from lightmeter_host import bench
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
-                      sync=args.sync, collector=args.collector)
+                      sync=args.sync, collector=args.collector, mcu=getattr(args, "mcu", False))
 
 
 def do_node(args):
