@@ -243,10 +243,14 @@ def batch_quorum(quick=False, sealers=21, signers=15):
     return out
 
 
-def collect(quick=False, node=False, link=False, sync=False, collector=False, batch=False):
+def collect(quick=False, node=False, link=False, sync=False, collector=False, batch=False, mcu=False):
     out = {"python": sys.version.split()[0], "quick": quick}
     if batch:
         out.update(batch_quorum(quick))
+        return out
+    if mcu:
+        from lightmeter_host import mcubench
+        out.update(mcubench.collect())
         return out
     if collector:
         out.update(collector_ingest(quick))
@@ -294,8 +298,9 @@ def collector_ingest(quick=False):
     return out
 
 
-def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False, batch=False):
-    res = collect(quick, node, link, sync, collector, batch)
+def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False, batch=False,
+         mcu=False):
+    res = collect(quick, node, link, sync, collector, batch, mcu)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0

@@ -127,6 +127,9 @@ def build_parser():
                    help="measure the collector instead: verified readings ingested per second on "
                         "SQLite and on a throw-away PostgreSQL server (when one can be started), "
                         "with the native signature backends and on the pure-Python path")
+    b.add_argument("--mcu", action="store_true",
+                   help="measure the device cycle on the 32-bit port (mcu/, m0 in QEMU) instead: "
+                        "smallest heap and guest instructions, 4 and 21 sealers, both suites")
 
     n = sub.add_parser("node", help="run a local FISCO BCOS 3.x-compatible chain",
                        description="A local chain that speaks FISCO BCOS 3.x JSON-RPC: N sealers with "

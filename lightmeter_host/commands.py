@@ -163,7 +163,8 @@ def do_trust(args):
 def do_bench(args):
     from lightmeter_host import bench
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
-                      sync=args.sync, collector=args.collector, batch=args.batch)
+                      sync=args.sync, collector=args.collector, batch=args.batch,
+                      mcu=args.mcu)
 
 
 def do_node(args):

@@ -32,6 +32,12 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
             raise Malformed("receipt answer: field %d missing" % k)
     hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
     verify.verify_header(hdr, trust, suite)
+    return verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq)
+
+
+def verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq):
+    """The rest of verify_anchor, for a header hdr already verified (by verify_header, or by a
+    skipping step to it): the proofs and the reading's log. Returns hdr."""
     rcpt = receipt_mod.from_json(wire.receipt_from_wire(answer[0]))
     pos_t = merkle.verify(merkle.check_items(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
     _, pos_r = verify.verify_receipt(rcpt, merkle.check_items(answer[1], "receipt proof"), hdr, suite, pos_t)
