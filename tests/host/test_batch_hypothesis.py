@@ -102,15 +102,20 @@ def test_one_bad_among_15_is_named(h, pos, kind):
     hd.signatures = list(sigs)
     hd.signatures[pos] = (pos, bad)
     sealers = [(p, 1) for p in sorted(PUBS)]
-    if pub == items[pos][0] and S.verify(pub, digest, bad):
-        assert verify.check_signatures(hd, digest, sealers, s)[1] == 15
-        return
-    try:
-        verify.check_signatures(hd, digest, sealers, s)
-    except Invalid as e:
-        assert str(e) == "signature of sealer %d does not verify" % pos
-    else:
-        raise AssertionError("accepted a bad signature")
+    for batched in (True, False):
+        verify.BATCH = batched
+        try:
+            if pub == items[pos][0] and S.verify(pub, digest, bad):
+                assert verify.check_signatures(hd, digest, sealers, s)[1] == 15
+                continue
+            try:
+                verify.check_signatures(hd, digest, sealers, s)
+            except Invalid as e:
+                assert str(e) == "signature of sealer %d does not verify" % pos
+            else:
+                raise AssertionError("accepted a bad signature")
+        finally:
+            verify.BATCH = False
 
 
 def test_duplicate_signers():
