@@ -24,10 +24,12 @@ def db_url(args):
     return "sqlite://" + os.path.join(os.path.abspath(data), "collector.db")
 
 
-def _open(args):
+def _open(args, write=False):
+    """The existing collector database of --db, read-only unless write; never created or changed
+    by opening (verify and export read what collect wrote)."""
     from lightmeter_host.collector import db
     try:
-        return db.open_db(db_url(args))
+        return db.open_db(db_url(args), read_only=not write, create=False)
     except db.DatabaseError as e:
         raise _usage(str(e))
 
@@ -109,7 +111,7 @@ def verify(args):
 
     trust = _trust(args.trust) if args.trust else None
     entries = _fleet(args.fleet) if args.fleet else None
-    database = _open(args)
+    database = _open(args, write=args.mark)
     try:
         report = reverify.verify_db(database, trust, entries, progress=reverify.stderr_progress, pure=args.pure)
         good = report.pop("good_ids")
