@@ -93,6 +93,8 @@ def load(path):
             text = f.read()
     except FileNotFoundError:
         return []
+    except UnicodeDecodeError as e:
+        raise FleetError("%s: not UTF-8 text (byte %d)" % (path, e.start))
     entries = _parse(text, path)
     seen = set()
     for e in entries:
