@@ -33,9 +33,16 @@ def _runtime(p):
                         "MicroPython (the WebAssembly port, via Node)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line on stderr, exit status 2, like every other error of the command."""
+
+    def error(self, message):
+        self.exit(2, "lightmeter: %s (see `%s --help`)\n" % (message, self.prog))
+
+
 def build_parser():
     fmt = argparse.RawDescriptionHelpFormatter
-    p = argparse.ArgumentParser(prog="lightmeter", description=DESCRIPTION, epilog=EPILOG,
+    p = _Parser(prog="lightmeter", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=fmt)
     sub = p.add_subparsers(dest="verb", metavar="COMMAND")
     sub.required = True

@@ -150,12 +150,14 @@ def write_checkpoint(path, obj, start_number):
     from lightmeter_host.lightclient import trustinit
     if obj["number"] < start_number:
         raise SyncUsage("refusing to write block %d: the input checkpoint is at %d" % (obj["number"], start_number))
-    try:
-        with open(path) as f:
-            old = json.load(f)
-        old_n = old.get("number") if isinstance(old, dict) else None
-    except (OSError, ValueError):
-        old_n = None
+    old_n = None
+    if os.path.isfile(path):  # a FIFO or device has no old checkpoint (and would block a read)
+        try:
+            with open(path) as f:
+                old = json.load(f)
+            old_n = old.get("number") if isinstance(old, dict) else None
+        except (OSError, ValueError):
+            old_n = None
     if isinstance(old_n, int) and old_n > obj["number"]:
         raise SyncUsage("%s holds block %d, newer than %d: not overwritten" % (path, old_n, obj["number"]))
     if old_n == obj["number"] and str(old.get("hash", "")).lower() != str(obj.get("hash", "")).lower():

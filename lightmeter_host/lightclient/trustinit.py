@@ -9,9 +9,7 @@ confirm the set: a node can lie consistently, and only a person who knows the ch
 """
 
 import json
-import os
 import re
-import tempfile
 
 from lightmeter.client import check, trust as trust_mod
 from lightmeter.chain import fields, header as header_mod
@@ -297,21 +295,10 @@ def describe(info, url, label="Node"):
 
 
 def write_atomic(path, text):
-    """Write text to path so that a reader sees the old file or the whole new one."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".trust-", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write text to path so that a reader sees the old file or the whole new one (a device or
+    FIFO is written in place, a directory refused: lightmeter_host.outfile)."""
+    from lightmeter_host import outfile
+    outfile.write_text(path, text)
 
 
 def dumps(obj):

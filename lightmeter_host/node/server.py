@@ -88,9 +88,19 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     from lightmeter_host.node.chain import Chain
 
     backends.install()  # native crypto: the node is a host program
-    chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
-                  data_dir=data_dir, seed=seed.encode() if seed is not None else None,
-                  sign_mode=sign_mode, release=fisco_version)
+    import os
+    import sqlite3
+    if data_dir is not None and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise RuntimeError("--data %s is not a directory" % data_dir)
+    try:
+        chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
+                      data_dir=data_dir, seed=seed.encode() if seed is not None else None,
+                      sign_mode=sign_mode, release=fisco_version)
+    except OSError as e:
+        raise RuntimeError("cannot keep the chain in --data %s: %s" % (data_dir, e.strerror or e))
+    except (sqlite3.Error, ValueError, KeyError, TypeError) as e:
+        raise RuntimeError("--data %s does not hold a chain this node can resume: %s"
+                           % (data_dir, str(e).splitlines()[0] if str(e) else type(e).__name__))
     if simulate:
         _simulate(chain, simulate, set_changes, seed)
     try:
