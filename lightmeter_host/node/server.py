@@ -1,6 +1,8 @@
 """HTTP transport of the local node: JSON-RPC 2.0 by POST, as a FISCO BCOS node serves it
 on its RPC port (20200 by default)."""
 
+import os
+import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -88,8 +90,6 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     from lightmeter_host.node.chain import Chain
 
     backends.install()  # native crypto: the node is a host program
-    import os
-    import sqlite3
     if data_dir is not None and os.path.exists(data_dir) and not os.path.isdir(data_dir):
         raise RuntimeError("--data %s is not a directory" % data_dir)
     try:
