@@ -152,6 +152,14 @@ def build_parser():
     n.add_argument("--set-changes", type=int, default=0, metavar="K",
                    help="with --simulate: K sealer-set changes (addSealer, setWeight, remove "
                         "through the consensus precompile) spread over the blocks (default 0)")
+    n.add_argument("--interval-ms", type=int, default=1000, metavar="MS",
+                   help="with --simulate: block interval of the simulated timestamps (default 1000)")
+    n.add_argument("--background", type=int, default=0, metavar="N",
+                   help="N transactions of other contracts in every block from now on (real hashes, "
+                        "roots and proofs, no EVM), as on a shared chain (default 0)")
+    n.add_argument("--no-readings", action="store_true",
+                   help="with --simulate and --background: no meter readings, so a block without a "
+                        "set change is background only (fast: thousands of blocks a minute)")
     n.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
     r = sub.add_parser("relay", help="bridge devices' serial links to a FISCO BCOS node",
@@ -254,6 +262,9 @@ def build_parser():
     dm.add_argument("--faults", action="store_true",
                     help="line noise, relay killed and restarted, node restarted, device reset")
     dm.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    dm.add_argument("--blocks-between", type=int, default=0, metavar="B",
+                    help="a busy chain: B blocks between readings, one a second, each with %d "
+                         "transactions of other contracts (default 0: a quiet chain)" % 50)
     dm.add_argument("--data", metavar="DIR",
                     help="keep the chain (node/), the device's flash (device/), fleet.json and the "
                          "collector's collector.db here; a new or empty directory (default: a new "

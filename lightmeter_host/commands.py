@@ -180,10 +180,16 @@ def do_node(args):
         raise UsageError("--simulate and --set-changes must not be negative")
     if args.set_changes and not args.simulate:
         raise UsageError("--set-changes needs --simulate BLOCKS")
+    if args.interval_ms < 1 or args.background < 0:
+        raise UsageError("--interval-ms must be positive and --background not negative")
+    if args.no_readings and not args.background:
+        raise UsageError("--no-readings needs --background N")
     return node_server.serve(crypto=args.crypto, chain_id=args.chain_id, group_id=args.group_id,
                              sealers=args.sealers, data_dir=args.data, host=host or "127.0.0.1",
                              port=port, seed=args.seed, sign_mode=args.faulty or args.sign,
-                             verbose=args.verbose, simulate=args.simulate, set_changes=args.set_changes)
+                             verbose=args.verbose, simulate=args.simulate, set_changes=args.set_changes,
+                             interval_ms=args.interval_ms, background=args.background,
+                             readings=not args.no_readings)
 
 
 def do_relay(args):
@@ -232,7 +238,8 @@ def do_demo(args):
         raise UsageError("--readings must be at least 1")
     from lightmeter_host import demo
     try:
-        return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json, args.data)
+        return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json, args.data,
+                         args.blocks_between)
     except demo.DemoError as e:
         raise UsageError(str(e))
 

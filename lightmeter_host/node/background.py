@@ -12,7 +12,8 @@ They do not run through the EVM (docs/node.md): the receipt is what such a trans
 (status 0, output true, one Transfer log, a fixed gas figure) and the state root does not move.
 Everything a light client checks is real: transaction and receipt hashes by the firmware's rules,
 the block's txsRoot and receiptsRoot over all of the block's transactions, proofs, signatures.
-Background transactions come after the block's own ones and cannot be looked up by hash.
+Background transactions come after the block's own ones; one can be looked up by hash once its
+block has been asked for (the last 64 blocks' are remembered).
 """
 
 import hashlib
@@ -43,6 +44,7 @@ class Background:
         self.topic = "0x" + abi.event_topic("Transfer(address,address,uint256)", s.hash).hex()
         self.chain_id, self.group_id = chain.chain_id.encode(), chain.group_id.encode()
         self.cache = {}
+        self.index = {}
 
     def _parts(self, number, i):
         h = hashlib.sha256(b"%d:%d" % (number, i)).digest()
@@ -81,8 +83,15 @@ class Background:
             got = (txs, rcs)
             if len(self.cache) >= _CACHE:
                 self.cache.clear()
+                self.index.clear()
             self.cache[number] = got
+            for i, d in enumerate(txs):
+                self.index[d] = (number, i)
         return got
+
+    def where(self, digest):
+        """(block number, i) of a background transaction hash among the remembered blocks."""
+        return self.index.get(bytes(digest))
 
     def signed(self, number, i):
         """(tx hash, Tars bytes, receipt JSON with its hash and transactionHash) of one transaction."""

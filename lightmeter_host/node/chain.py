@@ -93,6 +93,7 @@ class Chain:
         self.hashes = []  # block hashes by number
         self.background = background_mod.Background(self, seed)
         self.background_per_block = 0  # background transactions sealed into every new block
+        self.after_block = None  # called with the number, under the lock, after the sealer thread seals a block
         self._new_evm()
         if self.store.height() < 0:
             self._write_genesis()
@@ -319,7 +320,10 @@ class Chain:
                     self.wake.wait(0.2)
                     continue
             time.sleep(batch_wait)  # let a burst of submissions share a block
-            self.seal()
+            with self.lock:
+                n = self.seal()
+                if n is not None and self.after_block is not None:
+                    self.after_block(n)  # e.g. the demo's background blocks between readings
 
     # -- queries -----------------------------------------------------------------
 
@@ -351,6 +355,15 @@ class Chain:
             return txs + [(d, raw, 0, rc) for d, raw, rc in
                           (self.background.signed(number, i) for i in range(count))]
         return txs + [(d, None, 0, None) for d in self.background.hashes(number, count)[0]]
+
+    def find_background(self, digest):
+        """store.tx's answer for a background transaction of a block seen lately, else None."""
+        got = self.background.where(digest)
+        if got is None:
+            return None
+        number, i = got
+        d, raw, rc = self.background.signed(number, i)
+        return number, len(self.store.block_txs(number)) + i, raw, 0, rc
 
     def proof(self, number, idx, receipts):
         """txProof / txReceiptProof items (hex, no 0x) for the idx-th transaction of a block."""

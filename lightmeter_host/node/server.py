@@ -75,7 +75,7 @@ class NodeServer:
 
 
 def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_mode, verbose,
-          simulate=0, set_changes=0):
+          simulate=0, set_changes=0, interval_ms=1000, background=0, readings=True):
     """Run a node in the foreground until interrupted (the `lightmeter node` command).
 
     With simulate, first append that many blocks (with set_changes sealer-set changes) to
@@ -91,8 +91,9 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
                   data_dir=data_dir, seed=seed.encode() if seed is not None else None,
                   sign_mode=sign_mode)
+    chain.background_per_block = background
     if simulate:
-        _simulate(chain, simulate, set_changes, seed)
+        _simulate(chain, simulate, set_changes, seed, interval_ms, readings)
     try:
         srv = NodeServer(chain, host, port, verbose).start()
     except OSError as e:
@@ -115,7 +116,7 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     return 0
 
 
-def _simulate(chain, blocks, set_changes, seed):
+def _simulate(chain, blocks, set_changes, seed, interval_ms=1000, readings=True):
     import sys
 
     from lightmeter_host.node import simulate
@@ -131,7 +132,8 @@ def _simulate(chain, blocks, set_changes, seed):
 
     print("lightmeter node: simulating %d blocks with %d sealer-set changes from height %d"
           % (blocks, set_changes, chain.height()), file=sys.stderr, flush=True)
-    for number, name, node, weight in simulate.simulate(chain, blocks, set_changes, seed, progress):
+    for number, name, node, weight in simulate.simulate(chain, blocks, set_changes, seed, progress,
+                                                                  interval_ms, None, readings):
         print("lightmeter node:   block %d: %s %s…%s%s" % (number, name, node.hex()[:8], node.hex()[-4:],
                                                            "" if weight is None else " weight %d" % weight),
               file=sys.stderr, flush=True)
