@@ -119,6 +119,12 @@ def build_parser():
                    help="measure sync memory instead: the smallest MicroPython heap (Unix port, "
                         "real GC) that syncs a checkpoint over 20 and 160 simulated blocks "
                         "(--quick: 10 and 40), strictly and by skipping")
+    b.add_argument("--device-day", action="store_true",
+                   help="instead: one device's day on a busy chain (96 readings 900 blocks apart, one "
+                        "block a second, 50 background transactions a block, two set changes), "
+                        "firmware on MicroPython over the link; headers and bytes per reading")
+    b.add_argument("--readings", type=int, default=96, help=argparse.SUPPRESS)
+    b.add_argument("--blocks-between", type=int, default=900, help=argparse.SUPPRESS)
     b.add_argument("--collector", action="store_true",
                    help="measure the collector instead: verified readings ingested per second on "
                         "SQLite and on a throw-away PostgreSQL server (when one can be started), "

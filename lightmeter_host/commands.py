@@ -162,6 +162,8 @@ def do_trust(args):
 
 def do_bench(args):
     from lightmeter_host import bench
+    if args.device_day:
+        return bench.device_day_main(args.json, args.readings, args.blocks_between)
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
                       sync=args.sync, collector=args.collector)
 

@@ -191,7 +191,7 @@ def busy(chain, blocks_between, background=BACKGROUND, gap=None):
 
 
 def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False, timeout=600, data=None,
-        collect=True, blocks_between=0):
+        collect=True, blocks_between=0, set_changes=0):
     """Run the demo; returns the summary dict (ok: every reading anchored and verified once, and
     collected and verified by the collector). data: the directory to keep everything in (new or
     empty); None: a temporary one, removed at the end. blocks_between: a busy chain (busy())."""
@@ -202,7 +202,7 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     node_dir, root = os.path.join(tmp, "node"), os.path.join(tmp, "device")
     chain = Chain(crypto=crypto, data_dir=node_dir, seed=b"demo")
     if blocks_between > 1:
-        busy(chain, blocks_between)
+        busy(chain, blocks_between, gap=_gaps(chain, blocks_between, readings, set_changes))
     node = NodeServer(chain, "127.0.0.1", 0).start()
     port = node.httpd.server_address[1]
     _device_files(root, node, readings)
@@ -214,9 +214,16 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     t0 = time.time()
     done_faults = set()
     last = None
+    per_reading = {}  # seq -> {"block", "headers", "bytes"}: bytes on the wire since the previous one
+    counted = 0
     try:
         while time.time() - t0 < timeout:
             res = _results(root) or {"verified": 0, "rejected": 0}
+            for e in res.get("last", []):
+                if e["seq"] not in per_reading:
+                    per_reading[e["seq"]] = {"block": e["block"], "headers": e.get("headers", 0),
+                                             "bytes": relay.bytes - counted}
+                    counted = relay.bytes
             if res.get("verified") != last:
                 last = res.get("verified")
                 _say(quiet, "  %5.1fs  verified on the device: %d/%d" % (time.time() - t0, last, readings))
@@ -249,6 +256,7 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
         "lost": readings - anchored, "duplicates": sum(c - 1 for c in seen.values() if c > 1),
         "bytes_on_wire": relay.bytes, "bytes_per_reading": relay.bytes // max(1, readings),
         "headers_per_reading": _headers_per_reading(res, readings), "blocks_between": blocks_between,
+        "per_reading": [dict(seq=k, **v) for k, v in sorted(per_reading.items())],
         "blocks": chain.height(),
         "seconds": round(elapsed, 2), "seconds_per_reading": round(elapsed / max(1, readings), 2),
         "faults_injected": sorted(done_faults),
@@ -268,6 +276,20 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     if not keep:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
+
+
+def _gaps(chain, blocks_between, readings, set_changes):
+    """The sealer thread's hook after a reading's block: blocks_between - 1 background blocks,
+    with one sealer-set change in the gaps after readings spread evenly over the run."""
+    from lightmeter_host.node import simulate
+    at = {((2 * j + 1) * readings) // (2 * set_changes) for j in range(set_changes)} if set_changes else set()
+    seen = [0]
+
+    def gap(n):
+        seen[0] += 1
+        simulate.simulate(chain, blocks_between - 1, 1 if seen[0] in at else 0, b"gap-%d" % seen[0],
+                          readings=False)
+    return gap
 
 
 def _headers_per_reading(res, readings):
