@@ -45,6 +45,7 @@ class Background:
         self.chain_id, self.group_id = chain.chain_id.encode(), chain.group_id.encode()
         self.cache = {}
         self.index = {}
+        self.signed_cache = {}
 
     def _parts(self, number, i):
         h = hashlib.sha256(b"%d:%d" % (number, i)).digest()
@@ -95,10 +96,31 @@ class Background:
 
     def signed(self, number, i):
         """(tx hash, Tars bytes, receipt JSON with its hash and transactionHash) of one transaction."""
+        got = self.signed_cache.get((number, i))
+        if got is not None:
+            return got
         t = self.tx(number, i)
         who = self._parts(number, i)[0]
-        digest, raw = txbuild.sign(t, self.chain.crypto, self.keys[who])
+        digest = txm.tx_hash(t, self.suite)
+        t["signature"] = _sign(self.chain.crypto, self.suite, self.keys[who], digest)
+        raw = txbuild.encode(t)
         rc = self.receipt(number, i)
         rc["transactionHash"] = fields.hex0x(digest)
         rc["hash"] = fields.hex0x(receipt_mod.from_json(rc).hash(self.suite))
-        return digest, raw, rc
+        if len(self.signed_cache) >= _CACHE * 64:
+            self.signed_cache.clear()
+        self.signed_cache[(number, i)] = got = (digest, raw, rc)
+        return got
+
+
+def _sign(crypto, suite, priv, digest):
+    """The transaction signature: libsecp256k1 when there is one (a host program; the same RFC 6979
+    low-s signature as the firmware's), else the suite's."""
+    if crypto == "ecdsa":
+        try:
+            import coincurve
+        except ImportError:
+            pass
+        else:
+            return coincurve.PrivateKey(priv).sign_recoverable(digest, hasher=None)
+    return suite.sign_tx(priv, digest)
