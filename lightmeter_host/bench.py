@@ -575,3 +575,45 @@ def sync_memory(quick=False, crypto="ecdsa"):
         out["sync_%s_heap_kb_%d" % (mode, blocks)] = heap / 1024
         out["headers_%s_%d" % (mode, blocks)] = headers
     return out
+
+
+# -- a device's day on a busy chain -----------------------------------------------------------------
+
+def device_day(readings=96, blocks_between=900, set_changes=2, runtime="micropython", timeout=7200):
+    """One device, `readings` readings `blocks_between` blocks apart on a chain sealing one block a
+    second with background traffic (demo --blocks-between) and `set_changes` sealer-set changes,
+    the firmware on MicroPython over the link with the relay, as in the demo. Per reading: the
+    headers the device checked and the bytes on the wire (both directions)."""
+    from lightmeter_host import demo
+
+    t0 = time.time()
+    s = demo.run(readings=readings, runtime=runtime, quiet=True, timeout=timeout, collect=False,
+                 blocks_between=blocks_between, set_changes=set_changes)
+    per = s["per_reading"]
+    heads = sorted(p["headers"] for p in per) or [0]
+    sizes = sorted(p["bytes"] for p in per) or [0]
+    crossing = [p for p in per if p["headers"] > 1]
+    return {
+        "device_day_blocks": s["blocks"], "device_day_readings": readings,
+        "device_day_blocks_between": blocks_between, "device_day_set_changes": set_changes,
+        "device_day_background_per_block": demo.BACKGROUND,
+        "device_day_verified_on_device": s["verified_on_device"],
+        "device_day_rejected_by_device": s["rejected_by_device"],
+        "device_day_headers_per_reading_median": heads[len(heads) // 2],
+        "device_day_headers_per_reading_max": heads[-1],
+        "device_day_bytes_per_reading_median": sizes[len(sizes) // 2],
+        "device_day_bytes_per_reading_max": sizes[-1],
+        "device_day_bytes_crossing_a_set_change": [p["bytes"] for p in crossing],
+        "device_day_seconds": round(time.time() - t0, 1),
+        "device_day_ok": s["ok"],
+    }
+
+
+def device_day_main(as_json=False, readings=96, blocks_between=900):
+    res = device_day(readings, blocks_between)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print("%-42s %s" % (k, v))
+    return 0 if res["device_day_verified_on_device"] >= readings else 1

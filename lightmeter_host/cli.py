@@ -130,6 +130,12 @@ def build_parser():
                    help="measure sync memory instead: the smallest MicroPython heap (Unix port, "
                         "real GC) that syncs a checkpoint over 20 and 160 simulated blocks "
                         "(--quick: 10 and 40), strictly and by skipping")
+    b.add_argument("--device-day", action="store_true",
+                   help="instead: one device's day on a busy chain (96 readings 900 blocks apart, one "
+                        "block a second, 50 background transactions a block, two set changes), "
+                        "firmware on MicroPython over the link; headers and bytes per reading")
+    b.add_argument("--readings", type=int, default=96, help=argparse.SUPPRESS)
+    b.add_argument("--blocks-between", type=int, default=900, help=argparse.SUPPRESS)
     b.add_argument("--collector", action="store_true",
                    help="measure the collector instead: verified readings ingested per second on "
                         "SQLite and on a throw-away PostgreSQL server (when one can be started), "
@@ -170,6 +176,14 @@ def build_parser():
                    help="answer as that FISCO BCOS release (3.0 to 3.16) prints and accepts: "
                         "nonce spelling, proofs, contractAddress, header and tx versions "
                         "(docs/fisco-versions.md; default: the newest, on a 3.3.0 chain)")
+    n.add_argument("--interval-ms", type=int, default=1000, metavar="MS",
+                   help="with --simulate: block interval of the simulated timestamps (default 1000)")
+    n.add_argument("--background", type=int, default=0, metavar="N",
+                   help="N transactions of other contracts in every block from now on (real hashes, "
+                        "roots and proofs, no EVM), as on a shared chain (default 0)")
+    n.add_argument("--no-readings", action="store_true",
+                   help="with --simulate and --background: no meter readings, so a block without a "
+                        "set change is background only (fast: thousands of blocks a minute)")
     n.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
     r = sub.add_parser("relay", help="bridge devices' serial links to a FISCO BCOS node",
@@ -272,6 +286,9 @@ def build_parser():
     dm.add_argument("--faults", action="store_true",
                     help="line noise, relay killed and restarted, node restarted, device reset")
     dm.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    dm.add_argument("--blocks-between", type=int, default=0, metavar="B",
+                    help="a busy chain: B blocks between readings, one a second, each with %d "
+                         "transactions of other contracts (default 0: a quiet chain)" % 50)
     dm.add_argument("--data", metavar="DIR",
                     help="keep the chain (node/), the device's flash (device/), fleet.json and the "
                          "collector's collector.db here; a new or empty directory (default: a new "

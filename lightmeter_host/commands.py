@@ -162,6 +162,8 @@ def do_trust(args):
 
 def do_bench(args):
     from lightmeter_host import bench
+    if args.device_day:
+        return bench.device_day_main(args.json, args.readings, args.blocks_between)
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
                       sync=args.sync, collector=args.collector, batch=args.batch,
                       mcu=args.mcu)
@@ -181,11 +183,17 @@ def do_node(args):
         raise UsageError("--simulate and --set-changes must not be negative")
     if args.set_changes and not args.simulate:
         raise UsageError("--set-changes needs --simulate BLOCKS")
+    if args.interval_ms < 1 or args.background < 0:
+        raise UsageError("--interval-ms must be positive and --background not negative")
+    if args.no_readings and not args.background:
+        raise UsageError("--no-readings needs --background N")
     return node_server.serve(crypto=args.crypto, chain_id=args.chain_id, group_id=args.group_id,
                              sealers=args.sealers, data_dir=args.data, host=host or "127.0.0.1",
                              port=port, seed=args.seed, sign_mode=args.faulty or args.sign,
                              verbose=args.verbose, simulate=args.simulate, set_changes=args.set_changes,
-                             fisco_version=args.fisco_version)
+                             fisco_version=args.fisco_version,
+                             interval_ms=args.interval_ms, background=args.background,
+                             readings=not args.no_readings)
 
 
 def do_relay(args):
@@ -234,7 +242,8 @@ def do_demo(args):
         raise UsageError("--readings must be at least 1")
     from lightmeter_host import demo
     try:
-        return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json, args.data)
+        return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json, args.data,
+                         args.blocks_between)
     except demo.DemoError as e:
         raise UsageError(str(e))
 

@@ -101,15 +101,64 @@ def handle(rpc, mtype, payload):
         return L.RECEIPT, {0: wire.receipt_to_wire(rc), 1: proofs[0], 2: proofs[1],
                            3: wire.header_to_wire(block)}
     if mtype == L.GET_CHANGES:
-        from lightmeter_host.lightclient import syncsource
-        items = []
-        for txj, rj in syncsource.block_changes_json(rpc, payload[0]):
-            tx = tx_mod.from_json(txj)
-            _settle_nonce(tx)
-            items.append([wire.tx_to_wire(tx), merkle.from_json(txj, "txProof"),
-                          wire.receipt_to_wire(rj), merkle.from_json(rj, "txReceiptProof")])
-        return L.CHANGES, {0: items}
+        return L.CHANGES, {0: _changes_wire(rpc, payload[0])}
+    if mtype == L.GET_PIVOTS:
+        return L.PIVOTS, pivots_answer(rpc, payload[0], payload[1])
     return L.ERROR, {0: L.E_UNKNOWN_TYPE, 1: "unknown message type %d" % mtype}
+
+
+MAX_PIVOTS = 3  # pivots in one answer: each is a header and its changes (~2 KB), a frame is 8 KB
+_sets = {}  # (node URL, block number) -> the header's (sealerList, consensusWeights): chain data never changes
+
+
+def _set_of(rpc, n):
+    key = (rpc.url, n)
+    got = _sets.get(key)
+    if got is None:
+        if len(_sets) > 200000:
+            _sets.clear()
+        h = rpc("getBlockByNumber", n, True, True)
+        got = _sets[key] = (tuple(h["sealerList"]), tuple(h["consensusWeights"]))
+    return got
+
+
+def set_changes_between(rpc, lo, hi):
+    """Blocks P in [lo, hi) after which the sealer set differs (header P + 1 carries another set
+    than header P), found by bisection on the headers' sets: O(changes * log(hi - lo)) headers.
+    A change undone before hi within one halving step is not listed: it is not needed to bridge
+    lo's set to hi's."""
+    if hi <= lo or _set_of(rpc, lo) == _set_of(rpc, hi):
+        return []
+    if hi == lo + 1:
+        return [lo]
+    mid = (lo + hi) // 2
+    return set_changes_between(rpc, lo, mid) + set_changes_between(rpc, mid, hi)
+
+
+def _changes_wire(rpc, n):
+    from lightmeter_host.lightclient import syncsource
+    items = []
+    for txj, rj in syncsource.block_changes_json(rpc, n):
+        tx = tx_mod.from_json(txj)
+        _settle_nonce(tx)
+        items.append([wire.tx_to_wire(tx), merkle.from_json(txj, "txProof"),
+                      wire.receipt_to_wire(rj), merkle.from_json(rj, "txReceiptProof")])
+    return items
+
+
+def pivots_answer(rpc, after, target):
+    """The `pivots` payload (proto/link.md) for a device whose checkpoint is block `after`:
+    every block between it and `target` whose sealer-set changes make the next header's set
+    another, as [header, changes], then the changes of `target` itself (field 1). More than
+    MAX_PIVOTS: the first ones and no field 1 (the device asks again after the last)."""
+    if not (isinstance(after, int) and isinstance(target, int)) or not 0 <= after < target:
+        raise LightmeterError("pivots: expected 0 <= after < target")
+    found = set_changes_between(rpc, after + 1, target)
+    out = {0: [[wire.header_to_wire(rpc("getBlockByNumber", p, True, True)), _changes_wire(rpc, p)]
+               for p in found[:MAX_PIVOTS]]}
+    if len(found) <= MAX_PIVOTS:
+        out[1] = _changes_wire(rpc, target)
+    return out
 
 
 class Noise:

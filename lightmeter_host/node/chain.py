@@ -18,7 +18,7 @@ from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import quorum
 
 from lightmeter_host.chain import txcodec, txdecode
-from lightmeter_host.node import keys, releases, status
+from lightmeter_host.node import background as background_mod, keys, releases, status
 from lightmeter_host.node.store import Store
 
 VERSION = 0x03030000  # compatibility_version 3.3.0 of the default chain (releases.DEFAULT_COMPATIBILITY)
@@ -93,6 +93,9 @@ class Chain:
         self.pool_nonces = set()
         self.changes = []  # sealer-set changes made in the block being executed
         self.hashes = []  # block hashes by number
+        self.background = background_mod.Background(self, seed)
+        self.background_per_block = 0  # background transactions sealed into every new block
+        self.after_block = None  # called with the number, under the lock, after the sealer thread seals a block
         self._new_evm()
         if self.store.height() < 0:
             self._write_genesis()
@@ -147,6 +150,7 @@ class Chain:
                     if rc != stored:
                         raise RuntimeError("replaying block %d gives another receipt for 0x%s" % (n, txh.hex()))
                     rhashes.append(fields.hexbytes(rc["hash"], "hash", 32))
+                rhashes += self.background.hashes(n, self.store.background(n))[1]
                 if merkle.root(rhashes, self.suite.hash) != h.receipts_root:
                     raise RuntimeError("replaying block %d gives another receipts root" % n)
                 consensus.apply_pending(self, n)
@@ -246,14 +250,23 @@ class Chain:
 
     # -- sealing -----------------------------------------------------------------
 
-    def seal(self):
-        """Seal the pending transactions (up to the block limit) into one block; its number or None."""
+    def seal(self, pool=True):
+        """Seal the pending transactions (up to the block limit) into one block; its number or None.
+
+        Every block also carries background_per_block background transactions after its own;
+        pool=False seals a block of background transactions only (the pool waits)."""
         from lightmeter_host.node import consensus
 
         with self.lock:
-            if not self.pool:
+            bg = self.background_per_block
+            if pool and not self.pool:
                 return None  # FISCO BCOS 3.x makes no empty blocks
-            batch, self.pool = self.pool[:TX_COUNT_LIMIT], self.pool[TX_COUNT_LIMIT:]
+            if not pool and not bg:
+                return None
+            if pool:
+                batch, self.pool = self.pool[:TX_COUNT_LIMIT], self.pool[TX_COUNT_LIMIT:]
+            else:
+                batch = []
             n = self.height() + 1
             prev = self.store.block(n - 1)[1]
             timestamp = max(self.now(), prev["timestamp"] + 1)
@@ -263,17 +276,21 @@ class Chain:
                 receipts.append(rc)
                 rhashes.append(fields.hexbytes(rc["hash"], "hash", 32))
                 gas += int(rc["gasUsed"])
+            bg_txs, bg_rcs = self.background.hashes(n, bg)
+            rhashes += bg_rcs
+            gas += int(background_mod.GAS) * bg
             sealers = self.sealer_list()
             h = header_mod.new(
                 n, self.hashes[-1], [s for s, _ in sealers], [w for _, w in sealers],
-                txs_root=merkle.root([p.digest for p in batch], self.suite.hash),
+                txs_root=merkle.root([p.digest for p in batch] + bg_txs, self.suite.hash),
                 receipts_root=merkle.root(rhashes, self.suite.hash),
                 state_root=self.evm.state_root(), gas_used=str(gas).encode(),
                 timestamp=timestamp, sealer=n % len(sealers), version=self.release.header_version)
             digest = h.hash(self.suite)
             h.signatures = self._signatures(digest, sealers, n)
             self.store.add_block(n, digest, header_mod.to_json(h, digest),
-                                 [(p.digest, p.raw, p.nonce, p.import_time, rc) for p, rc in zip(batch, receipts)])
+                                 [(p.digest, p.raw, p.nonce, p.import_time, rc) for p, rc in zip(batch, receipts)],
+                                 bg)
             self.hashes.append(digest)
             for p in batch:
                 self.pool_nonces.discard(p.nonce)
@@ -312,7 +329,10 @@ class Chain:
                     self.wake.wait(0.2)
                     continue
             time.sleep(batch_wait)  # let a burst of submissions share a block
-            self.seal()
+            with self.lock:
+                n = self.seal()
+                if n is not None and self.after_block is not None:
+                    self.after_block(n)  # e.g. the demo's background blocks between readings
 
     # -- queries -----------------------------------------------------------------
 
@@ -322,7 +342,7 @@ class Chain:
             return None
         out = dict(got[1])
         if not only_header:
-            txs = self.store.block_txs(number)
+            txs = self.block_txs(number, signed=not only_tx_hash)
             out["transactions"] = ([fields.hex0x(h) for h, _, _, _ in txs] if only_tx_hash else
                                    [self.tx_json(h, raw, t) for h, raw, t, _ in txs])
         return out
@@ -337,13 +357,35 @@ class Chain:
         """A stored receipt as this node's release prints it."""
         return releases.receipt_json(self.release, rc)
 
+    def block_txs(self, number, signed=True):
+        """[(hash, raw, import_time, receipt_json)] of the block's transactions, its background
+        ones last (signed=False: their raw bytes and receipts are None, only hashes are made)."""
+        txs = self.store.block_txs(number)
+        count = self.store.background(number)
+        if not count:
+            return txs
+        if signed:
+            return txs + [(d, raw, 0, rc) for d, raw, rc in
+                          (self.background.signed(number, i) for i in range(count))]
+        return txs + [(d, None, 0, None) for d in self.background.hashes(number, count)[0]]
+
+    def find_background(self, digest):
+        """store.tx's answer for a background transaction of a block seen lately, else None."""
+        got = self.background.where(digest)
+        if got is None:
+            return None
+        number, i = got
+        d, raw, rc = self.background.signed(number, i)
+        return number, len(self.store.block_txs(number)) + i, raw, 0, rc
+
     def proof(self, number, idx, receipts):
         """txProof / txReceiptProof items (hex, no 0x) for the idx-th transaction of a block."""
         txs = self.store.block_txs(number)
+        bg_txs, bg_rcs = self.background.hashes(number, self.store.background(number))
         if receipts:
-            leaves = [fields.hexbytes(rc["hash"], "hash", 32) for _, _, _, rc in txs]
+            leaves = [fields.hexbytes(rc["hash"], "hash", 32) for _, _, _, rc in txs] + bg_rcs
         else:
-            leaves = [h for h, _, _, _ in txs]
+            leaves = [h for h, _, _, _ in txs] + bg_txs
         return [x.hex() for x in merkle.proof(leaves, idx, self.suite.hash)]
 
 

@@ -140,7 +140,8 @@ class Methods:
     # -- blocks ----------------------------------------------------------------------
 
     def get_block_number(self):
-        return self.chain.height()
+        with self.chain.lock:  # not in the middle of a run of blocks (Chain.after_block)
+            return self.chain.height()
 
     def get_block_by_number(self, number, only_header=True, only_tx_hash=True):
         number = _int(number, "blockNumber")
@@ -164,7 +165,7 @@ class Methods:
     # -- transactions ----------------------------------------------------------------
 
     def _find_tx(self, digest):
-        got = self.chain.store.tx(_hash(digest))
+        got = self.chain.store.tx(_hash(digest)) or self.chain.find_background(_hash(digest))
         if got is None:
             raise RpcError(INVALID_PARAMS, "transaction not found")
         return got

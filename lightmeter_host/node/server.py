@@ -77,7 +77,8 @@ class NodeServer:
 
 
 def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_mode, verbose,
-          simulate=0, set_changes=0, fisco_version=None):
+          simulate=0, set_changes=0, fisco_version=None, interval_ms=1000, background=0,
+          readings=True):
     """Run a node in the foreground until interrupted (the `lightmeter node` command).
 
     With simulate, first append that many blocks (with set_changes sealer-set changes) to
@@ -101,8 +102,9 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     except (sqlite3.Error, ValueError, KeyError, TypeError) as e:
         raise RuntimeError("--data %s does not hold a chain this node can resume: %s"
                            % (data_dir, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    chain.background_per_block = background
     if simulate:
-        _simulate(chain, simulate, set_changes, seed)
+        _simulate(chain, simulate, set_changes, seed, interval_ms, readings)
     try:
         srv = NodeServer(chain, host, port, verbose).start()
     except OSError as e:
@@ -127,7 +129,7 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     return 0
 
 
-def _simulate(chain, blocks, set_changes, seed):
+def _simulate(chain, blocks, set_changes, seed, interval_ms=1000, readings=True):
     import sys
 
     from lightmeter_host.node import simulate
@@ -143,7 +145,8 @@ def _simulate(chain, blocks, set_changes, seed):
 
     print("lightmeter node: simulating %d blocks with %d sealer-set changes from height %d"
           % (blocks, set_changes, chain.height()), file=sys.stderr, flush=True)
-    for number, name, node, weight in simulate.simulate(chain, blocks, set_changes, seed, progress):
+    for number, name, node, weight in simulate.simulate(chain, blocks, set_changes, seed, progress,
+                                                                  interval_ms, None, readings):
         print("lightmeter node:   block %d: %s %s…%s%s" % (number, name, node.hex()[:8], node.hex()[-4:],
                                                            "" if weight is None else " weight %d" % weight),
               file=sys.stderr, flush=True)

@@ -48,8 +48,9 @@ class TooLittleOverlap(Invalid):
     """verify_skip: the trusted set does not vouch for the header (bisect: try a nearer one)."""
 
 
-def _copy(trust, sealers, number, digest):
+def _copy(trust, sealers, number, digest, timestamp=None):
     t = Trust()
+    t.timestamp = timestamp
     t.chain_id = trust.chain_id
     t.group_id = trust.group_id
     t.crypto = trust.crypto
@@ -149,7 +150,7 @@ def apply_set_changes(trust, header, changes, suite):
         sealers = apply_change(sealers, change)
         if not sealers:
             raise Invalid("change %d leaves no sealer" % i)
-    return _copy(trust, sealers, header.number, digest)
+    return _copy(trust, sealers, header.number, digest, header.timestamp)
 
 
 class SkipCheck:
@@ -205,7 +206,7 @@ def verify_skip(trusted, header, suite):
     res.quorum = q
     res.trusted_weight = tw
     res.trusted_total = total
-    res.trust = _copy(trusted, own, header.number, digest)
+    res.trust = _copy(trusted, own, header.number, digest, header.timestamp)
     return res
 
 
