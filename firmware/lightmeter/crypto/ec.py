@@ -460,30 +460,30 @@ class Curve:
         k may be negative; each table must hold 2**(w-2) entries.
         """
         p = self.p
-        # Scatter the nonzero wNAF digits into per-bit lists of affine points.
+        # Scatter the nonzero wNAF digits into per-bit lists of small integers,
+        # term index << 10 | digit + 512 (|digit| < 2**(w-1) <= 256): no heap
+        # object per digit; the table entry is looked up when it is added.
         events = {}
         top = -1
-        for k, w, xs, ys in terms:
+        cols = []
+        for t in range(len(terms)):
+            k, w, xs, ys = terms[t]
             neg = k < 0
             if neg:
                 k = -k
+            cols.append((xs, ys, neg))
             pos, dig = wnaf(k, w)
+            code = (t << 10) + 512
             for i in range(len(pos)):
-                d = dig[i]
                 b = pos[i]
-                if d < 0:
-                    j = -d >> 1
-                    pt = (xs[j], ys[j] if neg else p - ys[j])
-                else:
-                    j = d >> 1
-                    pt = (xs[j], p - ys[j] if neg else ys[j])
                 e = events.get(b)
                 if e is None:
-                    events[b] = [pt]
+                    events[b] = [code + dig[i]]
                 else:
-                    e.append(pt)
+                    e.append(code + dig[i])
                 if b > top:
                     top = b
+            pos = dig = None
         kind = self.kind
         a = self.a
         X = Y = Z = 0
@@ -507,7 +507,17 @@ class Curve:
             e = get(i)
             if e is None:
                 continue
-            for x2, y2 in e:
+            for c in e:
+                xs, ys, neg = cols[c >> 10]
+                d = (c & 1023) - 512
+                if d < 0:
+                    j = -d >> 1
+                    x2 = xs[j]
+                    y2 = ys[j] if neg else p - ys[j]
+                else:
+                    j = d >> 1
+                    x2 = xs[j]
+                    y2 = p - ys[j] if neg else ys[j]
                 if not Z:
                     X = x2
                     Y = y2
