@@ -57,7 +57,7 @@ MODULES = ("lightmeter.errors", "lightmeter.chain.fields", "lightmeter.chain.abi
            "lightmeter.link.frame", "lightmeter.link.wire", "lightmeter.device.store",
            "lightmeter.device.checkpoint", "lightmeter.device.reading", "lightmeter.crypto.suite",
            "lightmeter.crypto.rfc6979", "lightmeter.crypto.ec")
-SUITE_MODULES = {"ecdsa": ("lightmeter.crypto.keccak", "lightmeter.crypto.secp256k1", "lightmeter.crypto.batch"),
+SUITE_MODULES = {"ecdsa": ("lightmeter.crypto.keccak", "lightmeter.crypto.secp256k1"),
                  "sm": ("lightmeter.crypto.sm3", "lightmeter.crypto.sm2")}
 
 
