@@ -113,3 +113,35 @@ def test_shared_inversions():
     c = S.CURVE
     pts = [c.decode_point(PUBS[0]), c.decode_point(PUBS[1])]
     assert batch.odd_multiples_all(c, pts, [8, 4]) == [c.odd_multiples(pts[0], 8), c.odd_multiples(pts[1], 4)]
+
+
+def test_check_signatures_in_batches_of_batch_size():
+    # verify.BATCH_SIZE > 1: the quorum is checked batch by batch; same answers as one by one.
+    from lightmeter.chain import header
+    from lightmeter.client import verify
+    from lightmeter.crypto import suite
+    from lightmeter.errors import Invalid
+
+    s = suite.get("ecdsa")
+    order = sorted(range(6), key=lambda i: PUBS[i])
+    sealers = [(PUBS[i], 1) for i in order]
+    hd = header.new(3, b"\x01" * 32, [p for p, _ in sealers])
+    hd.signatures = [(j, S.sign(PRIVS[order[j]], H)) for j in range(5)]
+    saved = verify.BATCH_SIZE
+    try:
+        for size in (1, 2, 5):
+            verify.BATCH_SIZE = size
+            assert verify.check_signatures(hd, H, sealers, s) == ([0, 1, 2, 3, 4], 5)
+            bad = list(hd.signatures)
+            bad[3] = (3, S.sign(PRIVS[order[0]], H))
+            good = hd.signatures
+            hd.signatures = bad
+            try:
+                verify.check_signatures(hd, H, sealers, s)
+            except Invalid as e:
+                assert str(e) == "signature of sealer 3 does not verify"
+            else:
+                raise AssertionError("accepted a bad signature")
+            hd.signatures = good
+    finally:
+        verify.BATCH_SIZE = saved

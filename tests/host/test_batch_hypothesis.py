@@ -102,8 +102,8 @@ def test_one_bad_among_15_is_named(h, pos, kind):
     hd.signatures = list(sigs)
     hd.signatures[pos] = (pos, bad)
     sealers = [(p, 1) for p in sorted(PUBS)]
-    for batched in (True, False):
-        verify.BATCH = batched
+    for size in (15, 1):
+        verify.BATCH_SIZE = size
         try:
             if pub == items[pos][0] and S.verify(pub, digest, bad):
                 assert verify.check_signatures(hd, digest, sealers, s)[1] == 15
@@ -115,7 +115,7 @@ def test_one_bad_among_15_is_named(h, pos, kind):
             else:
                 raise AssertionError("accepted a bad signature")
         finally:
-            verify.BATCH = False
+            verify.BATCH_SIZE = 1
 
 
 def test_duplicate_signers():

@@ -4,7 +4,9 @@ modules would leave) and within 96 KiB with the modules loaded from .mpy into RA
 
 Runs the cycle with exactly 96 KiB and with baseline + 64 KiB of heap and fails on a
 MemoryError. Not met yet (bench/RESULTS.md has the figures): strict xfail, so the test starts
-failing the day it fits and the marker must come off."""
+failing the day it fits and the marker must come off. Until then the best ceilings reached are
+guarded, with a few KiB of margin for the GC's thresholds: 184 KiB with .mpy modules, baseline +
+82 KiB (measured 170 / 179 KiB and 73.3 / 78.6 KiB above the baseline, ecdsa / sm, bench/RESULTS.md)."""
 
 import pytest
 
@@ -13,8 +15,11 @@ from lightmeter_host.runtimes import mcu
 
 MPY_BUDGET = 96 * 1024
 FROZEN_BUDGET = 64 * 1024
-NOT_YET = pytest.mark.xfail(strict=True, raises=AssertionError, reason="21-sealer cycle needs ~190 KiB with .mpy modules "
-                                                "(baseline ~87 KiB) on the 32-bit port: see bench/RESULTS.md")
+# The best reached so far, a regression guard while the goal is open.
+MPY_CEILING = 184 * 1024
+FROZEN_CEILING = 82 * 1024
+NOT_YET = pytest.mark.xfail(strict=True, raises=AssertionError, reason="21-sealer cycle needs ~179 KiB with .mpy modules "
+                                                "(baseline ~97-100 KiB) on the 32-bit port: see bench/RESULTS.md")
 
 
 def _built(target):
@@ -41,8 +46,12 @@ def test_cycle_fits_96k_with_mpy_modules(suite):
     assert _fits(suite, "host32", MPY_BUDGET)
 
 
-@NOT_YET
-@pytest.mark.parametrize("suite", ["ecdsa", "sm"])
+# ecdsa runs at exactly baseline + 64 KiB, yet not at every size above it up to 170 KiB (the GC's
+# collection points move with the heap size): not a fit to rely on, so not strict for ecdsa.
+@pytest.mark.parametrize("suite", [
+    pytest.param("ecdsa", marks=pytest.mark.xfail(strict=False, raises=AssertionError, reason=(
+        "runs at exactly baseline + 64 KiB but needs 170 KiB (73 above) to run at every size above"))),
+    pytest.param("sm", marks=NOT_YET)])
 def test_cycle_fits_64k_above_the_module_baseline(suite):
     _built("host32")
     baseline = mcubench.cycle_once(suite, 21, target="host32")["baseline"]
@@ -53,3 +62,16 @@ def test_cycle_fits_64k_above_the_module_baseline(suite):
 def test_cycle_fits_on_m0_once():
     _built("m0")
     assert _fits("sm", "m0", MPY_BUDGET)
+
+
+@pytest.mark.parametrize("suite", ["ecdsa", "sm"])
+def test_cycle_fits_the_best_mpy_ceiling(suite):
+    _built("host32")
+    assert _fits(suite, "host32", MPY_CEILING)
+
+
+@pytest.mark.parametrize("suite", ["ecdsa", "sm"])
+def test_cycle_fits_the_best_ceiling_above_the_baseline(suite):
+    _built("host32")
+    baseline = mcubench.cycle_once(suite, 21, target="host32")["baseline"]
+    assert _fits(suite, "host32", baseline + FROZEN_CEILING)

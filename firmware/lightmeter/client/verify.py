@@ -14,6 +14,11 @@ from lightmeter.errors import Invalid
 from lightmeter.client.trust import quorum
 
 BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 1000]
+# Signatures per batch check (LC-S3); 1: every signature checked on its own, one at a time.
+# A batch's tables stay in memory until its check ends: on the 32-bit port each signature in a
+# batch adds ~15 KiB to the heap the device cycle needs (bench/RESULTS.md), while the saving
+# needs about 5 a batch (1.4x on 15). A device with the heap to spare may raise it.
+BATCH_SIZE = 1
 
 
 class QuorumNotReached(Invalid):
@@ -96,13 +101,6 @@ def total_weight(sealers):
     return t
 
 
-# LC-S3's batch check of an ecdsa quorum (crypto/batch.py) is about 1.4x faster than single checks
-# but holds every lifted point and table at once: ~430 KB of heap for 15 of 21 signers against
-# ~180 KB (bench/RESULTS.md). Off by default, so a device checks one signature at a time; a host
-# running the pure code with heap to spare may turn it on.
-BATCH = False
-
-
 def check_signatures(header, digest, sealers, suite):
     """Who signed digest among sealers [(node id, weight)]: (indices, their weight).
 
@@ -113,15 +111,20 @@ def check_signatures(header, digest, sealers, suite):
     """
     # Structure first (cheap), signatures after.
     signer_indices(header, len(sealers))
-    if BATCH and len(header.signatures) > 1 and suite.name == "ecdsa":
+    if BATCH_SIZE > 1 and len(header.signatures) > 1 and suite.name == "ecdsa":
         # LC-S3: one randomized check of them all (crypto/batch.py), which accepts exactly what
         # the single checks accept; if it fails, the single checks below name the bad signer.
         from lightmeter.crypto import batch
 
-        if suite.verify is batch.secp256k1.verify and batch.verify_same_hash(
-                digest, [(sealers[idx][0], sig) for idx, sig in header.signatures]):
-            return [idx for idx, _ in header.signatures], total_weight(
-                [sealers[idx] for idx, _ in header.signatures])
+        # In groups of BATCH_SIZE, to bound the memory: a batch holds its keys' and R's tables.
+        sigs = header.signatures
+        ok = suite.verify is batch.secp256k1.verify
+        i = 0
+        while ok and i < len(sigs):
+            ok = batch.verify_same_hash(digest, [(sealers[idx][0], sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
+            i += BATCH_SIZE
+        if ok:
+            return [idx for idx, _ in sigs], total_weight([sealers[idx] for idx, _ in sigs])
     signers = []
     weight = 0
     for idx, sig in header.signatures:

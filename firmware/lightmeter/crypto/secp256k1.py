@@ -25,7 +25,7 @@ the lattice basis comes from the extended Euclidean algorithm on (n, lambda)
 (GLV, CRYPTO 2001, section 4). tests/firmware/test_secp256k1.py checks both.
 """
 
-from lightmeter.crypto import ec, rfc6979
+from lightmeter.crypto import ec, gtab_secp256k1, rfc6979
 from lightmeter.errors import Invalid, Malformed
 
 P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
@@ -46,6 +46,7 @@ A2 = 0x114CA50F7A8E2F3F657C1108D9D44CFD8
 B2 = A1
 
 CURVE = ec.Curve("secp256k1", P, A, B, N, GX, GY, glv=(BETA, LAMBDA, A1, B1, A2, B2))
+CURVE.preset(gtab_secp256k1.COLUMNS)  # generator tables, precomputed (bytes: flash when frozen)
 
 
 def _private(priv32):
