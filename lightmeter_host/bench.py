@@ -341,6 +341,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     from lightmeter.link import frame, session as L, wire
     from lightmeter_host.chain import backends, txbuild
     from lightmeter_host import demo, relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.node import registry
     from lightmeter_host.node.chain import Chain
     from lightmeter_host.node.server import NodeServer
@@ -348,7 +349,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     backends.install()
     srv = NodeServer(Chain(crypto=crypto, sealers=sealers, seed=b"bench-link"), "127.0.0.1", 0).start()
     try:
-        rpc = relay.Rpc(srv.url)
+        rpc = Rpc(srv.url)
         h = suite_mod.get(crypto).hash
         tx = txbuild.make("chain0", "group0", 500, "bench-link-1", registry.ADDRESS,
                           abi.encode_call("record(uint64,bytes)", [1, b"\xa0" * 120], h))
@@ -437,11 +438,12 @@ def export_sync_source(chain, root):
     payloads in canonical CBOR) into root; (genesis TRUST.json with number and hash, head)."""
     from lightmeter.link import cbor, session as L, wire
     from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.node.server import NodeServer
 
     srv = NodeServer(chain, "127.0.0.1", 0).start()
     try:
-        rpc = relay.Rpc(srv.url)
+        rpc = Rpc(srv.url)
         head = rpc("getBlockNumber")
         for n in range(1, head + 1):
             with open(os.path.join(root, "%d.h" % n), "wb") as f:

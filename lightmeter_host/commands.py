@@ -84,7 +84,7 @@ def do_decode(args):
 
 
 def do_trust(args):
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import NodeError, Rpc
     from lightmeter_host.lightclient import trustinit
     from lightmeter.chain import fields
 
@@ -122,18 +122,18 @@ def do_trust(args):
             info = trustinit.from_genesis(data, trustinit.GENESIS_VERSION if version is None else version)
             source, label = args.genesis, "Genesis"
             if args.rpc:
-                trustinit.check_genesis_on_node(relay.Rpc(args.rpc, group=args.group_id), info)
+                trustinit.check_genesis_on_node(Rpc(args.rpc, group=args.group_id), info)
                 source = "%s (matches block 0 of %s)" % (args.genesis, args.rpc)
         elif digest is not None:
-            info = trustinit.from_hash(relay.Rpc(args.rpc, group=args.group_id), digest)
+            info = trustinit.from_hash(Rpc(args.rpc, group=args.group_id), digest)
         else:
-            info = trustinit.fetch(relay.Rpc(args.rpc, group=args.group_id), args.number)
+            info = trustinit.fetch(Rpc(args.rpc, group=args.group_id), args.number)
         obj = trustinit.to_json(info)
     except trustinit.TrustInitError as e:
         raise UsageError(str(e))
     except ConnectionError as e:
         raise UsageError("cannot reach the node at %s: %s" % (args.rpc, e))
-    except relay.NodeError as e:
+    except NodeError as e:
         raise UsageError("the node at %s answered an error: %s (%s)" % (args.rpc, e, e.code))
     except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise UsageError("the node's answers are malformed: %s" % e)

@@ -8,12 +8,9 @@ The device trusts none of what it forwards.
 """
 
 import asyncio
-import json
 import random
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import serial
 
@@ -22,39 +19,9 @@ from lightmeter.link import frame, session as L, wire
 from lightmeter.errors import LightmeterError
 
 from lightmeter_host.chain import txbuild
+from lightmeter_host.chain.rpc import NodeError, Rpc
 
 VERSION = "lightmeter-relay-0.1"
-
-
-class NodeError(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-
-
-class Rpc:
-    """Blocking JSON-RPC client of a FISCO BCOS node (run in threads)."""
-
-    def __init__(self, url, group="group0", timeout=30):
-        self.url, self.group, self.timeout = url, group, timeout
-        self.id = 0
-        self.received = 0  # bytes of the node's answers
-
-    def __call__(self, method, *params):
-        self.id += 1
-        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": [self.group, ""] + list(params),
-                           "id": self.id}).encode()
-        req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                raw = r.read()
-                self.received += len(raw)
-                out = json.loads(raw)
-        except (OSError, ValueError) as e:
-            raise ConnectionError(str(e))
-        if "error" in out:
-            raise NodeError(out["error"].get("code"), out["error"].get("message", ""))
-        return out["result"]
 
 
 def handle(rpc, mtype, payload):

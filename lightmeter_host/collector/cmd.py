@@ -61,7 +61,7 @@ def _interrupt(signum, frame):
 
 
 def collect(args):
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import NodeError
     from lightmeter_host.collector import db, ingest
 
     trust = _trust(args.trust)
@@ -83,7 +83,7 @@ def collect(args):
         raise _usage("database: %s" % e)
     except ConnectionError as e:
         raise _usage("cannot reach the node at %s: %s" % (args.rpc, e))
-    except relay.NodeError as e:
+    except NodeError as e:
         raise _usage("the node at %s answered an error: %s (%s)" % (args.rpc, e, e.code))
     except Invalid as e:  # syncing the checkpoint to --from failed a check
         print("lightmeter: collect failed: %s; nothing stored" % e, file=sys.stderr)
