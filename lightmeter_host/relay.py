@@ -122,9 +122,9 @@ class Port:
         except (LightmeterError, KeyError, TypeError, IndexError) as e:
             atype, answer = L.ERROR, {0: L.E_MALFORMED, 1: "malformed request: %s" % e}
         try:
-            out = b"\x00" + frame.encode_frame(frame.pack(1, atype, rid, answer))
+            out = frame.encode_message(atype, rid, answer)
         except LightmeterError as e:  # e.g. an answer over the frame limit
-            out = b"\x00" + frame.encode_frame(frame.pack(1, L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)}))
+            out = frame.encode_message(L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)})
         self.ser.write(self.noise(out))
         self.stats["frames_out"] += 1
         self.stats["bytes_out"] += len(out)

@@ -16,13 +16,13 @@ from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
 from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import quorum
+from lightmeter.client.verify import BLOCK_LIMIT_WINDOW
 
 from lightmeter_host.chain import txcodec, txdecode
 from lightmeter_host.node import keys, status
 from lightmeter_host.node.store import Store
 
 VERSION = 0x03030000  # compatibility_version 3.3.0, as the documentation's example chain
-BLOCK_LIMIT_WINDOW = 1000
 TX_COUNT_LIMIT = 1000
 GAS_LIMIT = 3_000_000_000
 SIGN_MODES = ("quorum", "all", "few", "duplicate")
