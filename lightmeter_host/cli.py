@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from lightmeter_host import commands
+from lightmeter_host.errors import CommandError
 
 DESCRIPTION = """\
 lightmeter: a light client for FISCO BCOS 3.x chains, for field devices and test rigs.
@@ -469,9 +470,9 @@ def main(argv=None):
     fn = getattr(commands, "do_" + args.verb)
     try:
         return fn(args)
-    except commands.UsageError as e:
+    except CommandError as e:  # says its own exit status
         print("lightmeter: %s" % e, file=sys.stderr)
-        return 2
+        return e.status
     except RuntimeError as e:  # a runtime we need is missing or broke (MicroPython, node)
         print("lightmeter: %s" % str(e).splitlines()[0], file=sys.stderr)
         return 2

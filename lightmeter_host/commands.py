@@ -6,9 +6,7 @@ import sys
 from lightmeter.client import check
 from lightmeter.errors import LightmeterError, Malformed
 
-
-class UsageError(Exception):
-    """Bad arguments or unreadable files: reported in one line, exit status 2."""
+from lightmeter_host.errors import CommandError, UsageError
 
 
 def _load_json(path):
@@ -146,8 +144,7 @@ def do_trust(args):
             raise UsageError("no answer on stdin%s: confirm interactively or pass --yes"
                              % ("" if sys.stdin.isatty() else " (not a terminal)"))
         if answer.strip().lower() not in ("y", "yes"):
-            print("lightmeter: not trusted; nothing written", file=sys.stderr)
-            return 1
+            raise CommandError("not trusted; nothing written", status=1)
     text = trustinit.dumps(obj)
     if args.out:
         try:
@@ -275,8 +272,7 @@ def do_sync(args):
             sys.stdout.write(json.dumps(e.evidence, indent=2) + "\n")
         return 1
     except synccmd.SyncFailed as e:
-        print("lightmeter: sync failed: %s; nothing written" % e, file=sys.stderr)
-        return 1
+        raise CommandError("sync failed: %s; nothing written" % e, status=1)
     except synccmd.SyncUsage as e:
         raise UsageError(str(e))
     except OSError as e:
@@ -298,10 +294,7 @@ def do_sync(args):
 
 def _profile(name):
     from lightmeter_host.hardware import boards
-    try:
-        return boards.load(name)
-    except boards.BoardError as e:
-        raise UsageError(str(e))
+    return boards.load(name)
 
 
 def _port(profile, port, dry_run=False):
@@ -322,10 +315,7 @@ def _port(profile, port, dry_run=False):
 
 def do_boards(args):
     from lightmeter_host.hardware import boards
-    try:
-        profiles = [boards.load(n) for n in boards.known()]
-    except boards.BoardError as e:
-        raise UsageError(str(e))
+    profiles = [boards.load(n) for n in boards.known()]
     if getattr(args, "json", False):
         print(json.dumps({p["name"]: p for p in profiles}, indent=2))
     else:

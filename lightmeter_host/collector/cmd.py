@@ -10,10 +10,7 @@ import tempfile
 
 from lightmeter.errors import Invalid, LightmeterError
 
-
-def _usage(msg):
-    from lightmeter_host.commands import UsageError
-    return UsageError(msg)
+from lightmeter_host.errors import CommandError, UsageError as _usage
 
 
 def db_url(args):
@@ -86,8 +83,7 @@ def collect(args):
     except NodeError as e:
         raise _usage("the node at %s answered an error: %s (%s)" % (args.rpc, e, e.code))
     except Invalid as e:  # syncing the checkpoint to --from failed a check
-        print("lightmeter: collect failed: %s; nothing stored" % e, file=sys.stderr)
-        return 1
+        raise CommandError("collect failed: %s; nothing stored" % e, status=1)
     except LightmeterError as e:
         raise _usage("the node's answers are malformed: %s" % e)
     stopped = out.pop("stopped", None)
