@@ -1,5 +1,5 @@
 """The collector's commands behind `lightmeter collect` and `lightmeter collector verify|export`:
-arguments in, one line per error, exit status out (commands.do_collect / do_collector call these).
+arguments in, one line per error, exit status out (verbs/collect.py and verbs/collector.py call these).
 """
 
 import json
@@ -43,9 +43,9 @@ def _fleet(path):
 
 
 def _trust(path):
-    from lightmeter_host.commands import _load_json
+    from lightmeter_host.inputs import load_json
     from lightmeter.client import trust as trust_mod
-    obj = _load_json(path)
+    obj = load_json(path)
     try:
         trust_mod.from_json(obj)
     except LightmeterError as e:
