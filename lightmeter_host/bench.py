@@ -14,6 +14,7 @@ import sys
 import time
 
 from lightmeter.chain import header
+from lightmeter.chain.meter_registry import RECORD
 from lightmeter.crypto import keccak, secp256k1, sm2, sm3, suite as suite_mod
 from lightmeter.client import trust as trust_mod
 
@@ -347,7 +348,7 @@ def node_throughput(quick=False, crypto="ecdsa"):
         raws = []
         for i in range(n_tx):
             tx = txbuild.make("chain0", "group0", 500, "bench-%d" % i, registry.ADDRESS,
-                              abi.encode_call("record(uint64,bytes)", [1, b"r" * 64], h))
+                              abi.encode_call(RECORD, [1, b"r" * 64], h))
             raws.append(txbuild.sign(tx, crypto, hashlib.sha256(b"dev%d" % i).digest())[1].hex())
         queue = list(raws)
         lock = threading.Lock()
@@ -410,6 +411,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     from lightmeter.link import frame, session as L, wire
     from lightmeter_host.chain import backends, txbuild
     from lightmeter_host import demo, relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.node import registry
     from lightmeter_host.node.chain import Chain
     from lightmeter_host.node.server import NodeServer
@@ -417,14 +419,14 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     backends.install()
     srv = NodeServer(Chain(crypto=crypto, sealers=sealers, seed=b"bench-link"), "127.0.0.1", 0).start()
     try:
-        rpc = relay.Rpc(srv.url)
+        rpc = Rpc(srv.url)
         h = suite_mod.get(crypto).hash
         tx = txbuild.make("chain0", "group0", 500, "bench-link-1", registry.ADDRESS,
-                          abi.encode_call("record(uint64,bytes)", [1, b"\xa0" * 120], h))
+                          abi.encode_call(RECORD, [1, b"\xa0" * 120], h))
         digest, raw = txbuild.sign(tx, crypto, hashlib.sha256(b"bench-device").digest())
         send_json = json.dumps({"jsonrpc": "2.0", "method": "sendTransaction",
                                 "params": ["group0", "", "0x" + raw.hex(), False], "id": 1})
-        send_frame = frame.encode_frame(frame.pack(1, L.SEND_TX, 1, wire.tx_to_wire(tx)))
+        send_frame = frame.encode_frame(frame.pack(frame.VERSION, L.SEND_TX, 1, wire.tx_to_wire(tx)))
         rc = rpc("sendTransaction", "0x" + raw.hex(), False)
         hx = rc["transactionHash"]
         answers = [rpc("getTransactionReceipt", hx, True), rpc("getTransaction", hx, True),
@@ -432,7 +434,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
         proof_json = sum(len(json.dumps({"id": 1, "jsonrpc": "2.0", "result": a}, separators=(",", ":")))
                          for a in answers)
         atype, ans = relay.handle(rpc, L.GET_RECEIPT, {0: digest})
-        proof_frame = frame.encode_frame(frame.pack(1, atype, 1, ans))
+        proof_frame = frame.encode_frame(frame.pack(frame.VERSION, atype, 1, ans))
     finally:
         srv.stop()
     out = {
@@ -506,11 +508,12 @@ def export_sync_source(chain, root):
     payloads in canonical CBOR) into root; (genesis TRUST.json with number and hash, head)."""
     from lightmeter.link import cbor, session as L, wire
     from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.node.server import NodeServer
 
     srv = NodeServer(chain, "127.0.0.1", 0).start()
     try:
-        rpc = relay.Rpc(srv.url)
+        rpc = Rpc(srv.url)
         head = rpc("getBlockNumber")
         for n in range(1, head + 1):
             with open(os.path.join(root, "%d.h" % n), "wb") as f:

@@ -25,6 +25,7 @@ import threading
 import time
 
 from lightmeter.chain import abi
+from lightmeter.chain.meter_registry import READING_EVENT
 from lightmeter.device import store as store_mod
 from lightmeter.crypto import suite as suite_mod
 
@@ -111,7 +112,7 @@ def _results(root):
 def _on_chain(chain, device):
     """{seq: count} of MeterRegistry Reading events for device, read from the chain."""
     s = chain.suite
-    topic = "0x" + abi.event_topic("Reading(address,uint64,bytes)", s.hash).hex()
+    topic = "0x" + abi.event_topic(READING_EVENT, s.hash).hex()
     who = "0x" + (bytes(12) + device).hex()
     seen = {}
     for n in range(1, chain.height() + 1):

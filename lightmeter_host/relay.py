@@ -8,12 +8,9 @@ The device trusts none of what it forwards.
 """
 
 import asyncio
-import json
 import random
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import serial
 
@@ -23,39 +20,9 @@ from lightmeter.link import frame, session as L, wire
 from lightmeter.errors import LightmeterError, Unsupported
 
 from lightmeter_host.chain import txbuild
+from lightmeter_host.chain.rpc import NodeError, Rpc
 
 VERSION = "lightmeter-relay-0.1"
-
-
-class NodeError(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-
-
-class Rpc:
-    """Blocking JSON-RPC client of a FISCO BCOS node (run in threads)."""
-
-    def __init__(self, url, group="group0", timeout=30):
-        self.url, self.group, self.timeout = url, group, timeout
-        self.id = 0
-        self.received = 0  # bytes of the node's answers
-
-    def __call__(self, method, *params):
-        self.id += 1
-        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": [self.group, ""] + list(params),
-                           "id": self.id}).encode()
-        req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                raw = r.read()
-                self.received += len(raw)
-                out = json.loads(raw)
-        except (OSError, ValueError) as e:
-            raise ConnectionError(str(e))
-        if "error" in out:
-            raise NodeError(out["error"].get("code"), out["error"].get("message", ""))
-        return out["result"]
 
 
 def _settle_nonce(tx):
@@ -220,9 +187,9 @@ class Port:
         except (LightmeterError, KeyError, TypeError, IndexError) as e:
             atype, answer = L.ERROR, {0: L.E_MALFORMED, 1: "malformed request: %s" % e}
         try:
-            out = b"\x00" + frame.encode_frame(frame.pack(1, atype, rid, answer))
+            out = frame.encode_message(atype, rid, answer)
         except LightmeterError as e:  # e.g. an answer over the frame limit
-            out = b"\x00" + frame.encode_frame(frame.pack(1, L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)}))
+            out = frame.encode_message(L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)})
         self.ser.write(self.noise(out))
         self.stats["frames_out"] += 1
         self.stats["bytes_out"] += len(out)

@@ -1,5 +1,5 @@
 """The collector's commands behind `lightmeter collect` and `lightmeter collector verify|export`:
-arguments in, one line per error, exit status out (commands.do_collect / do_collector call these).
+arguments in, one line per error, exit status out (verbs/collect.py and verbs/collector.py call these).
 """
 
 import json
@@ -9,10 +9,7 @@ import sys
 
 from lightmeter.errors import Invalid, LightmeterError
 
-
-def _usage(msg):
-    from lightmeter_host.commands import UsageError
-    return UsageError(msg)
+from lightmeter_host.errors import CommandError, UsageError as _usage
 
 
 def db_url(args):
@@ -47,9 +44,9 @@ def _fleet(path):
 
 
 def _trust(path):
-    from lightmeter_host.commands import _load_json
+    from lightmeter_host.inputs import load_json
     from lightmeter.client import trust as trust_mod
-    obj = _load_json(path)
+    obj = load_json(path)
     try:
         trust_mod.from_json(obj)
     except LightmeterError as e:
@@ -62,7 +59,7 @@ def _interrupt(signum, frame):
 
 
 def collect(args):
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import NodeError
     from lightmeter_host.collector import db, ingest
 
     trust = _trust(args.trust)
@@ -84,11 +81,10 @@ def collect(args):
         raise _usage("database: %s" % e)
     except ConnectionError as e:
         raise _usage("cannot reach the node at %s: %s" % (args.rpc, e))
-    except relay.NodeError as e:
+    except NodeError as e:
         raise _usage("the node at %s answered an error: %s (%s)" % (args.rpc, e, e.code))
     except Invalid as e:  # syncing the checkpoint to --from failed a check
-        print("lightmeter: collect failed: %s; nothing stored" % e, file=sys.stderr)
-        return 1
+        raise CommandError("collect failed: %s; nothing stored" % e, status=1)
     except LightmeterError as e:
         raise _usage("the node's answers are malformed: %s" % e)
     stopped = out.pop("stopped", None)

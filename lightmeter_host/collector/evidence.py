@@ -25,11 +25,10 @@ import json
 from lightmeter.chain import abi, fields, header as header_mod, merkle, receipt as receipt_mod
 from lightmeter.client import trust as trust_mod, verify
 from lightmeter.chain import tx as tx_mod
+from lightmeter.chain.meter_registry import READING_EVENT, RECORD
 from lightmeter.errors import LightmeterError, Malformed
 
 VERSION = 1
-RECORD = "record(uint64,bytes)"
-READING_EVENT = "Reading(address,uint64,bytes)"
 _TX_UNHASHED = ("importTime", "extraData")  # shown by the node, bound by nothing: left out
 _KEYS = ["header", "index", "receipt", "sealers", "tx", "v"]
 

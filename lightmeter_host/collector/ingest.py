@@ -386,9 +386,9 @@ def _sync_to(trust, rpc_url, number, progress):
     import asyncio
 
     from lightmeter.client import sync
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.lightclient import syncsource
-    src = syncsource.RpcSource(relay.Rpc(rpc_url), suite_mod.get(trust.crypto))
+    src = syncsource.RpcSource(Rpc(rpc_url), suite_mod.get(trust.crypto))
     new, _ = asyncio.run(sync.sync(trust, suite_mod.get(trust.crypto), src, "skipping", number))
     return new
 
@@ -430,7 +430,7 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
     The summary has "readings", "verified", "rejected", "gaps", "duplicates", "from_block",
     "to_block", "checkpoint", and "stopped" {block, kind, reason} when a node's lie stopped the
-    walk. Raises CollectError (bad input), ConnectionError / relay.NodeError (node unreachable).
+    walk. Raises CollectError (bad input), ConnectionError / chain.rpc.NodeError (node unreachable).
     """
     from lightmeter_host.chain import backends
     from lightmeter_host.collector import db as db_mod, source as source_mod
@@ -443,12 +443,12 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     try:
         src = source or source_mod.RpcSource(rpc_url)
         w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress)
-        from lightmeter_host import relay
+        from lightmeter_host.chain.rpc import NodeError
         try:
             while True:
                 try:
                     w.walk(to_block)
-                except (ConnectionError, relay.NodeError) as e:
+                except (ConnectionError, NodeError) as e:
                     if not follow:
                         raise
                     # a follower outlives a node restart: what is stored stays, the walk resumes

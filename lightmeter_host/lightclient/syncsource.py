@@ -37,7 +37,7 @@ def block_changes_json(rpc, number):
 
 
 class RpcSource:
-    """head / header / changes of lightmeter.client.sync from a relay.Rpc; `bytes`: JSON bytes received."""
+    """head / header / changes of lightmeter.client.sync from a chain.rpc.Rpc; `bytes`: JSON bytes received."""
 
     def __init__(self, rpc, suite):
         self.rpc = rpc
@@ -48,11 +48,7 @@ class RpcSource:
         return self.rpc.received
 
     async def head(self):
-        n = self.rpc("getBlockNumber")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            from lightmeter.errors import Malformed
-            raise Malformed("getBlockNumber: expected a number, got %r" % (n,))
-        return n
+        return self.rpc.head()
 
     async def header(self, n):
         return header_mod.from_json(self.rpc("getBlockByNumber", n, True, True), self.suite.node_sig_len)

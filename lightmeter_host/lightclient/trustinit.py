@@ -139,7 +139,7 @@ def check_genesis_on_node(rpc, info):
 
 def _chain_settings(rpc):
     """Chain id, group id and crypto: from the genesis extraData, else from getGroupInfo."""
-    from lightmeter_host.relay import NodeError
+    from lightmeter_host.chain.rpc import NodeError
 
     got = {}
     try:
@@ -225,7 +225,7 @@ def from_hash(rpc, digest):
     The node's header must recompute to exactly that hash (a node cannot substitute another
     header), and it must be signed by a quorum of its own sealerList/consensusWeights.
     """
-    from lightmeter_host.relay import NodeError
+    from lightmeter_host.chain.rpc import NodeError
 
     settings = _chain_settings(rpc)
     suite = suite_mod.get(settings["crypto"])

@@ -16,19 +16,19 @@ from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
 from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import quorum
+from lightmeter.client.verify import BLOCK_LIMIT_WINDOW
 
 from lightmeter_host.chain import txcodec, txdecode
 from lightmeter_host.node import background as background_mod, keys, releases, status
 from lightmeter_host.node.store import Store
 
 VERSION = 0x03030000  # compatibility_version 3.3.0 of the default chain (releases.DEFAULT_COMPATIBILITY)
-BLOCK_LIMIT_WINDOW = 1000
 TX_COUNT_LIMIT = 1000
 GAS_LIMIT = 3_000_000_000
 SIGN_MODES = ("quorum", "all", "few", "duplicate")
 
 
-class Rejected(Exception):
+class TxRejected(Exception):
     """A transaction the pool refuses; .status is FISCO's TransactionStatus code."""
 
     def __init__(self, code, message):
@@ -36,7 +36,7 @@ class Rejected(Exception):
         self.status = code
 
 
-class Refused(Exception):
+class RequestRefused(Exception):
     """A request the RPC layer refuses before the pool (the node answers with an RPC error)."""
 
 
@@ -166,43 +166,43 @@ class Chain:
     def admit(self, raw):
         """Decode and check a Tars transaction as a node's txpool does; returns a Pending.
 
-        Raises LightmeterError for bytes that are no transaction and Refused for another
-        chain's transaction (both RPC errors), and Rejected for a transaction the pool
+        Raises LightmeterError for bytes that are no transaction and RequestRefused for another
+        chain's transaction (both RPC errors), and TxRejected for a transaction the pool
         refuses (answered with a receipt carrying that status).
         """
         fields_ = txcodec.decode_transaction(raw)
         tx = txdecode.to_firmware(fields_)
         if tx["chainID"].decode() != self.chain_id:
             # checked in the RPC layer of a real node (JsonRpcImpl_2_0::sendTransaction)
-            raise Refused("Chain ID mismatch!")
+            raise RequestRefused("Chain ID mismatch!")
         if tx["groupID"].decode() != self.group_id:
-            raise Rejected(status.INVALID_GROUP_ID, "Group ID mismatch!")
+            raise TxRejected(status.INVALID_GROUP_ID, "Group ID mismatch!")
         if tx["version"] > self.release.max_tx_version:
-            raise Rejected(status.MALFORM, "transaction version %d (FISCO BCOS %s takes up to %d)"
+            raise TxRejected(status.MALFORM, "transaction version %d (FISCO BCOS %s takes up to %d)"
                            % (tx["version"], self.release.name, self.release.max_tx_version))
         why = releases.nonce_refusal(self.release, tx["nonce"])
         if why:
-            raise Rejected(status.MALFORM, why)
+            raise TxRejected(status.MALFORM, why)
         try:
             digest = txm.tx_hash(tx, self.suite)
         except LightmeterError as e:
-            raise Rejected(status.MALFORM, str(e))
+            raise TxRejected(status.MALFORM, str(e))
         try:
             sender = txm.sender(tx, self.suite, digest)
         except LightmeterError:
-            raise Rejected(status.INVALID_SIGNATURE, "InvalidSignature")
+            raise TxRejected(status.INVALID_SIGNATURE, "InvalidSignature")
         with self.lock:
             current = self.height()
             limit = tx["blockLimit"]
             if limit <= current or limit > current + BLOCK_LIMIT_WINDOW:
-                raise Rejected(status.BLOCK_LIMIT_CHECK_FAIL, "BlockLimitCheckFail")
+                raise TxRejected(status.BLOCK_LIMIT_CHECK_FAIL, "BlockLimitCheckFail")
             if self.store.tx(digest) is not None:
-                raise Rejected(status.TX_ALREADY_IN_CHAIN, "TxAlreadyInChain")
+                raise TxRejected(status.TX_ALREADY_IN_CHAIN, "TxAlreadyInChain")
             if any(p.digest == digest for p in self.pool):
-                raise Rejected(status.ALREADY_IN_TX_POOL, "AlreadyInTxPool")
+                raise TxRejected(status.ALREADY_IN_TX_POOL, "AlreadyInTxPool")
             nonce = tx["nonce"]
             if nonce in self.pool_nonces or self.store.nonce_used(nonce):
-                raise Rejected(status.NONCE_CHECK_FAIL, "NonceCheckFail")
+                raise TxRejected(status.NONCE_CHECK_FAIL, "NonceCheckFail")
             p = Pending(digest, bytes(raw), tx, sender, nonce)
             self.pool.append(p)
             self.pool_nonces.add(nonce)

@@ -198,9 +198,9 @@ class Methods:
         try:
             raw = txcodec.decode_hex(data)
             pending = self.chain.admit(raw)
-        except chain_mod.Refused as e:
+        except chain_mod.RequestRefused as e:
             raise RpcError(INVALID_PARAMS, str(e))
-        except chain_mod.Rejected as e:
+        except chain_mod.TxRejected as e:
             return self._refusal(raw, e)
         except LightmeterError as e:
             raise RpcError(INVALID_PARAMS, str(e))

@@ -22,6 +22,7 @@ import hashlib
 import random
 
 from lightmeter.chain import abi
+from lightmeter.chain.meter_registry import RECORD
 
 from lightmeter_host.chain import txbuild
 from lightmeter_host.node import consensus, registry
@@ -137,7 +138,7 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None, interval_ms=
                     seqs[d] += 1
                     reading = b"kWh=%d.%03d;t=%d" % (rng.randrange(100000), rng.randrange(1000), number)
                     send(devices[d], registry.ADDRESS,
-                         abi.encode_call("record(uint64,bytes)", [seqs[d], reading], suite.hash))
+                         abi.encode_call(RECORD, [seqs[d], reading], suite.hash))
                 sealers, observers = dict(chain.consensus), set(chain.observers)
                 while change_i < len(plan) and plan[change_i] == b:
                     name, node, weight = _pick_change(chain, sealers, observers, len(made), rng)

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from lightmeter_host.runtimes import micropython
 
+from lightmeter_host.errors import BoardError  # the board cannot do what was asked
 from lightmeter_host.paths import PROJECT_ROOT
 RUNNER = Path(__file__).resolve().with_name("board_runner.mjs")
 REPL_RUNNER = Path(__file__).resolve().with_name("board_repl.mjs")
@@ -74,10 +75,6 @@ def read_transcript(path):
                 raise ValueError("%s:%d: not a transcript record" % (path, n))
             records.append((direction, bytes.fromhex(data)))
     return records
-
-
-class BoardError(RuntimeError):
-    """The virtual board cannot do what was asked (already running, not started...)."""
 
 
 class _Wire:

@@ -12,11 +12,10 @@ docs/light-client.md (with LC-H1..LC-Q4, LC-P1 and LC-P2).
 """
 
 from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain.meter_registry import READING_EVENT
 from lightmeter.client import verify
 from lightmeter.link import wire
 from lightmeter.errors import Invalid, Malformed
-
-READING_EVENT = "Reading(address,uint64,bytes)"
 
 
 def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):

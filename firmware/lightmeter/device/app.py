@@ -22,7 +22,7 @@ keeps it from then on and never lets an older one replace it), and the store's o
 
 import json
 
-from lightmeter.chain import abi
+from lightmeter.chain import abi, meter_registry
 from lightmeter.chain import header as header_mod
 from lightmeter.client import anchor, transition
 from lightmeter.device import checkpoint, reading, store as store_mod
@@ -146,7 +146,7 @@ class Device:
 
     async def _sign(self, key, rec):
         number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
-        data = abi.encode_call("record(uint64,bytes)", [rec[R_SEQ], rec[R_READING]], self.suite.hash)
+        data = abi.encode_call(meter_registry.RECORD, [rec[R_SEQ], rec[R_READING]], self.suite.hash)
         tx = txm.defaults()
         tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
                   blockLimit=number + BLOCK_LIMIT_MARGIN,

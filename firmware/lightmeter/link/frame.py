@@ -213,6 +213,12 @@ def pack(version, type, id, payload):
     return cbor.dumps([version, type, id, payload])
 
 
+def encode_message(type, id, payload):
+    """The bytes that carry one message on the line: a 0x00 (ending any noise before it),
+    then the frame of its body at this VERSION."""
+    return _ZERO + encode_frame(pack(VERSION, type, id, payload))
+
+
 def unpack(body):
     """(version, type, id, payload) of a body, or Malformed."""
     msg = cbor.loads(body)

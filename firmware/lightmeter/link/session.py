@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover
 from lightmeter.link import frame
 from lightmeter.errors import LightmeterError, Malformed
 
-VERSION = 1
+VERSION = frame.VERSION
 HELLO, HELLO_ACK, GET_TIME, TIME, GET_BLOCK_NUMBER, BLOCK_NUMBER = 1, 2, 3, 4, 5, 6
 GET_HEADER, HEADER, SEND_TX, TX_ACK, GET_RECEIPT, RECEIPT, ERROR = 7, 8, 9, 10, 11, 12, 15
 GET_CHANGES, CHANGES, GET_PIVOTS, PIVOTS = 13, 14, 16, 17
@@ -90,7 +90,7 @@ class Link:
         rid = self.next_id
         self.next_id = rid % 65535 + 1
         self.inbox = {}  # late answers to earlier requests are of no use now
-        wire = b"\x00" + frame.encode_frame(frame.pack(VERSION, mtype, rid, payload))
+        wire = frame.encode_message(mtype, rid, payload)
         want = ANSWERS[mtype]
         for attempt in range(self.retries + 1):
             if attempt:
