@@ -29,7 +29,7 @@ import json
 import os
 import tempfile
 
-from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod, tx as txm
+from lightmeter.chain import abi, header as header_mod, merkle, meter_registry, receipt as receipt_mod, tx as txm
 from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.device import checkpoint, reading, store as store_mod
@@ -51,6 +51,7 @@ FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 # The modules the cycle uses; the guest imports them all before measuring its baseline and
 # reports any module the cycle loads beyond them.
 MODULES = ("lightmeter.errors", "lightmeter.chain.fields", "lightmeter.chain.abi",
+           "lightmeter.chain.meter_registry",
            "lightmeter.chain.header", "lightmeter.chain.merkle", "lightmeter.chain.receipt",
            "lightmeter.chain.tx", "lightmeter.client.trust", "lightmeter.client.verify",
            "lightmeter.client.transition", "lightmeter.client.anchor", "lightmeter.link.cbor",
@@ -116,7 +117,7 @@ def _reading(seq, suite_name):
 
 
 def _receipt_json(s, number, device, seq):
-    topic = abi.event_topic("Reading(address,uint64,bytes)", s.hash)
+    topic = abi.event_topic(meter_registry.READING_EVENT, s.hash)
     return {"version": 0, "gasUsed": "30000", "contractAddress": "", "status": 0, "output": "0x",
             "blockNumber": number, "logEntries": [{
                 "address": REGISTRY.hex(), "data": "0x" + abi.encode(["bytes"], [b"r" * 120]).hex(),
@@ -138,7 +139,7 @@ def build_cycle(suite_name, sealers, out_dir):
     tx = txm.defaults()
     tx.update(chainID=b"chain0", groupID=b"group0", blockLimit=BLOCK + 400,
               nonce=("%s-%d-%d" % (device.hex()[:16], SEQ, 0)).encode(), to=REGISTRY.hex().encode(),
-              input=abi.encode_call("record(uint64,bytes)", [SEQ, rd], s.hash))
+              input=abi.encode_call(meter_registry.RECORD, [SEQ, rd], s.hash))
     digest = txm.tx_hash(tx, s)
     tx["signature"] = s.sign_tx(dkey, digest)
 
@@ -207,7 +208,7 @@ MODULES = %(modules)r
 for m in MODULES + %(suite_modules)r[CFG["suite"]]:
     __import__(m)
 from lightmeter.link import frame, wire
-from lightmeter.chain import abi, header as header_mod, tx as txm
+from lightmeter.chain import abi, header as header_mod, meter_registry, tx as txm
 from lightmeter.client import anchor, transition
 from lightmeter.device import store as store_mod, checkpoint, reading
 from lightmeter.crypto import suite as suite_mod
@@ -360,7 +361,7 @@ qkey = queue.append(cbor.dumps(rec))
 tx = txm.defaults()
 tx.update(chainID=new.chain_id.encode(), groupID=new.group_id.encode(), blockLimit=hdr.number + 500,
           nonce=("%%s-%%d-%%d" %% (address.hex()[:16], seq, 0)).encode(), to=registry.hex().encode(),
-          input=abi.encode_call("record(uint64,bytes)", [seq, rec[1]], suite.hash))
+          input=abi.encode_call(meter_registry.RECORD, [seq, rec[1]], suite.hash))
 digest = txm.tx_hash(tx, suite)
 tx["signature"] = suite.sign_tx(key, digest)
 rec[2] = wire.tx_to_wire(tx)

@@ -20,7 +20,7 @@ from lightmeter.link import frame, session as L, wire
 from lightmeter.errors import LightmeterError, Unsupported
 
 from lightmeter_host.chain import txbuild
-from lightmeter_host.chain.rpc import NodeError, Rpc
+from lightmeter_host.chain.rpc import NodeError, Rpc, block_changes_json
 
 VERSION = "lightmeter-relay-0.1"
 
@@ -103,9 +103,8 @@ def set_changes_between(rpc, lo, hi):
 
 
 def _changes_wire(rpc, n):
-    from lightmeter_host.lightclient import syncsource
     items = []
-    for txj, rj in syncsource.block_changes_json(rpc, n):
+    for txj, rj in block_changes_json(rpc, n):
         tx = tx_mod.from_json(txj)
         _settle_nonce(tx)
         items.append([wire.tx_to_wire(tx), merkle.from_json(txj, "txProof"),

@@ -8,6 +8,7 @@ raises NodeError with the node's code. Nothing the node says is believed: caller
 import json
 import urllib.request
 
+from lightmeter.client import transition
 from lightmeter.errors import Malformed
 
 
@@ -49,3 +50,32 @@ class Rpc:
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise Malformed("getBlockNumber: expected a number, got %r" % (n,))
         return n
+
+
+PRECOMPILE = transition.CONSENSUS_ADDRESS.decode()
+
+
+def _is_precompile(to):
+    if not isinstance(to, str):
+        return False
+    to = to.lower()
+    if to.startswith("0x"):
+        to = to[2:]
+    return to == PRECOMPILE
+
+
+def block_changes_json(rpc, number):
+    """[(getTransaction JSON, getTransactionReceipt JSON)] of block number's successful
+    consensus-precompile transactions, both with proofs, in block order."""
+    blk = rpc("getBlockByNumber", number, False, False)
+    out = []
+    for t in blk.get("transactions") or []:
+        if not isinstance(t, dict) or not _is_precompile(t.get("to")):
+            continue
+        h = t["hash"]
+        txj = rpc("getTransaction", h, True)
+        rj = rpc("getTransactionReceipt", h, True)
+        if rj.get("status") != 0:
+            continue  # a failed change changes nothing (and could not be proven as a success)
+        out.append((txj, rj))
+    return out

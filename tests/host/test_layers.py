@@ -31,13 +31,17 @@ FIRMWARE_MAY_IMPORT = {
 # What each host folder may import of the host package (every host folder may import the firmware):
 # docs/architecture.md, "The host package, by role". Folders not listed are the top: they may
 # import anything.
+BOTTOM = {"paths", "errors", "outfile", "inputs"}  # every host folder may import these
 HOST_MAY_IMPORT = {
     "paths": set(),
-    "chain": {"paths"},
-    "runtimes": {"paths"},
-    "node": {"paths", "chain"},
-    "vboard": {"paths", "runtimes"},
-    "hardware": {"paths", "runtimes"},
+    "errors": set(),
+    "outfile": {"errors"},
+    "inputs": {"errors"},
+    "chain": BOTTOM,
+    "runtimes": BOTTOM | {"chain"},
+    "node": BOTTOM | {"chain"},
+    "vboard": BOTTOM | {"runtimes"},
+    "hardware": BOTTOM | {"runtimes"},
 }
 
 
