@@ -6,8 +6,12 @@ the same chain.
 
 import hashlib
 
-from lightmeter.chain import header
+from lightmeter.chain import header, merkle, receipt, tx as tx_mod
+from lightmeter.client import transition
 from lightmeter.crypto import suite as suite_mod
+
+PARENT = bytes(range(32))
+SENDER = b"\x42" * 32  # the key that signs the transactions of block()
 
 
 def sealers(suite_name, n, label=b"sealer"):
@@ -44,3 +48,42 @@ def signed_header(suite_name, nodes, number=5, signers=None, weights=None, paren
         signers = range(len(nodes))
     h.signatures = [(i, s.sign_node(nodes[i][1], digest)) for i in signers]
     return header.to_json(h, digest), h
+
+
+def make_tx(name, data, number, to=transition.CONSENSUS_ADDRESS, nonce=b"n", chain_id=b"chain0",
+            group_id=b"group0"):
+    s = suite_mod.get(name)
+    t = tx_mod.defaults()
+    t["chainID"] = chain_id
+    t["groupID"] = group_id
+    t["blockLimit"] = number + 10
+    t["nonce"] = nonce
+    t["to"] = to
+    t["input"] = data
+    t["signature"] = s.sign_tx(SENDER, tx_mod.tx_hash(t, s))
+    return t
+
+
+def make_receipt(number, status=0, gas=21000):
+    return receipt.from_json({"version": 0, "gasUsed": str(gas), "contractAddress": "", "status": status,
+                              "output": "0x", "logEntries": [], "blockNumber": number})
+
+
+def block(name, nodes, calls, number=5, weights=None, signers=None, statuses=None, tos=None,
+          parent=PARENT, chain_id=b"chain0", group_id=b"group0"):
+    """(Header signed by nodes, [(tx, tx proof, receipt, receipt proof)]) of a block holding the
+    calls (to the consensus precompile unless tos says otherwise)."""
+    s = suite_mod.get(name)
+    txs = []
+    rcs = []
+    for i in range(len(calls)):
+        to = tos[i] if tos else transition.CONSENSUS_ADDRESS
+        txs.append(make_tx(name, calls[i], number, to, bytes([0x6e, i]), chain_id, group_id))
+        rcs.append(make_receipt(number, statuses[i] if statuses else 0, 21000 + i))
+    th = [tx_mod.tx_hash(t, s) for t in txs]
+    rh = [r.hash(s) for r in rcs]
+    _, h = signed_header(name, nodes, number, signers, weights, parent,
+                         txs_root=merkle.root(th, s.hash), receipts_root=merkle.root(rh, s.hash))
+    items = [(txs[i], merkle.proof(th, i, s.hash), rcs[i], merkle.proof(rh, i, s.hash))
+             for i in range(len(txs))]
+    return h, items

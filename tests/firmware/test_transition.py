@@ -4,17 +4,14 @@ Chains are built here: headers by chainmaker, transactions signed with the suite
 receipts from JSON, roots and proofs from lightmeter.chain.merkle.
 """
 
-from lightmeter.chain import abi, merkle, receipt
+from lightmeter.chain import abi
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import transition, trust as trust_mod, verify
-from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import Invalid
-from chainmaker import sealers, signed_header, trust_json
+from chainmaker import PARENT, block, sealers, signed_header, trust_json
 from support import raises
 
 S = "ecdsa"
-SENDER = b"\x42" * 32
-PARENT = bytes(range(32))
 OTHER = b"0000000000000000000000000000000000002001"  # not the precompile
 
 
@@ -32,44 +29,6 @@ def call(name, sig, args):
 
 def node_hex(node):
     return "".join("%02x" % b for b in node)
-
-
-def make_tx(name, data, number, to=transition.CONSENSUS_ADDRESS, nonce=b"n", chain_id=b"chain0",
-            group_id=b"group0"):
-    s = suite_mod.get(name)
-    t = tx_mod.defaults()
-    t["chainID"] = chain_id
-    t["groupID"] = group_id
-    t["blockLimit"] = number + 10
-    t["nonce"] = nonce
-    t["to"] = to
-    t["input"] = data
-    t["signature"] = s.sign_tx(SENDER, tx_mod.tx_hash(t, s))
-    return t
-
-
-def make_receipt(number, status=0, gas=21000):
-    return receipt.from_json({"version": 0, "gasUsed": str(gas), "contractAddress": "", "status": status,
-                              "output": "0x", "logEntries": [], "blockNumber": number})
-
-
-def block(name, nodes, calls, number=5, weights=None, signers=None, statuses=None, tos=None,
-          parent=PARENT):
-    """(Header, [(tx, tx proof, receipt, receipt proof)]) of a block holding the calls."""
-    s = suite_mod.get(name)
-    txs = []
-    rcs = []
-    for i in range(len(calls)):
-        to = tos[i] if tos else transition.CONSENSUS_ADDRESS
-        txs.append(make_tx(name, calls[i], number, to, bytes([0x6e, i])))
-        rcs.append(make_receipt(number, statuses[i] if statuses else 0, 21000 + i))
-    th = [tx_mod.tx_hash(t, s) for t in txs]
-    rh = [r.hash(s) for r in rcs]
-    _, h = signed_header(name, nodes, number, signers, weights, parent,
-                         txs_root=merkle.root(th, s.hash), receipts_root=merkle.root(rh, s.hash))
-    items = [(txs[i], merkle.proof(th, i, s.hash), rcs[i], merkle.proof(rh, i, s.hash))
-             for i in range(len(txs))]
-    return h, items
 
 
 def after(name, nodes, calls, weights=None, **kw):

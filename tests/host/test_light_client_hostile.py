@@ -13,16 +13,15 @@ import sys
 
 import pytest
 
+import chainmaker
 from chainmaker import sealers, signed_header, trust_json
 from nodeutil import SimulatedNode
-from test_transition import make_receipt, make_tx
 from lightmeter_host.node import consensus
 from lightmeter_host.node.chain import Chain
-from lightmeter.chain import abi, merkle
+from lightmeter.chain import abi
 from lightmeter.device import checkpoint, store as store_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import transition, trust as trust_mod, verify
-from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import Invalid, Malformed
 from lightmeter_host.paths import PROJECT_ROOT
 
@@ -55,20 +54,9 @@ def node_hex(node):
     return node.hex()
 
 
-def block(nodes, calls, number=5, statuses=None, chain_id=b"chain0", group_id=b"group0", parent=PARENT,
-          signers=None):
+def block(nodes, calls, **kw):
     """(Header signed by nodes, [(tx, tx proof, receipt, receipt proof)]) of a block of precompile calls."""
-    s = suite()
-    txs = [make_tx(S, c, number, nonce=bytes([0x6e, i]), chain_id=chain_id, group_id=group_id)
-           for i, c in enumerate(calls)]
-    rcs = [make_receipt(number, statuses[i] if statuses else 0, 21000 + i) for i in range(len(calls))]
-    th = [tx_mod.tx_hash(t, s) for t in txs]
-    rh = [r.hash(s) for r in rcs]
-    _, h = signed_header(S, nodes, number, signers, None, parent,
-                         txs_root=merkle.root(th, s.hash), receipts_root=merkle.root(rh, s.hash))
-    items = [(txs[i], merkle.proof(th, i, s.hash), rcs[i], merkle.proof(rh, i, s.hash))
-             for i in range(len(txs))]
-    return h, items
+    return chainmaker.block(S, nodes, calls, **kw)
 
 
 @pytest.fixture
