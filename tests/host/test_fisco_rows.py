@@ -3,7 +3,7 @@ prints. `lightmeter node --fisco-version X.Y` (lightmeter_host/node/releases.py)
 release's JSON; the firmware's readers and checks must take each spelling: header versions, the
 nonce (decimal before v3.3.0), proofs (from v3.2.0), contractAddress (no 0x in v3.0.x),
 transaction and receipt versions 1 and 2 (v3.6.0, v3.7.0) with effectiveGasPrice hashed before
-the logs, getSealerList weights (integers in every release)."""
+the logs, getSealerList weights (integers in every release). Each release on both crypto suites."""
 
 import pytest
 
@@ -16,12 +16,13 @@ from lightmeter_host.node import registry, releases, status
 from nodeutil import start_node, trust_of
 
 KEY = b"\x42" * 32
-S = suite_mod.get("ecdsa")
+SUITES = ("ecdsa", "sm")
+ECDSA = suite_mod.get("ecdsa")
 # init code deploying a runtime that returns 42
 DEPLOY = bytes.fromhex("600a600c600039600a6000f3" + "602a60005260206000f3")
 
 
-def _send(c, version, nonce, to=registry.ADDRESS, data=None):
+def _send(c, S, version, nonce, to=registry.ADDRESS, data=None):
     extra = {}
     if version >= 1:
         extra = dict(value=b"0", gasPrice=b"0", gasLimit=3000000, maxFeePerGas=b"", maxPriorityFeePerGas=b"")
@@ -30,21 +31,23 @@ def _send(c, version, nonce, to=registry.ADDRESS, data=None):
     if data is None:
         data = abi.encode_call("lastSeq(address)", [bytes(20)], S.hash)
     tx = txbuild.make("chain0", "group0", c("getBlockNumber") + 100, nonce, to, data, version=version, **extra)
-    digest, raw = txbuild.sign(tx, "ecdsa", KEY)
+    digest, raw = txbuild.sign(tx, S.name, KEY)
     return digest, c("sendTransaction", "0x" + raw.hex(), False)
 
 
+@pytest.mark.parametrize("crypto", SUITES)
 @pytest.mark.parametrize("name", releases.names())
-def test_client_reads_what_each_release_prints(name):
+def test_client_reads_what_each_release_prints(name, crypto):
     rel = releases.get(name)
-    srv, c = start_node(crypto="ecdsa", release=name)
+    S = suite_mod.get(crypto)
+    srv, c = start_node(crypto=crypto, release=name)
     try:
-        trust = trust_of(c, "ecdsa")
+        trust = trust_of(c, crypto)
         sent = []
         for v in range(rel.max_tx_version + 1):
             # an even number of digits: the JSON of every release reads two ways (chain/tx.py)
-            sent.append(_send(c, v, str(1234567890 + v))[0])
-        sent.append(_send(c, 0, "4321", to=b"", data=DEPLOY)[0])
+            sent.append(_send(c, S, v, str(1234567890 + v))[0])
+        sent.append(_send(c, S, 0, "4321", to=b"", data=DEPLOY)[0])
         for digest in sent:
             txj = c("getTransaction", "0x" + digest.hex(), True)
             rj = c("getTransactionReceipt", "0x" + digest.hex(), True)
@@ -99,12 +102,12 @@ def test_each_release_refuses_what_its_pool_refuses(name):
     srv, c = start_node(crypto="ecdsa", release=name)
     try:
         if rel.max_tx_version < 2:
-            _, rc = _send(c, rel.max_tx_version + 1, "77")
+            _, rc = _send(c, ECDSA, rel.max_tx_version + 1, "77")
             assert rc["status"] == status.MALFORM and "transaction version" in rc["message"]
-        _, rc = _send(c, 0, "n-1")
+        _, rc = _send(c, ECDSA, 0, "n-1")
         assert (rc["status"] == status.MALFORM) == rel.decimal_nonce
         if rel.decimal_nonce:
-            _, rc = _send(c, 0, "0042")
+            _, rc = _send(c, ECDSA, 0, "0042")
             assert rc["status"] == status.MALFORM and "leading zeros" in rc["message"]
     finally:
         srv.stop()
