@@ -160,6 +160,17 @@ class SuiteRun:
                 block = []
 
 
+class PatientTransport(SerialTransport):
+    """mpremote's transport with 60 s, not 10 s, allowed between two bytes from the board: the
+    virtual board is MicroPython's WebAssembly port on the host, which on a busy 2-core machine
+    can take longer than a real board to start a fresh interpreter and acknowledge a raw paste."""
+
+    def read_until(self, min_num_bytes, ending, timeout=10, data_consumer=None, timeout_overall=None):
+        if timeout is not None:
+            timeout = max(timeout, 60)
+        return super().read_until(min_num_bytes, ending, timeout, data_consumer, timeout_overall)
+
+
 @pytest.fixture(scope="module")
 def suite(request, tmp_path_factory):
     port = request.config.getoption("--board")
@@ -174,12 +185,13 @@ def suite(request, tmp_path_factory):
         modules.setdefault(m, []).append(f)
     t = None
     try:
-        t = SerialTransport(port, baudrate=115200, timeout=2)
-        t.enter_raw_repl(soft_reset=True, timeout_overall=10)
+        t = (SerialTransport if board is None else PatientTransport)(port, baudrate=115200, timeout=2)
+        start_within = 10 if board is None else 60  # seconds for a soft reset to give a raw REPL
+        t.enter_raw_repl(soft_reset=True, timeout_overall=start_within)
         run.mpy = _loads_mpy(t)
         _install(t, _files_to_copy(run.mpy, work))
         for mod, names in modules.items():
-            t.enter_raw_repl(soft_reset=True, timeout_overall=10)  # a fresh heap per module
+            t.enter_raw_repl(soft_reset=True, timeout_overall=start_within)  # a fresh heap per module
             out, err = t.exec_raw(DRIVER % (mod, names), timeout=TEST_TIMEOUT)
             run.take(out.decode("utf-8", "replace"))
             if err:
