@@ -110,47 +110,14 @@ def odd_multiples_all(curve, points, counts):
     `ec.Curve.odd_multiples` for many points: the chains are built on the
     isomorphic curves, then all their last Z values are inverted together.
     """
-    p = curve.p
     chains = []
     ends = []
-    for (x, y), count in zip(points, counts):
-        X2, Y2, Z2 = curve.double((x, y, 1))
-        zz = Z2 * Z2 % p
-        X = x * zz % p
-        Y = y * zz * Z2 % p
-        Z = 1
-        xs = [X]
-        ys = [Y]
-        hs = [1]
-        for _ in range(count - 1):
-            zz = Z * Z % p
-            h = X2 * zz % p - X
-            r = Y2 * zz * Z % p - Y
-            hh = h * h % p
-            hhh = h * hh % p
-            v = X * hh % p
-            X = (r * r - hhh - (v << 1)) % p
-            Y = (r * (v - X) - Y * hhh) % p
-            Z = Z * h % p
-            xs.append(X)
-            ys.append(Y)
-            hs.append(h)
-        chains.append((xs, ys, hs))
-        ends.append(Z * Z2 % p)
-    invs = invert_all(ends, p)
-    out = []
-    for j in range(len(chains)):
-        xs, ys, hs = chains[j]
-        zi = invs[j]
-        i = len(xs) - 1
-        while i >= 0:
-            zi2 = zi * zi % p
-            xs[i] = xs[i] * zi2 % p
-            ys[i] = ys[i] * zi2 * zi % p
-            zi = zi * hs[i] % p
-            i -= 1
-        out.append((xs, ys))
-    return out
+    for pt, count in zip(points, counts):
+        chain, end = curve.odd_chain(pt, count)
+        chains.append(chain)
+        ends.append(end)
+    invs = invert_all(ends, curve.p)
+    return [curve.odd_affine(chains[j], invs[j]) for j in range(len(chains))]
 
 
 def verify_same_hash(digest, items, seed=None):

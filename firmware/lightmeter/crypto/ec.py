@@ -312,6 +312,15 @@ class Curve:
         there whose Z values are running products of the h's; the last Z is
         inverted and walked back down the chain. Needs n > 2*count.
         """
+        chain, end = self.odd_chain(pt, count)
+        return self.odd_affine(chain, inverse(end, self.p))
+
+    def odd_chain(self, pt, count):
+        """The chain of `odd_multiples` before its inversion: ((xs, ys, hs), Z of its last entry).
+
+        Entry i is (xs[i], ys[i], Z_i * Z2) on the original curve, Z_i the product of hs[1..i].
+        Callers with many points invert all their last Z values together (batch.py).
+        """
         p = self.p
         x, y = pt
         X2, Y2, Z2 = self.double((x, y, 1))
@@ -336,9 +345,13 @@ class Curve:
             xs.append(X)
             ys.append(Y)
             hs.append(h)
-        # Entry i is (xs[i], ys[i], Z_i * Z2) on the original curve.
-        zi = inverse(Z * Z2 % p, p)
-        i = count - 1
+        return (xs, ys, hs), Z * Z2 % p
+
+    def odd_affine(self, chain, zi):
+        """Affine ([x], [y]) of an `odd_chain`, given the inverse zi of its last Z (in place)."""
+        p = self.p
+        xs, ys, hs = chain
+        i = len(xs) - 1
         while i >= 0:
             zi2 = zi * zi % p
             xs[i] = xs[i] * zi2 % p
