@@ -24,6 +24,20 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     registry and device are 20-byte addresses. Returns the verified header (its
     number and timestamp are then trustworthy). Raises Invalid or Malformed.
     """
+    hdr, rcpt = verify_receipt_answer(answer, tx_hash, trust, suite)
+    topic = abi.event_topic(READING_EVENT, suite.hash)
+    want = (topic, bytes(12) + device, seq.to_bytes(32, "big"))
+    reg = registry.hex().encode()
+    for address, topics, data in rcpt.logs:
+        if address == reg and len(topics) == 3 and (topics[0], topics[1], topics[2]) == want:
+            return hdr
+    raise Invalid("MeterRegistry did not log this reading")
+
+
+def verify_receipt_answer(answer, tx_hash, trust, suite):
+    """The part of the check that is the same for every transaction: (header, Receipt) once the
+    header has a quorum, tx_hash proves into txsRoot and the receipt into receiptsRoot at the
+    same position, and the transaction succeeded. The caller then reads the receipt's logs."""
     if not isinstance(answer, dict):
         raise Malformed("receipt answer: expected a map")
     for k in (0, 1, 2, 3):
@@ -36,10 +50,4 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     _, pos_r = verify.verify_receipt(rcpt, merkle.check_items(answer[1], "receipt proof"), hdr, suite, pos_t)
     if pos_r != pos_t:
         raise Invalid("the receipt is not this transaction's (positions %d and %d)" % (pos_r, pos_t))
-    topic = abi.event_topic(READING_EVENT, suite.hash)
-    want = (topic, bytes(12) + device, seq.to_bytes(32, "big"))
-    reg = registry.hex().encode()
-    for address, topics, data in rcpt.logs:
-        if address == reg and len(topics) == 3 and (topics[0], topics[1], topics[2]) == want:
-            return hdr
-    raise Invalid("MeterRegistry did not log this reading")
+    return hdr, rcpt
