@@ -17,8 +17,14 @@ contract MeterRegistry {
     /// The reading bytes, exactly as submitted, by device and sequence number.
     mapping(address => mapping(uint64 => bytes)) private _readings;
 
+    /// Leaves of each anchored batch root; 0 means never anchored.
+    mapping(bytes32 => uint32) private _batchCount;
+
     /// Emitted once per accepted reading.
     event Reading(address indexed device, uint64 indexed seq, bytes reading);
+
+    /// Emitted once per anchored batch of device-signed readings (proto/batch.md).
+    event Batch(address indexed submitter, bytes32 indexed root, uint32 count);
 
     /// Store `reading` as the sender's reading number `seq`.
     /// Reverts unless seq is greater than the sender's last one (so it starts at 1 and a
@@ -31,6 +37,24 @@ contract MeterRegistry {
         _lastSeq[msg.sender] = seq;
         _readings[msg.sender][seq] = reading;
         emit Reading(msg.sender, seq, reading);
+    }
+
+    /// Anchor the root of a Merkle tree over `count` device-signed readings (proto/batch.md).
+    /// The sender is the concentrator that built the batch; the readings are signed by their
+    /// devices, who check their own inclusion, so no one here needs to trust the sender.
+    /// Reverts for a zero root or count, and for a root already anchored (a batch is anchored
+    /// once: a resent transaction is refused instead of logged twice).
+    function recordBatch(bytes32 root, uint32 count) external {
+        require(root != bytes32(0), "empty root");
+        require(count != 0, "empty batch");
+        require(_batchCount[root] == 0, "batch already recorded");
+        _batchCount[root] = count;
+        emit Batch(msg.sender, root, count);
+    }
+
+    /// The leaf count anchored for `root`, 0 if it never was.
+    function batchCount(bytes32 root) external view returns (uint32) {
+        return _batchCount[root];
     }
 
     /// The last sequence number `device` recorded, 0 if none.
