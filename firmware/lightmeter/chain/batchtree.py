@@ -40,35 +40,41 @@ def _check_count(count):
         raise Malformed("batch: leaf count must be 1..%d" % MAX_COUNT)
 
 
-def root(hashes, H):
-    """The root of a batch whose leaf hashes are hashes (a non-empty list)."""
+def levels(hashes, H):
+    """Every level of the tree, leaf hashes first, the root's one-hash level last (a concentrator
+    keeps them to hand out paths without hashing again)."""
     _check_count(len(hashes))
-    level = list(hashes)
-    while len(level) > 1:
+    out = [list(hashes)]
+    while len(out[-1]) > 1:
+        level = out[-1]
         up = [node_hash(level[i], level[i + 1], H) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
-            up.append(level[-1])
-        level = up
-    return level[0]
+            up.append(level[-1])  # a lone last node moves up unhashed
+        out.append(up)
+    return out
+
+
+def root(hashes, H):
+    """The root of a batch whose leaf hashes are hashes (a non-empty list)."""
+    return levels(hashes, H)[-1][0]
+
+
+def path_in(tree, index):
+    """The inclusion path of leaf number index, from the tree's levels."""
+    if not 0 <= index < len(tree[0]):
+        raise Malformed("batch: leaf index out of range")
+    out = []
+    for level in tree[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            out.append(level[sibling])
+        index //= 2
+    return out
 
 
 def path(hashes, index, H):
     """The inclusion path (sibling hashes, leaf upwards) of leaf number index."""
-    _check_count(len(hashes))
-    if not 0 <= index < len(hashes):
-        raise Malformed("batch: leaf index out of range")
-    out = []
-    level = list(hashes)
-    while len(level) > 1:
-        sibling = index ^ 1
-        if sibling < len(level):
-            out.append(level[sibling])
-        up = [node_hash(level[i], level[i + 1], H) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            up.append(level[-1])
-        level = up
-        index //= 2
-    return out
+    return path_in(levels(hashes, H), index)
 
 
 def root_from_path(leaf, index, count, siblings, H):
