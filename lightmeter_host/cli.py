@@ -168,6 +168,33 @@ def build_parser():
     r.add_argument("--noise", type=float, default=0.0, metavar="RATE",
                    help="FOR TESTS ONLY: drop or flip each byte with this probability")
 
+    r.add_argument("--batch", action="store_true",
+                   help="be a data concentrator (proto/batch.md): also take devices' signed readings "
+                        "and anchor them in batches, one MeterRegistry.recordBatch per window")
+    r.add_argument("--batch-max", type=int, default=256, metavar="N",
+                   help="with --batch: close a window at N readings (default 256)")
+    r.add_argument("--batch-ms", type=int, default=2000, metavar="MS",
+                   help="with --batch: or MS milliseconds after its first reading (default 2000)")
+    r.add_argument("--metrics", metavar="HOST:PORT",
+                   help="with --batch: serve Prometheus metrics at http://HOST:PORT/metrics")
+
+    fs = sub.add_parser("fleet", help="simulate a fleet of meters through concentrators",
+                        description="Virtual meters running the real firmware device code on CPython, "
+                                    "many in one process, through concentrators that anchor their "
+                                    "readings in batches on a local node (proto/batch.md); every "
+                                    "reading is verified on its own device.", formatter_class=fmt)
+    fsub = fs.add_subparsers(dest="fleet_verb", required=True, metavar="ACTION")
+    fss = fsub.add_parser("simulate", help="run M meters x N readings through C concentrators")
+    fss.add_argument("--meters", type=int, required=True, metavar="M")
+    fss.add_argument("--readings", type=int, default=1, metavar="N", help="readings per meter (default 1)")
+    fss.add_argument("--concentrators", type=int, default=1, metavar="C", help="default 1")
+    fss.add_argument("--crypto", choices=("ecdsa", "sm"), default="ecdsa")
+    fss.add_argument("--batch-max", type=int, default=1024, metavar="N",
+                     help="a concentrator's window closes at N readings (default 1024) ...")
+    fss.add_argument("--batch-ms", type=int, default=5000, metavar="MS",
+                     help="... or MS ms after its first reading (default 5000)")
+    fss.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
     bd = sub.add_parser("board", help="run the firmware on a virtual board with its UART on a pty",
                         description="Start a virtual board: the device program runs on CPython or on "
                                     "MicroPython (WebAssembly port) with its UART on a pseudo-terminal, "

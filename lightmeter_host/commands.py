@@ -192,9 +192,23 @@ def do_relay(args):
     from lightmeter_host import relay
 
     try:
+        if args.batch:
+            from lightmeter_host import concentrator
+            return concentrator.main(args.port, args.rpc, args.baud, args.noise, args.batch_max,
+                                     args.batch_ms, args.metrics)
         return relay.main(args.port, args.rpc, args.baud, args.noise)
     except serial.SerialException as e:
         raise UsageError("cannot open port: %s" % e)
+
+
+def do_fleet(args):
+    from lightmeter_host import fleetsim
+    if args.meters < 1 or args.readings < 1 or args.concentrators < 1:
+        raise UsageError("--meters, --readings and --concentrators must be at least 1")
+    if args.batch_max < 1 or args.batch_ms < 1:
+        raise UsageError("--batch-max and --batch-ms must be at least 1")
+    return fleetsim.main(args.meters, args.readings, args.concentrators, args.crypto, args.json,
+                         args.batch_max, args.batch_ms)
 
 
 def do_board(args):

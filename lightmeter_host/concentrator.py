@@ -284,3 +284,31 @@ def _new_key(suite):
             return k
         except LightmeterError:
             continue
+
+
+def main(urls, rpc_url, baud=115200, noise=0.0, batch_max=BATCH_MAX, batch_ms=BATCH_MS, metrics=None):
+    """`lightmeter relay --batch`: the relay's ports, answered by a concentrator."""
+    import asyncio
+    import sys
+
+    def log(line):
+        print(line, file=sys.stderr, flush=True)
+
+    c = Concentrator.from_node(relay.Rpc(rpc_url), batch_max=batch_max, batch_ms=batch_ms, log=log)
+    if metrics:
+        from lightmeter_host import relaymetrics
+        host, _, port = metrics.rpartition(":")
+        c.metrics = relaymetrics.Metrics()
+        c.metrics.serve(host or "127.0.0.1", int(port))
+        log("concentrator: metrics at http://%s/metrics" % metrics)
+    c.start()
+    log("concentrator: %s signs batches; windows of %d readings or %d ms"
+        % ("0x" + c.address.hex(), batch_max, batch_ms))
+    try:
+        asyncio.run(relay.relay(urls, rpc_url, baud, noise, log=log, handler=c.handle))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c.flush()
+        c.stop()
+    return 0

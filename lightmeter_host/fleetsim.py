@@ -141,8 +141,12 @@ def _chain_counts(chain):
     return txs
 
 
-def simulate(meters, readings, concentrators=1, crypto="ecdsa", batch_max=conc_mod.BATCH_MAX, batch_ms=1000,
-             block_ms=500, poll_ms=500, round_timeout=600, work_dir=None, progress=None, setup=None):
+BATCH_MAX = 1024  # the concentrators' window in the simulation: meters of one round fill it
+BATCH_MS = 5000
+
+
+def simulate(meters, readings, concentrators=1, crypto="ecdsa", batch_max=BATCH_MAX, batch_ms=BATCH_MS,
+             block_ms=500, poll_ms=1000, round_timeout=600, work_dir=None, progress=None, setup=None):
     """Run the fleet; returns the summary dict. setup(devices, concentrators), when given, is
     called before the first round (tests swap a concentrator or a link there)."""
     from lightmeter.device import app
@@ -216,8 +220,8 @@ def public(summary):
     return {k: v for k, v in summary.items() if not k.startswith("_")}
 
 
-def main(meters, readings, concentrators=1, crypto="ecdsa", as_json=False, batch_max=conc_mod.BATCH_MAX,
-         batch_ms=1000, block_ms=500):
+def main(meters, readings, concentrators=1, crypto="ecdsa", as_json=False, batch_max=BATCH_MAX,
+         batch_ms=BATCH_MS, block_ms=500):
     import sys
     say = None if as_json else (lambda line: print(line, file=sys.stderr, flush=True))
     s = public(simulate(meters, readings, concentrators, crypto, batch_max, batch_ms, block_ms, progress=say))
