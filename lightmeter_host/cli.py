@@ -285,6 +285,11 @@ def build_parser():
                     help="keep the chain (node/), the device's flash (device/), fleet.json and the "
                          "collector's collector.db here; a new or empty directory (default: a new "
                          "temporary directory, printed at the end)")
+    dm.add_argument("--batch", action="store_true",
+                    help="through a data concentrator (proto/batch.md): readings anchored in batches; "
+                         "one meter on a virtual board (--runtime), the others on CPython in process")
+    dm.add_argument("--meters", type=int, default=1, metavar="M",
+                    help="with --batch: how many meters the concentrator serves (default 1)")
     dm.add_argument("--walkthrough", action="store_true",
                     help="instead: verify the public FISCO BCOS example data on CPython and MicroPython")
 

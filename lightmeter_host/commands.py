@@ -244,6 +244,18 @@ def do_demo(args):
         return walkthrough.main()
     if args.readings < 1:
         raise UsageError("--readings must be at least 1")
+    if args.batch or args.meters != 1:
+        if not args.batch or args.faults or args.data or args.meters < 1:
+            raise UsageError("--meters needs --batch, and --batch takes no --faults or --data")
+        import json as json_mod
+        from lightmeter_host import demobatch
+        summary = demobatch.run(args.meters, args.readings, args.runtime, args.crypto, quiet=args.json)
+        if args.json:
+            print(json_mod.dumps(summary))
+        else:
+            for k, v in summary.items():
+                print("%-22s %s" % (k, v))
+        return 0 if summary["ok"] else 1
     from lightmeter_host import demo
     try:
         return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json, args.data)

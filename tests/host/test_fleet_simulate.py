@@ -30,3 +30,17 @@ def test_cli_fleet_simulate_prints_the_summary_as_json(capsys):
 
 def test_cli_fleet_simulate_refuses_nonsense(capsys):
     assert cli.main(["fleet", "simulate", "--meters", "0"]) == 2
+
+
+def test_demo_batch_with_a_board_and_in_process_meters(capsys):
+    # one virtual board (CPython firmware on a pty, through the relay's port code) and four meters
+    # in process, all through one concentrator
+    assert cli.main(["demo", "--batch", "--meters", "5", "--readings", "2", "--runtime", "python",
+                     "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["verified_on_device"] == 10 and out["verified_on_board"] == 2
+    assert out["chain_txs"] < 10 and out["ok"]
+
+
+def test_demo_meters_needs_batch(capsys):
+    assert cli.main(["demo", "--meters", "3"]) == 2
