@@ -14,6 +14,7 @@ import sys
 import time
 
 from lightmeter.chain import header
+from lightmeter.chain.meter_registry import RECORD
 from lightmeter.crypto import keccak, secp256k1, sm2, sm3, suite as suite_mod
 from lightmeter.client import trust as trust_mod
 
@@ -182,8 +183,76 @@ def micropython_heap(block, trust):
             "header21_loaded_heap_kb_micropython": loaded / 1024}
 
 
-def collect(quick=False, node=False, link=False, sync=False, collector=False):
+_MP_BATCH = """
+import json, sys, time
+from lightmeter.crypto import batch, secp256k1
+args = json.loads(sys.stdin.read())
+h = bytes.fromhex(args["hash"])
+items = [(bytes.fromhex(p), bytes.fromhex(s)) for p, s in args["items"]]
+def run_batch():
+    assert batch.verify_same_hash(h, items)
+def run_singles():
+    for p, s in items:
+        assert secp256k1.verify(p, h, s)
+best = [None, None]
+for _ in range(args["n"]):
+    for i, fn in ((0, run_batch), (1, run_singles)):
+        t0 = time.ticks_us()
+        fn()
+        dt = time.ticks_diff(time.ticks_us(), t0)
+        best[i] = dt if best[i] is None or dt < best[i] else best[i]
+print("batch_us", best[0], "singles_us", best[1])
+"""
+
+
+def batch_quorum(quick=False, sealers=21, signers=15):
+    """One header's quorum (15 of 21 secp256k1 sealers, one hash): batch vs 15 single verifies.
+
+    Same run, interleaved, best of n, with our pure firmware code on CPython and inside the
+    MicroPython WebAssembly port.
+    """
+    from lightmeter.crypto import batch
+    from lightmeter_host.runtimes import micropython
+
+    privs = _keys(b"bench-sealer", sealers)
+    digest = hashlib.sha256(b"bench-header").digest()
+    items = [(secp256k1.public_key(k), secp256k1.sign(k, digest)) for k in privs[:signers]]
+    n = 3 if quick else 10
+    best = [None, None]
+    for _ in range(n):
+        for i, fn in ((0, lambda: batch.verify_same_hash(digest, items)),
+                      (1, lambda: all(secp256k1.verify(p, digest, s) for p, s in items))):
+            t0 = time.process_time()
+            assert fn()
+            dt = time.process_time() - t0
+            best[i] = dt if best[i] is None or dt < best[i] else best[i]
+    key = "batch_speedup_ecdsa_%d" % signers
+    out = {"batch_ecdsa_%d_ms_cpython" % signers: best[0] * 1000,
+           "singles_ecdsa_%d_ms_cpython" % signers: best[1] * 1000,
+           key + "_cpython": best[1] / best[0]}
+    payload = json.dumps({"hash": digest.hex(), "items": [(p.hex(), s.hex()) for p, s in items],
+                          "n": 2 if quick else 4})
+    res = micropython.run(code=_MP_BATCH, stdin=payload, timeout=900)
+    if res.returncode != 0:
+        raise RuntimeError("MicroPython batch benchmark failed:\n" + res.stderr)
+    words = res.stdout.split()
+    b_us = int(words[words.index("batch_us") + 1])
+    s_us = int(words[words.index("singles_us") + 1])
+    out["batch_ecdsa_%d_ms_micropython" % signers] = b_us / 1000
+    out["singles_ecdsa_%d_ms_micropython" % signers] = s_us / 1000
+    out[key + "_micropython"] = s_us / b_us
+    return out
+
+
+def collect(quick=False, node=False, link=False, sync=False, collector=False, batch=False, mcu=False):
     out = {"python": sys.version.split()[0], "quick": quick}
+    if batch:
+        out.update(batch_quorum(quick))
+        return out
+    if mcu:
+        from lightmeter_host import mcubench
+        out.update(mcubench.collect())
+        return out
     if collector:
         out.update(collector_ingest(quick))
         return out
@@ -230,8 +299,9 @@ def collector_ingest(quick=False):
     return out
 
 
-def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False):
-    res = collect(quick, node, link, sync, collector)
+def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False, batch=False,
+         mcu=False):
+    res = collect(quick, node, link, sync, collector, batch, mcu)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0
@@ -278,7 +348,7 @@ def node_throughput(quick=False, crypto="ecdsa"):
         raws = []
         for i in range(n_tx):
             tx = txbuild.make("chain0", "group0", 500, "bench-%d" % i, registry.ADDRESS,
-                              abi.encode_call("record(uint64,bytes)", [1, b"r" * 64], h))
+                              abi.encode_call(RECORD, [1, b"r" * 64], h))
             raws.append(txbuild.sign(tx, crypto, hashlib.sha256(b"dev%d" % i).digest())[1].hex())
         queue = list(raws)
         lock = threading.Lock()
@@ -341,6 +411,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     from lightmeter.link import frame, session as L, wire
     from lightmeter_host.chain import backends, txbuild
     from lightmeter_host import demo, relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.node import registry
     from lightmeter_host.node.chain import Chain
     from lightmeter_host.node.server import NodeServer
@@ -348,14 +419,14 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     backends.install()
     srv = NodeServer(Chain(crypto=crypto, sealers=sealers, seed=b"bench-link"), "127.0.0.1", 0).start()
     try:
-        rpc = relay.Rpc(srv.url)
+        rpc = Rpc(srv.url)
         h = suite_mod.get(crypto).hash
         tx = txbuild.make("chain0", "group0", 500, "bench-link-1", registry.ADDRESS,
-                          abi.encode_call("record(uint64,bytes)", [1, b"\xa0" * 120], h))
+                          abi.encode_call(RECORD, [1, b"\xa0" * 120], h))
         digest, raw = txbuild.sign(tx, crypto, hashlib.sha256(b"bench-device").digest())
         send_json = json.dumps({"jsonrpc": "2.0", "method": "sendTransaction",
                                 "params": ["group0", "", "0x" + raw.hex(), False], "id": 1})
-        send_frame = frame.encode_frame(frame.pack(1, L.SEND_TX, 1, wire.tx_to_wire(tx)))
+        send_frame = frame.encode_frame(frame.pack(frame.VERSION, L.SEND_TX, 1, wire.tx_to_wire(tx)))
         rc = rpc("sendTransaction", "0x" + raw.hex(), False)
         hx = rc["transactionHash"]
         answers = [rpc("getTransactionReceipt", hx, True), rpc("getTransaction", hx, True),
@@ -363,7 +434,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
         proof_json = sum(len(json.dumps({"id": 1, "jsonrpc": "2.0", "result": a}, separators=(",", ":")))
                          for a in answers)
         atype, ans = relay.handle(rpc, L.GET_RECEIPT, {0: digest})
-        proof_frame = frame.encode_frame(frame.pack(1, atype, 1, ans))
+        proof_frame = frame.encode_frame(frame.pack(frame.VERSION, atype, 1, ans))
     finally:
         srv.stop()
     out = {
@@ -437,11 +508,12 @@ def export_sync_source(chain, root):
     payloads in canonical CBOR) into root; (genesis TRUST.json with number and hash, head)."""
     from lightmeter.link import cbor, session as L, wire
     from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.node.server import NodeServer
 
     srv = NodeServer(chain, "127.0.0.1", 0).start()
     try:
-        rpc = relay.Rpc(srv.url)
+        rpc = Rpc(srv.url)
         head = rpc("getBlockNumber")
         for n in range(1, head + 1):
             with open(os.path.join(root, "%d.h" % n), "wb") as f:
@@ -506,3 +578,45 @@ def sync_memory(quick=False, crypto="ecdsa"):
         out["sync_%s_heap_kb_%d" % (mode, blocks)] = heap / 1024
         out["headers_%s_%d" % (mode, blocks)] = headers
     return out
+
+
+# -- a device's day on a busy chain -----------------------------------------------------------------
+
+def device_day(readings=96, blocks_between=900, set_changes=2, runtime="micropython", timeout=7200):
+    """One device, `readings` readings `blocks_between` blocks apart on a chain sealing one block a
+    second with background traffic (demo --blocks-between) and `set_changes` sealer-set changes,
+    the firmware on MicroPython over the link with the relay, as in the demo. Per reading: the
+    headers the device checked and the bytes on the wire (both directions)."""
+    from lightmeter_host import demo
+
+    t0 = time.time()
+    s = demo.run(readings=readings, runtime=runtime, quiet=True, timeout=timeout, collect=False,
+                 blocks_between=blocks_between, set_changes=set_changes)
+    per = s["per_reading"]
+    heads = sorted(p["headers"] for p in per) or [0]
+    sizes = sorted(p["bytes"] for p in per) or [0]
+    crossing = [p for p in per if p["headers"] > 1]
+    return {
+        "device_day_blocks": s["blocks"], "device_day_readings": readings,
+        "device_day_blocks_between": blocks_between, "device_day_set_changes": set_changes,
+        "device_day_background_per_block": demo.BACKGROUND,
+        "device_day_verified_on_device": s["verified_on_device"],
+        "device_day_rejected_by_device": s["rejected_by_device"],
+        "device_day_headers_per_reading_median": heads[len(heads) // 2],
+        "device_day_headers_per_reading_max": heads[-1],
+        "device_day_bytes_per_reading_median": sizes[len(sizes) // 2],
+        "device_day_bytes_per_reading_max": sizes[-1],
+        "device_day_bytes_crossing_a_set_change": [p["bytes"] for p in crossing],
+        "device_day_seconds": round(time.time() - t0, 1),
+        "device_day_ok": s["ok"],
+    }
+
+
+def device_day_main(as_json=False, readings=96, blocks_between=900):
+    res = device_day(readings, blocks_between)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print("%-42s %s" % (k, v))
+    return 0 if res["device_day_verified_on_device"] >= readings else 1

@@ -31,6 +31,7 @@ from lightmeter.link import session as L, wire
 
 from lightmeter_host import relay
 from lightmeter_host.chain import txbuild
+from lightmeter_host.chain.rpc import NodeError, Rpc
 
 BATCH_MAX = 256
 BATCH_MS = 2000
@@ -147,10 +148,10 @@ class Concentrator:
             self.stats["batch_txs"] += 1
             rc = self.rpc("sendTransaction", "0x" + raw.hex(), False)
             if rc.get("status") != 0:
-                raise relay.NodeError(rc.get("status"), rc.get("message") or "batch transaction refused")
+                raise NodeError(rc.get("status"), rc.get("message") or "batch transaction refused")
             atype, answer = relay.handle(self.rpc, L.GET_RECEIPT, {0: digest})
             if atype != L.RECEIPT:
-                raise relay.NodeError(0, "no receipt for the batch transaction: %r" % (answer,))
+                raise NodeError(0, "no receipt for the batch transaction: %r" % (answer,))
             b.answer = answer
             with self.lock:
                 b.state = ON_CHAIN
@@ -158,7 +159,7 @@ class Concentrator:
             self._observe("anchored", len(b.leaves))
             self.log("batch %d: %d readings anchored in block %d (root %s)"
                      % (b.number, len(b.leaves), rc.get("blockNumber", -1), b.root.hex()[:16]))
-        except (ConnectionError, relay.NodeError, LightmeterError, KeyError, TypeError) as e:
+        except (ConnectionError, NodeError, LightmeterError, KeyError, TypeError) as e:
             self._failed(b, e)
 
     def _failed(self, b, e):
@@ -294,7 +295,7 @@ def main(urls, rpc_url, baud=115200, noise=0.0, batch_max=BATCH_MAX, batch_ms=BA
     def log(line):
         print(line, file=sys.stderr, flush=True)
 
-    c = Concentrator.from_node(relay.Rpc(rpc_url), batch_max=batch_max, batch_ms=batch_ms, log=log)
+    c = Concentrator.from_node(Rpc(rpc_url), batch_max=batch_max, batch_ms=batch_ms, log=log)
     if metrics:
         from lightmeter_host import relaymetrics
         host, _, port = metrics.rpartition(":")

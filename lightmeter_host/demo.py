@@ -25,6 +25,7 @@ import threading
 import time
 
 from lightmeter.chain import abi
+from lightmeter.chain.meter_registry import READING_EVENT
 from lightmeter.device import store as store_mod
 from lightmeter.crypto import suite as suite_mod
 
@@ -80,16 +81,20 @@ class Relay:
                 self.proc.kill()
 
 
-def _device_files(root, node, readings):
+def _device_files(root, node, readings, **config):
+    """The board's flash as provisioning leaves it: trust.json (the genesis set, confirmed as
+    current now: the trusting period counts from the chain's clock at provisioning) and
+    config.json (config: extra settings)."""
     os.makedirs(root, exist_ok=True)
     c = node.chain
     genesis = c.hashes[0]
     trust = {"chain_id": c.chain_id, "group_id": c.group_id, "crypto": c.crypto,
              "sealers": [{"node_id": n.hex(), "weight": w} for n, w in c.sealer_list()],
-             "number": 0, "hash": "0x" + genesis.hex()}
+             "number": 0, "hash": "0x" + genesis.hex(), "timestamp": c.now()}
     cfg = {"meter_id": "demo-meter-1", "vendor": "lightmeter", "model": "virtual", "serial": "0001",
            "registry": "0x" + registry.ADDRESS.hex(), "readings": readings, "interval_ms": 100,
            "timeout_ms": 1500, "retries": 3}
+    cfg.update(config)
     with open(os.path.join(root, "trust.json"), "w") as f:
         json.dump(trust, f)
     with open(os.path.join(root, "config.json"), "w") as f:
@@ -107,7 +112,7 @@ def _results(root):
 def _on_chain(chain, device):
     """{seq: count} of MeterRegistry Reading events for device, read from the chain."""
     s = chain.suite
-    topic = "0x" + abi.event_topic("Reading(address,uint64,bytes)", s.hash).hex()
+    topic = "0x" + abi.event_topic(READING_EVENT, s.hash).hex()
     who = "0x" + (bytes(12) + device).hex()
     seen = {}
     for n in range(1, chain.height() + 1):
@@ -172,17 +177,36 @@ def _collect(data, root, node, quiet):
     return summary, report, url
 
 
+BACKGROUND = 50  # --blocks-between: transactions of other contracts in every block
+
+
+def busy(chain, blocks_between, background=BACKGROUND, gap=None):
+    """Make chain a busy shared chain: one block a second (simulated clock), `background`
+    transactions of other contracts in every block, and after each block the sealer thread seals
+    (a device's reading), blocks_between - 1 background-only blocks, so readings lie
+    blocks_between blocks apart. gap(n), when given, replaces the latter (the bench's set changes)."""
+    from lightmeter_host.node import simulate
+    simulate.block_clock(chain, 1000)
+    chain.background_per_block = background
+    chain.after_block = gap or (lambda n: simulate.simulate(chain, blocks_between - 1, readings=False))
+
+
 def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False, timeout=600, data=None,
-        collect=True):
+        collect=True, fisco_version=None, blocks_between=0, set_changes=0):
     """Run the demo; returns the summary dict (ok: every reading anchored and verified once, and
     collected and verified by the collector). data: the directory to keep everything in (new or
-    empty); None: a temporary one, removed at the end."""
+    empty); None: a temporary one, removed at the end. fisco_version: the FISCO BCOS release
+    "3.Y" the node answers as (lightmeter_host/node/releases.py; default the newest).
+    blocks_between: a busy chain (busy())."""
     from lightmeter_host.vboard.board import VirtualBoard
 
     backends.install()
     tmp, keep = _data_dir(data)
     node_dir, root = os.path.join(tmp, "node"), os.path.join(tmp, "device")
-    node = NodeServer(Chain(crypto=crypto, data_dir=node_dir, seed=b"demo"), "127.0.0.1", 0).start()
+    chain = Chain(crypto=crypto, data_dir=node_dir, seed=b"demo", release=fisco_version)
+    if blocks_between > 1:
+        busy(chain, blocks_between, gap=_gaps(chain, blocks_between, readings, set_changes))
+    node = NodeServer(chain, "127.0.0.1", 0).start()
     port = node.httpd.server_address[1]
     _device_files(root, node, readings)
     board = VirtualBoard(runtime=runtime, root=root)
@@ -193,9 +217,16 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     t0 = time.time()
     done_faults = set()
     last = None
+    per_reading = {}  # seq -> {"block", "headers", "bytes"}: bytes on the wire since the previous one
+    counted = 0
     try:
         while time.time() - t0 < timeout:
             res = _results(root) or {"verified": 0, "rejected": 0}
+            for e in res.get("last", []):
+                if e["seq"] not in per_reading:
+                    per_reading[e["seq"]] = {"block": e["block"], "headers": e.get("headers", 0),
+                                             "bytes": relay.bytes - counted}
+                    counted = relay.bytes
             if res.get("verified") != last:
                 last = res.get("verified")
                 _say(quiet, "  %5.1fs  verified on the device: %d/%d" % (time.time() - t0, last, readings))
@@ -213,6 +244,7 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
         board.stop()
         node.stop()
     res = _results(root) or {"verified": 0, "anchored": 0, "rejected": 0}
+    chain.store.close()
     chain = Chain(data_dir=node_dir)
     pub = store_mod.Blob(store_mod.Store(root), "public").load()
     device = suite_mod.get(chain.crypto).address(pub) if pub else bytes(20)
@@ -226,6 +258,9 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
         "rejected_by_device": res.get("rejected", 0),
         "lost": readings - anchored, "duplicates": sum(c - 1 for c in seen.values() if c > 1),
         "bytes_on_wire": relay.bytes, "bytes_per_reading": relay.bytes // max(1, readings),
+        "headers_per_reading": _headers_per_reading(res, readings), "blocks_between": blocks_between,
+        "per_reading": [dict(seq=k, **v) for k, v in sorted(per_reading.items())],
+        "blocks": chain.height(),
         "seconds": round(elapsed, 2), "seconds_per_reading": round(elapsed / max(1, readings), 2),
         "faults_injected": sorted(done_faults),
     }
@@ -244,6 +279,26 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     if not keep:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
+
+
+def _gaps(chain, blocks_between, readings, set_changes):
+    """The sealer thread's hook after a reading's block: blocks_between - 1 background blocks,
+    with one sealer-set change in the gaps after readings spread evenly over the run."""
+    from lightmeter_host.node import simulate
+    at = {((2 * j + 1) * readings) // (2 * set_changes) for j in range(set_changes)} if set_changes else set()
+    seen = [0]
+
+    def gap(n):
+        seen[0] += 1
+        simulate.simulate(chain, blocks_between - 1, 1 if seen[0] in at else 0, b"gap-%d" % seen[0],
+                          readings=False)
+    return gap
+
+
+def _headers_per_reading(res, readings):
+    """Headers the device checked per verified reading (its results' last entries)."""
+    got = [e.get("headers", 0) for e in res.get("last", [])][-readings:]
+    return round(sum(got) / len(got), 2) if got else 0
 
 
 def _inject(verified, done, relay, node, board, node_dir, port, quiet):
@@ -267,16 +322,16 @@ def _inject(verified, done, relay, node, board, node_dir, port, quiet):
         done.add("node")
         _say(quiet, "  fault: node restarted")
         node.stop()
-        node = NodeServer(Chain(data_dir=node_dir), "127.0.0.1", port).start()
+        node = NodeServer(Chain(data_dir=node_dir, release=node.chain.release), "127.0.0.1", port).start()
     return node
 
 
-def main(readings=3, runtime="python", crypto="ecdsa", faults=False, as_json=False, data=None):
+def main(readings=3, runtime="python", crypto="ecdsa", faults=False, as_json=False, data=None, blocks_between=0):
     """The command: with no --data the run's files are kept in a new temporary directory too, so
     that the collector's page can be opened afterwards."""
     if data is None:
         data = tempfile.mkdtemp(prefix="lightmeter-demo-")
-    summary = run(readings, runtime, crypto, faults, quiet=as_json, data=data)
+    summary = run(readings, runtime, crypto, faults, quiet=as_json, data=data, blocks_between=blocks_between)
     if as_json:
         print(json.dumps(summary))
     else:

@@ -20,7 +20,7 @@ import threading
 import time
 
 from lightmeter_host import concentrator as conc_mod, fleetsim, relay
-from lightmeter_host.chain import backends
+from lightmeter_host.chain.rpc import Rpc
 from lightmeter_host.demo import _device_files, _results, _say
 from lightmeter_host.node import registry
 from lightmeter_host.node.chain import Chain
@@ -58,10 +58,10 @@ def run(meters=10, readings=2, runtime="python", crypto="ecdsa", quiet=False, ti
     from lightmeter.device import app
     from lightmeter_host.vboard.board import VirtualBoard
 
-    backends.install()
+    native = fleetsim.native().__enter__()  # native crypto (signing too): many meters in process
     tmp = tempfile.mkdtemp(prefix="lightmeter-demo-batch-")
     node = NodeServer(Chain(crypto=crypto, data_dir=os.path.join(tmp, "node"), seed=b"demo"), "127.0.0.1", 0).start()
-    rpc = relay.Rpc(node.url)
+    rpc = Rpc(node.url)
     conc = conc_mod.Concentrator.from_node(rpc, batch_max=batch_max, batch_ms=batch_ms).start()
     board_root = os.path.join(tmp, "board")
     _device_files(board_root, node, readings)
@@ -75,8 +75,7 @@ def run(meters=10, readings=2, runtime="python", crypto="ecdsa", quiet=False, ti
     pty = board.start()
     port = relay.Port(pty, rpc, log=lambda line: None, handler=conc.handle)
     serving = _LoopThread(port.serve)
-    # the other meters: the same firmware in this process (native crypto: many of them)
-    backends.install_signing()
+    # the other meters: the same firmware in this process
     fleetsim._quiet()
     others = []
     for i in range(1, meters):
@@ -122,6 +121,7 @@ def run(meters=10, readings=2, runtime="python", crypto="ecdsa", quiet=False, ti
         conc.flush()
         conc.stop()
         node.stop()
+        native.__exit__(None, None, None)
     board_res = _results(board_root) or {"verified": 0, "rejected": 0}
     verified = board_res.get("verified", 0) + sum(d._results()["verified"] for d in others)
     rejected = board_res.get("rejected", 0) + sum(d._results()["rejected"] for d in others)

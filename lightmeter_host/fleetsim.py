@@ -23,17 +23,19 @@ import tempfile
 import threading
 import time
 
+from lightmeter.crypto import suite as suite_mod
 from lightmeter.errors import LightmeterError, Malformed
 from lightmeter.link import cbor, session as L
 
 from lightmeter_host import concentrator as conc_mod, relay
 from lightmeter_host.chain import backends
+from lightmeter_host.chain.rpc import NodeError
 from lightmeter_host.node import jsonrpc, registry
 from lightmeter_host.node.chain import Chain
 
 
 class InProcessRpc:
-    """The node's JSON-RPC methods called in this process (relay.Rpc's call interface)."""
+    """The node's JSON-RPC methods called in this process (the JSON-RPC client's call interface (chain.rpc.Rpc))."""
 
     def __init__(self, chain):
         self.methods = jsonrpc.Methods(chain)
@@ -44,7 +46,7 @@ class InProcessRpc:
         _, result, error = self.methods.handle({"jsonrpc": "2.0", "method": method, "id": 1,
                                                 "params": [self.group, ""] + list(params)})
         if error is not None:
-            raise relay.NodeError(error[0], error[1])
+            raise NodeError(error[0], error[1])
         return result
 
 
@@ -61,7 +63,7 @@ class InProcessLink:
         self.sent_bytes += len(body)
         try:
             atype, answer = self.target.handle(None, mtype, cbor.loads(body))
-        except relay.NodeError as e:
+        except NodeError as e:
             atype, answer = L.ERROR, {0: L.E_NODE_ERROR, 1: "%s %s" % (e.code, e)}
         except ConnectionError as e:
             atype, answer = L.ERROR, {0: L.E_NODE_UNREACHABLE, 1: str(e)}
@@ -78,6 +80,24 @@ class InProcessLink:
         if atype != L.ANSWERS[mtype]:
             raise Malformed("answer of type %d to a request of type %d" % (atype, mtype))
         return answer
+
+
+class native:
+    """Native crypto, signing included, for the duration of a `with`; what was installed before
+    stays installed after."""
+
+    def __enter__(self):
+        self.mine = backends._saved is None
+        backends.install()
+        self.signing = "sign_tx" not in suite_mod.get("ecdsa").__dict__
+        backends.install_signing()
+        return self
+
+    def __exit__(self, *exc):
+        if self.signing:
+            backends.uninstall_signing()
+        if self.mine:
+            backends.uninstall()
 
 
 def _quiet():
@@ -149,11 +169,16 @@ def simulate(meters, readings, concentrators=1, crypto="ecdsa", batch_max=BATCH_
              block_ms=500, poll_ms=1000, round_timeout=600, work_dir=None, progress=None, setup=None):
     """Run the fleet; returns the summary dict. setup(devices, concentrators), when given, is
     called before the first round (tests swap a concentrator or a link there)."""
+    with native():
+        return _simulate(meters, readings, concentrators, crypto, batch_max, batch_ms, block_ms, poll_ms,
+                         round_timeout, work_dir, progress, setup)
+
+
+def _simulate(meters, readings, concentrators, crypto, batch_max, batch_ms, block_ms, poll_ms, round_timeout,
+              work_dir, progress, setup):
     from lightmeter.device import app
 
     say = progress or (lambda line: None)
-    backends.install()
-    backends.install_signing()
     _quiet()
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     tmp = work_dir or tempfile.mkdtemp(prefix="lightmeter-fleet-", dir=shm)

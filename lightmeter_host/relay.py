@@ -8,53 +8,32 @@ The device trusts none of what it forwards.
 """
 
 import asyncio
-import json
 import random
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import serial
 
 from lightmeter.chain import fields, merkle, tx as tx_mod
+from lightmeter.crypto import suite as suite_mod
 from lightmeter.link import frame, session as L, wire
-from lightmeter.errors import LightmeterError
+from lightmeter.errors import LightmeterError, Unsupported
 
 from lightmeter_host.chain import txbuild
+from lightmeter_host.chain.rpc import NodeError, Rpc, block_changes_json
 
 VERSION = "lightmeter-relay-0.1"
 
 
-class NodeError(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-
-
-class Rpc:
-    """Blocking JSON-RPC client of a FISCO BCOS node (run in threads)."""
-
-    def __init__(self, url, group="group0", timeout=30):
-        self.url, self.group, self.timeout = url, group, timeout
-        self.id = 0
-        self.received = 0  # bytes of the node's answers
-
-    def __call__(self, method, *params):
-        self.id += 1
-        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": [self.group, ""] + list(params),
-                           "id": self.id}).encode()
-        req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                raw = r.read()
-                self.received += len(raw)
-                out = json.loads(raw)
-        except (OSError, ValueError) as e:
-            raise ConnectionError(str(e))
-        if "error" in out:
-            raise NodeError(out["error"].get("code"), out["error"].get("message", ""))
-        return out["result"]
+def _settle_nonce(tx):
+    """The binary link carries one nonce: keep the reading the node's hash field names
+    (chain/tx.py). The relay is not trusted: the device proves the transaction into a
+    verified header, so a wrong pick only fails there."""
+    if not tx.get("nonce_readings") or tx.get("claimed_hash") is None:
+        return
+    for name in ("ecdsa", "sm"):
+        if tx_mod.prove_hash(tx, suite_mod.get(name), tx["claimed_hash"]):
+            return
 
 
 def handle(rpc, mtype, payload):
@@ -82,18 +61,70 @@ def handle(rpc, mtype, payload):
         if rc is None or tx is None:
             return L.ERROR, {0: L.E_NOT_FOUND, 1: "no receipt for that transaction yet"}
         block = rpc("getBlockByNumber", rc["blockNumber"], True, True)
-        return L.RECEIPT, {0: wire.receipt_to_wire(rc),
-                           1: [bytes.fromhex(x) for x in rc["txReceiptProof"]],
-                           2: [bytes.fromhex(x) for x in tx["txProof"]],
+        try:
+            proofs = merkle.from_json(rc, "txReceiptProof"), merkle.from_json(tx, "txProof")
+        except Unsupported as e:
+            return L.ERROR, {0: L.E_NODE_ERROR, 1: str(e)}
+        return L.RECEIPT, {0: wire.receipt_to_wire(rc), 1: proofs[0], 2: proofs[1],
                            3: wire.header_to_wire(block)}
     if mtype == L.GET_CHANGES:
-        from lightmeter_host.lightclient import syncsource
-        items = []
-        for txj, rj in syncsource.block_changes_json(rpc, payload[0]):
-            items.append([wire.tx_to_wire(tx_mod.from_json(txj)), merkle.parse_proof(txj["txProof"]),
-                          wire.receipt_to_wire(rj), merkle.parse_proof(rj["txReceiptProof"])])
-        return L.CHANGES, {0: items}
+        return L.CHANGES, {0: _changes_wire(rpc, payload[0])}
+    if mtype == L.GET_PIVOTS:
+        return L.PIVOTS, pivots_answer(rpc, payload[0], payload[1])
     return L.ERROR, {0: L.E_UNKNOWN_TYPE, 1: "unknown message type %d" % mtype}
+
+
+MAX_PIVOTS = 3  # pivots in one answer: each is a header and its changes (~2 KB), a frame is 8 KB
+_sets = {}  # (node URL, block number) -> the header's (sealerList, consensusWeights): chain data never changes
+
+
+def _set_of(rpc, n):
+    key = (rpc.url, n)
+    got = _sets.get(key)
+    if got is None:
+        if len(_sets) > 200000:
+            _sets.clear()
+        h = rpc("getBlockByNumber", n, True, True)
+        got = _sets[key] = (tuple(h["sealerList"]), tuple(h["consensusWeights"]))
+    return got
+
+
+def set_changes_between(rpc, lo, hi):
+    """Blocks P in [lo, hi) after which the sealer set differs (header P + 1 carries another set
+    than header P), found by bisection on the headers' sets: O(changes * log(hi - lo)) headers.
+    A change undone before hi within one halving step is not listed: it is not needed to bridge
+    lo's set to hi's."""
+    if hi <= lo or _set_of(rpc, lo) == _set_of(rpc, hi):
+        return []
+    if hi == lo + 1:
+        return [lo]
+    mid = (lo + hi) // 2
+    return set_changes_between(rpc, lo, mid) + set_changes_between(rpc, mid, hi)
+
+
+def _changes_wire(rpc, n):
+    items = []
+    for txj, rj in block_changes_json(rpc, n):
+        tx = tx_mod.from_json(txj)
+        _settle_nonce(tx)
+        items.append([wire.tx_to_wire(tx), merkle.from_json(txj, "txProof"),
+                      wire.receipt_to_wire(rj), merkle.from_json(rj, "txReceiptProof")])
+    return items
+
+
+def pivots_answer(rpc, after, target):
+    """The `pivots` payload (proto/link.md) for a device whose checkpoint is block `after`:
+    every block between it and `target` whose sealer-set changes make the next header's set
+    another, as [header, changes], then the changes of `target` itself (field 1). More than
+    MAX_PIVOTS: the first ones and no field 1 (the device asks again after the last)."""
+    if not (isinstance(after, int) and isinstance(target, int)) or not 0 <= after < target:
+        raise LightmeterError("pivots: expected 0 <= after < target")
+    found = set_changes_between(rpc, after + 1, target)
+    out = {0: [[wire.header_to_wire(rpc("getBlockByNumber", p, True, True)), _changes_wire(rpc, p)]
+               for p in found[:MAX_PIVOTS]]}
+    if len(found) <= MAX_PIVOTS:
+        out[1] = _changes_wire(rpc, target)
+    return out
 
 
 class Noise:
@@ -155,9 +186,9 @@ class Port:
         except (LightmeterError, KeyError, TypeError, IndexError) as e:
             atype, answer = L.ERROR, {0: L.E_MALFORMED, 1: "malformed request: %s" % e}
         try:
-            out = b"\x00" + frame.encode_frame(frame.pack(1, atype, rid, answer))
+            out = frame.encode_message(atype, rid, answer)
         except LightmeterError as e:  # e.g. an answer over the frame limit
-            out = b"\x00" + frame.encode_frame(frame.pack(1, L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)}))
+            out = frame.encode_message(L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)})
         self.ser.write(self.noise(out))
         self.stats["frames_out"] += 1
         self.stats["bytes_out"] += len(out)

@@ -1,1 +1,1 @@
-"""Chain access from the host: transactions (Tars, build, decode), contracts, native crypto backends."""
+"""Chain access from the host: the node's JSON-RPC client, transactions (Tars, build, decode), contracts, native crypto backends."""

@@ -3,8 +3,8 @@
 On CPython the pure-Python primitives of the firmware are the reference; for
 speed the host may replace them with coincurve (libsecp256k1), pycryptodome
 (keccak256) and OpenSSL (SM3, through hashlib). Each replacement keeps the
-pure function's contract, including its strictness (low s, recovery id 0/1,
-typed errors), and tests/host/test_backends.py checks them against each other.
+pure function's contract, including its rules (65-byte signatures: recovery id
+0..3, any s in [1, n-1], as FISCO; 64-byte: low s; typed errors), and tests/host/test_backends.py checks them against each other.
 SM2 stays pure: no native SM2 on PyPI is faster than ours.
 """
 
@@ -36,9 +36,10 @@ def native_sm3():
 
 
 def _check_rs(sig):
+    # 65 bytes (r, s, v): any s, as FISCO's recovery; 64 bytes (r, s): low s, as secp256k1_ecdsa_verify.
     r = int.from_bytes(sig[:32], "big")
     s = int.from_bytes(sig[32:64], "big")
-    return 0 < r < _N and 0 < s <= _HALF_N
+    return 0 < r < _N and 0 < s < (_N if len(sig) == 65 else _HALF_N + 1)
 
 
 def native_secp256k1():
@@ -48,10 +49,10 @@ def native_secp256k1():
     def recover(digest, sig):
         if len(digest) != 32 or len(sig) != 65:
             raise Malformed("recover: expected a 32-byte hash and a 65-byte signature")
-        if sig[64] > 1:
-            raise Invalid("recovery id must be 0 or 1")
+        if sig[64] > 3:
+            raise Invalid("recovery id must be 0..3")
         if not _check_rs(sig):
-            raise Invalid("signature r or s out of range (s must be low)")
+            raise Invalid("signature r or s out of range [1, n-1]")
         try:
             pub = coincurve.PublicKey.from_signature_and_message(bytes(sig), bytes(digest), hasher=None)
         except Exception:

@@ -20,13 +20,13 @@ from lightmeter.chain import abi, fields, header as header_mod, merkle, receipt 
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import trust as trust_mod
 from lightmeter.chain import tx as tx_mod
+from lightmeter.chain.meter_registry import READING_EVENT, RECORD
 
 from lightmeter_host.chain import backends, txbuild
 from lightmeter_host.collector import db as db_mod, ingest, source as source_mod
 from lightmeter_host.node import registry
 
 T0 = 1_767_225_600_000
-EVENT = "Reading(address,uint64,bytes)"
 
 
 def _k(label, i):
@@ -88,7 +88,7 @@ def build_chain(n, per_block=500, devices=50, sealers=4):
                          "public_key": fields.hex0x(pub), "suite": "ecdsa", "board": "virtual",
                          "chain_id": "chain0", "group_id": "group0",
                          "registry": fields.hex0x(registry.ADDRESS), "provisioned_at": "2026-01-01T00:00:00Z"}))
-    topic = abi.event_topic(EVENT, s.hash)
+    topic = abi.event_topic(READING_EVENT, s.hash)
     reg = registry.ADDRESS.hex()
     blocks, txs = {}, {}
     seqs = [0] * devices
@@ -107,7 +107,7 @@ def build_chain(n, per_block=500, devices=50, sealers=4):
                  reading.STATUS: 0, reading.SUITE: "ecdsa"}
             data = reading.encode(m)
             tx = txbuild.make("chain0", "group0", number + 500, "b-%d-%d" % (number, j), registry.ADDRESS,
-                              abi.encode_call("record(uint64,bytes)", [seqs[d], data], s.hash))
+                              abi.encode_call(RECORD, [seqs[d], data], s.hash))
             digest = tx_mod.tx_hash(tx, s)
             tx["signature"] = sign(k, digest)
             sender = bytes.fromhex(entry["address"][2:])

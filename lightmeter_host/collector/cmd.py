@@ -1,19 +1,15 @@
 """The collector's commands behind `lightmeter collect` and `lightmeter collector verify|export`:
-arguments in, one line per error, exit status out (commands.do_collect / do_collector call these).
+arguments in, one line per error, exit status out (verbs/collect.py and verbs/collector.py call these).
 """
 
 import json
 import os
 import signal
 import sys
-import tempfile
 
 from lightmeter.errors import Invalid, LightmeterError
 
-
-def _usage(msg):
-    from lightmeter_host.commands import UsageError
-    return UsageError(msg)
+from lightmeter_host.errors import CommandError, UsageError as _usage
 
 
 def db_url(args):
@@ -24,10 +20,12 @@ def db_url(args):
     return "sqlite://" + os.path.join(os.path.abspath(data), "collector.db")
 
 
-def _open(args):
+def _open(args, write=False):
+    """The existing collector database of --db, read-only unless write; never created or changed
+    by opening (verify and export read what collect wrote)."""
     from lightmeter_host.collector import db
     try:
-        return db.open_db(db_url(args))
+        return db.open_db(db_url(args), read_only=not write, create=False)
     except db.DatabaseError as e:
         raise _usage(str(e))
 
@@ -46,9 +44,9 @@ def _fleet(path):
 
 
 def _trust(path):
-    from lightmeter_host.commands import _load_json
+    from lightmeter_host.inputs import load_json
     from lightmeter.client import trust as trust_mod
-    obj = _load_json(path)
+    obj = load_json(path)
     try:
         trust_mod.from_json(obj)
     except LightmeterError as e:
@@ -61,7 +59,7 @@ def _interrupt(signum, frame):
 
 
 def collect(args):
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import NodeError
     from lightmeter_host.collector import db, ingest
 
     trust = _trust(args.trust)
@@ -83,11 +81,10 @@ def collect(args):
         raise _usage("database: %s" % e)
     except ConnectionError as e:
         raise _usage("cannot reach the node at %s: %s" % (args.rpc, e))
-    except relay.NodeError as e:
+    except NodeError as e:
         raise _usage("the node at %s answered an error: %s (%s)" % (args.rpc, e, e.code))
     except Invalid as e:  # syncing the checkpoint to --from failed a check
-        print("lightmeter: collect failed: %s; nothing stored" % e, file=sys.stderr)
-        return 1
+        raise CommandError("collect failed: %s; nothing stored" % e, status=1)
     except LightmeterError as e:
         raise _usage("the node's answers are malformed: %s" % e)
     stopped = out.pop("stopped", None)
@@ -109,7 +106,7 @@ def verify(args):
 
     trust = _trust(args.trust) if args.trust else None
     entries = _fleet(args.fleet) if args.fleet else None
-    database = _open(args)
+    database = _open(args, write=args.mark)
     try:
         report = reverify.verify_db(database, trust, entries, progress=reverify.stderr_progress, pure=args.pure)
         good = report.pop("good_ids")
@@ -148,21 +145,13 @@ def export(args):
     if not args.pen.isdigit():
         raise _usage("--pen must be a decimal number")
     database = _open(args)
-    tmp = None
     try:
         if args.out:
-            folder = os.path.dirname(os.path.abspath(args.out))
-            fd, tmp = tempfile.mkstemp(prefix=".export-", dir=folder)
-            out = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            from lightmeter_host import outfile
+            with outfile.Output(args.out) as out:
+                n, left_out = export_mod.export(database, args.format, out, args.meter, t_from, t_to, args.pen)
         else:
-            out = sys.stdout
-        n, left_out = export_mod.export(database, args.format, out, args.meter, t_from, t_to, args.pen)
-        if args.out:
-            out.flush()
-            os.fsync(out.fileno())
-            out.close()
-            os.replace(tmp, args.out)
-            tmp = None
+            n, left_out = export_mod.export(database, args.format, sys.stdout, args.meter, t_from, t_to, args.pen)
     except export_mod.ExportError as e:
         raise _usage(str(e))
     except db.DatabaseError as e:
@@ -171,11 +160,6 @@ def export(args):
         raise _usage("cannot write %s: %s" % (args.out, e.strerror or e))
     finally:
         database.close()
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
     if left_out:
         print("lightmeter: %d readings with a since-boot clock left out: SenML needs absolute times"
               % left_out, file=sys.stderr)

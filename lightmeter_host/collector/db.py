@@ -1,7 +1,10 @@
 """The collector's database: one schema on SQLite and on PostgreSQL (docs/collector.md).
 
 `open_db(url)` takes `sqlite:///ABS/PATH.db` (sqlite3, WAL journal) or `postgresql://...`
-(psycopg 3; `postgresql:///dbname?host=/socket/dir` too) and creates the tables if absent.
+(psycopg 3; `postgresql:///dbname?host=/socket/dir` too) and creates the tables if absent (the
+collector). Readers open with read_only=True, writers of an existing database with create=False:
+then nothing is created and a database without the collector's tables, or of a schema version
+this code does not know, is refused with NotCollectorDatabase.
 Rows go in and come out as plain dicts. Every write is one transaction; a row that breaks a
 UNIQUE constraint raises Duplicate and nothing of its batch is stored.
 
@@ -34,8 +37,22 @@ class DatabaseError(Exception):
     """The database cannot be opened or a statement failed; the message says which."""
 
 
+class NotCollectorDatabase(DatabaseError):
+    """The URL names no database, or one without the collector's tables, or one of a schema version
+    this code does not know; the message says which, in one line."""
+
+
 class Duplicate(DatabaseError):
     """A row would break UNIQUE(address, seq) or UNIQUE(tx_hash); its batch was not stored."""
+
+
+# state key holding the schema version; databases made before it was written have none and
+# are version 1 when every table has its columns
+SCHEMA_KEY = "schema_version"
+SCHEMA_VERSION = 1
+TABLE_COLUMNS = {"readings": ("id",) + READING_COLUMNS, "rejections": ("id",) + REJECTION_COLUMNS,
+                 "gaps": ("id",) + GAP_COLUMNS, "state": ("key", "value"),
+                 "checkpoints": ("block_number", "header", "changes", "sealers"), "devices": DEVICE_COLUMNS}
 
 
 def _schema(pg):
@@ -80,23 +97,30 @@ def _sqlite_path(url):
     return path
 
 
-def open_db(url, read_only=False):
+def open_db(url, read_only=False, create=None):
     """A Database for url; DatabaseError naming the schemes for anything else.
 
-    read_only: for readers such as the web page: the database must exist and hold the schema, and
-    the connection cannot write (SQLite mode=ro, PostgreSQL read-only transactions)."""
+    read_only: for readers (collector verify and export, the web page): the database must exist
+    and hold the schema, and the connection cannot write (SQLite mode=ro, PostgreSQL read-only
+    transactions). create (default: not read_only): make the database and its tables if absent;
+    create=False opens an existing collector database for writing and changes nothing else.
+    Without create, a URL that is not a collector database raises NotCollectorDatabase."""
     if not isinstance(url, str) or not url.startswith(SCHEMES):
         raise DatabaseError("unknown database URL %r: use sqlite:///ABS/PATH.db or postgresql://..."
                             % (url,))
+    if create is None:
+        create = not read_only
+    if create and read_only:
+        raise ValueError("a read-only database cannot be created")
     if url.startswith("sqlite:///"):
-        return Database(url, "sqlite", read_only)
-    return Database(url, "postgresql", read_only)
+        return Database(url, "sqlite", read_only, create)
+    return Database(url, "postgresql", read_only, create)
 
 
 class Database:
     """One connection, used under a lock (the web page calls from worker threads)."""
 
-    def __init__(self, url, kind, read_only=False):
+    def __init__(self, url, kind, read_only=False, create=True):
         self.url = url
         self.kind = kind
         self.pg = kind == "postgresql"
@@ -115,9 +139,12 @@ class Database:
                 import urllib.parse
                 self._errors = sqlite3
                 path = _sqlite_path(url)
-                if read_only:
+                if not create:
+                    if not os.path.isfile(path):
+                        raise NotCollectorDatabase("%s is not a collector database (%s)" % (
+                            url, "no such file" if not os.path.lexists(path) else "not a regular file"))
                     full = "/" + os.path.abspath(path).lstrip("/")  # POSIX keeps a leading "//"
-                    uri = "file://%s?mode=ro" % urllib.parse.quote(full)
+                    uri = "file://%s?mode=%s" % (urllib.parse.quote(full), "ro" if read_only else "rw")
                     self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
                                                 isolation_level=None, timeout=30)
                 else:
@@ -134,17 +161,40 @@ class Database:
             raise DatabaseError("cannot open %s: %s" % (_redact(url), str(e).strip().splitlines()[0]
                                                         if str(e).strip() else type(e).__name__))
         try:
-            if read_only:
-                self.query("SELECT COUNT(*) AS n FROM readings WHERE 0 = 1")
+            if not create:
+                self._check_schema()
             else:
                 with self.transaction() as cur:
                     for stmt in _schema(self.pg):
                         cur.execute(stmt)
-        except DatabaseError as e:
-            self.conn.close()
-            if read_only:
-                raise DatabaseError("%s is not a collector database (%s)" % (_redact(url), e))
+                    cur.execute(self._sql("SELECT value FROM state WHERE key = ?"), (SCHEMA_KEY,))
+                    if cur.fetchone() is None:
+                        cur.execute(self._sql("INSERT INTO state (key, value) VALUES (?, ?)"),
+                                    (SCHEMA_KEY, json.dumps(SCHEMA_VERSION)))
+        except NotCollectorDatabase:
+            self.close()
             raise
+        except DatabaseError as e:
+            self.close()
+            if not create:
+                raise NotCollectorDatabase("%s is not a collector database (%s)" % (_redact(url), e))
+            raise
+
+    def _check_schema(self):
+        """NotCollectorDatabase unless every table has its columns and the version is known."""
+        for table, columns in TABLE_COLUMNS.items():
+            try:
+                self.query("SELECT %s FROM %s WHERE 0 = 1" % (", ".join(columns), table))
+            except DatabaseError as e:
+                raise NotCollectorDatabase("%s is not a collector database (table %s: %s)"
+                                           % (_redact(self.url), table, e))
+        try:
+            version = self.get_state(SCHEMA_KEY)
+        except ValueError:
+            version = "?"
+        if version is not None and version != SCHEMA_VERSION:
+            raise NotCollectorDatabase("%s is a collector database of schema version %r; this lightmeter "
+                                       "knows version %d" % (_redact(self.url), version, SCHEMA_VERSION))
 
     # -- plumbing -----------------------------------------------------------------
 

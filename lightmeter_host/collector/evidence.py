@@ -25,11 +25,10 @@ import json
 from lightmeter.chain import abi, fields, header as header_mod, merkle, receipt as receipt_mod
 from lightmeter.client import trust as trust_mod, verify
 from lightmeter.chain import tx as tx_mod
+from lightmeter.chain.meter_registry import READING_EVENT, RECORD
 from lightmeter.errors import LightmeterError, Malformed
 
 VERSION = 1
-RECORD = "record(uint64,bytes)"
-READING_EVENT = "Reading(address,uint64,bytes)"
 _TX_UNHASHED = ("importTime", "extraData")  # shown by the node, bound by nothing: left out
 _KEYS = ["header", "index", "receipt", "sealers", "tx", "v"]
 
@@ -129,8 +128,10 @@ def check_header(h, trust, suite):
     """verify_header, with a kind: short_quorum or bad_header (NodeLie)."""
     try:
         return verify.verify_header(h, trust, suite)
+    except verify.QuorumNotReached as e:
+        raise NodeLie("short_quorum", str(e))
     except LightmeterError as e:
-        raise NodeLie("short_quorum" if "quorum" in str(e) else "bad_header", str(e))
+        raise NodeLie("bad_header", str(e))
 
 
 class Facts:
@@ -141,11 +142,11 @@ class Facts:
 
 
 def _tx_failure(tx, proof, h, suite, e):
-    digest = tx_mod.tx_hash(tx, suite)
-    if tx.get("claimed_hash") is not None and tx["claimed_hash"] != digest:
+    claimed = tx.get("claimed_hash")
+    if claimed is not None and all(d != claimed for _, d in tx_mod.hashes(tx, suite)):
         return NodeLie("tampered_tx", str(e))
     try:
-        merkle.verify(proof, digest, h.txs_root, suite.hash)
+        tx_mod.prove(tx, suite, lambda d: merkle.verify(proof, d, h.txs_root, suite.hash))
     except LightmeterError as pe:
         return NodeLie("bad_proof", "transaction: %s" % pe)
     return NodeLie("bad_tx", str(e))

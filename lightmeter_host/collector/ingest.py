@@ -30,7 +30,7 @@ from lightmeter.chain import receipt as receipt_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import transition, trust as trust_mod
 from lightmeter.chain import tx as tx_mod
-from lightmeter.errors import LightmeterError, Malformed
+from lightmeter.errors import LightmeterError, Malformed, Unsupported
 
 from lightmeter_host.collector import evidence
 from lightmeter_host.collector.db import DUPLICATE_KINDS
@@ -71,6 +71,16 @@ def _tx_hashes(block):
     for x in fields.array(fields.get(block, "transactions"), "transactions", 1 << 20):
         out.append(fields.hexbytes(x.get("hash") if isinstance(x, dict) else x, "transaction hash", 32))
     return out
+
+
+def _require_proof(obj, key):
+    """CollectError when the node prints no proof at all (FISCO BCOS < 3.2.0): not a lie, but
+    nothing the collector can verify a reading with."""
+    if isinstance(obj, dict) and obj.get(key) is None:
+        try:
+            merkle.from_json(obj, key)
+        except Unsupported as e:
+            raise CollectError(str(e))
 
 
 def _proof(items, name, memo):
@@ -188,11 +198,13 @@ class Walker:
             if to != PRECOMPILE and to not in self.registries:
                 # not ours, but it must be the listed transaction (a node could hide a reading by
                 # changing its to field); ours are bound to position i by their proofs below
-                if tx_mod.tx_hash(tx, suite) != digest:
+                if not tx_mod.prove_hash(tx, suite, digest):
                     raise NodeLie("tampered_tx", "transaction %s does not hash to its listed hash" % hx)
                 continue
+            _require_proof(txj, "txProof")
             proof = self._decode("txProof", _proof, txj.get("txProof"), "txProof", hexmemo)
             rj = self.source.receipt(hx)
+            _require_proof(rj, "txReceiptProof")
             r = self._decode("receipt %s" % hx, receipt_mod.from_json, rj)
             rproof = self._decode("txReceiptProof", _proof, rj.get("txReceiptProof"), "txReceiptProof", hexmemo)
             if to == PRECOMPILE:
@@ -374,9 +386,9 @@ def _sync_to(trust, rpc_url, number, progress):
     import asyncio
 
     from lightmeter.client import sync
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.lightclient import syncsource
-    src = syncsource.RpcSource(relay.Rpc(rpc_url), suite_mod.get(trust.crypto))
+    src = syncsource.RpcSource(Rpc(rpc_url), suite_mod.get(trust.crypto))
     new, _ = asyncio.run(sync.sync(trust, suite_mod.get(trust.crypto), src, "skipping", number))
     return new
 
@@ -418,7 +430,7 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
     The summary has "readings", "verified", "rejected", "gaps", "duplicates", "from_block",
     "to_block", "checkpoint", and "stopped" {block, kind, reason} when a node's lie stopped the
-    walk. Raises CollectError (bad input), ConnectionError / relay.NodeError (node unreachable).
+    walk. Raises CollectError (bad input), ConnectionError / chain.rpc.NodeError (node unreachable).
     """
     from lightmeter_host.chain import backends
     from lightmeter_host.collector import db as db_mod, source as source_mod
@@ -431,12 +443,12 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     try:
         src = source or source_mod.RpcSource(rpc_url)
         w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress)
-        from lightmeter_host import relay
+        from lightmeter_host.chain.rpc import NodeError
         try:
             while True:
                 try:
                     w.walk(to_block)
-                except (ConnectionError, relay.NodeError) as e:
+                except (ConnectionError, NodeError) as e:
                     if not follow:
                         raise
                     # a follower outlives a node restart: what is stored stays, the walk resumes

@@ -1,7 +1,7 @@
 """A throw-away PostgreSQL server: for the collector's tests and its benchmark.
 
-`initdb` runs as the `postgres` user (runuser -u postgres --) in a temporary directory that user
-owns; the server trusts local connections (-A trust), listens on a Unix socket in that directory
+`initdb` runs as the invoking user, or as the `postgres` user (runuser -u postgres --) when that
+is root (PostgreSQL refuses to run as root), in a temporary directory that user owns; the server trusts local connections (-A trust), listens on a Unix socket in that directory
 (-k DIR) and on no TCP address (listen_addresses=''), and pg_ctl stops it and removes the
 directory. Binaries come from /usr/lib/postgresql/*/bin (Debian's postgresql package).
 PgUnavailable says why a server cannot be started here.
@@ -16,7 +16,7 @@ import uuid
 
 
 class PgUnavailable(RuntimeError):
-    """No PostgreSQL binaries, or no way to run them as the postgres user."""
+    """No PostgreSQL binaries, or (as root) no way to run them as the postgres user."""
 
 
 def pg_bin():
@@ -27,8 +27,9 @@ def pg_bin():
 
 
 def _as_postgres(args, **kw):
-    return subprocess.run(["runuser", "-u", "postgres", "--"] + args, capture_output=True, text=True,
-                          timeout=120, **kw)
+    # the server's user: the invoking one, or postgres when that is root
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + args, capture_output=True, text=True, timeout=120, **kw)
 
 
 class PgServer:
@@ -39,11 +40,14 @@ class PgServer:
         if self.bin is None:
             raise PgUnavailable("PostgreSQL binaries not found under /usr/lib/postgresql/*/bin "
                                 "(Debian package postgresql)")
-        if os.geteuid() != 0 or shutil.which("runuser") is None:
-            raise PgUnavailable("starting a PostgreSQL server needs root to run initdb as the postgres user")
+        root = os.geteuid() == 0
+        if root and shutil.which("runuser") is None:
+            raise PgUnavailable("as root, starting a PostgreSQL server needs runuser to run initdb as "
+                                "the postgres user")
         self.dir = tempfile.mkdtemp(prefix="lightmeter-pg-")
         os.chmod(self.dir, 0o755)
-        subprocess.run(["chown", "postgres:postgres", self.dir], check=True)
+        if root:
+            subprocess.run(["chown", "postgres:postgres", self.dir], check=True)
         self.data = os.path.join(self.dir, "data")
         r = _as_postgres([os.path.join(self.bin, "initdb"), "-D", self.data, "-A", "trust", "-U", "postgres",
                           "--no-sync", "-E", "UTF8"])

@@ -141,7 +141,8 @@ def verify_db(database, trust=None, fleet_entries=None, progress=None, pure=Fals
     if stored is None:
         if total:
             raise VerifyError("the database holds readings but no trust anchor")
-        return {"ok": True, "readings": 0, "good": 0, "bad": [], "checkpoints": 0, "problems": []}
+        return {"ok": True, "readings": 0, "good": 0, "bad": [], "checkpoints": 0, "problems": [],
+                "good_ids": []}
     try:
         anchor = trust_mod.from_json(stored)
     except LightmeterError as e:

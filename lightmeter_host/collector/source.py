@@ -8,22 +8,17 @@ getTransactionReceipt(h, true) (with txReceiptProof). Nothing a source says is b
 
 import json
 
-from lightmeter.errors import Malformed
-
 
 class RpcSource:
-    """A node's JSON-RPC through lightmeter_host.relay.Rpc (ConnectionError / relay.NodeError pass up)."""
+    """A node's JSON-RPC through chain.rpc.Rpc (ConnectionError / chain.rpc.NodeError pass up)."""
 
     def __init__(self, url, timeout=30):
-        from lightmeter_host import relay
+        from lightmeter_host.chain.rpc import Rpc
         self.url = url
-        self.rpc = relay.Rpc(url, timeout=timeout)
+        self.rpc = Rpc(url, timeout=timeout)
 
     def head(self):
-        n = self.rpc("getBlockNumber")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise Malformed("getBlockNumber: expected a number, got %r" % (n,))
-        return n
+        return self.rpc.head()
 
     def block(self, n):
         return self.rpc("getBlockByNumber", n, False, True)

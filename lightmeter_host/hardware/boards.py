@@ -15,6 +15,7 @@ import json
 import re
 from pathlib import Path
 
+from lightmeter_host.errors import BoardError  # a profile missing or breaking the schema
 from lightmeter_host.paths import BOARDS_DIR
 
 RUNTIMES = ("micropython", "cpython")
@@ -33,10 +34,6 @@ FIRMWARE_FIELDS = {"esptool": ("method", "chip", "offset", "baud", "image", "dow
 _NAME = re.compile(r"[a-z0-9_]{1,32}\Z")
 _USB = re.compile(r"[0-9a-f]{4}:[0-9a-f]{4}\Z")
 _OFFSET = re.compile(r"0x[0-9a-fA-F]{1,8}\Z")
-
-
-class BoardError(ValueError):
-    """A profile that is missing or breaks the schema; the message names the file and field."""
 
 
 def _is_int(v):

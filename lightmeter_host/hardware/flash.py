@@ -218,6 +218,19 @@ def _check_image(profile, image, say):
     if not os.path.isfile(image):
         raise FlashError("no MicroPython image at %s (download one from %s)"
                          % (image, profile["firmware"]["download"]))
+    method = profile["firmware"]["method"]
+    try:
+        with open(image, "rb") as f:
+            head = f.read(4)
+        size = os.path.getsize(image)
+    except OSError as e:
+        raise FlashError("cannot read %s: %s" % (image, e.strerror or e))
+    # what the tool would be handed: an ESP image starts with its magic byte 0xE9 (Espressif,
+    # "Firmware Image Format"); a UF2 file is 512-byte blocks starting "UF2\n" (Microsoft UF2)
+    if method == "esptool" and head[:1] != b"\xe9":
+        raise FlashError("%s is not an ESP firmware image (it does not start with 0xE9)" % image)
+    if method == "uf2" and (head != b"UF2\n" or size % 512):
+        raise FlashError("%s is not a UF2 file (512-byte blocks starting UF2)" % image)
     pattern = profile["firmware"]["image"]
     if not fnmatch.fnmatch(os.path.basename(image), pattern):
         say("note: %s is not named like this board's images (%s, from %s)"
@@ -379,6 +392,8 @@ def dry_run(profile, port, image=None, say=print):
     """Print what flash() would do, touching nothing (the port is not opened)."""
     d = package_dir(profile)
     if image is not None:
+        if os.path.exists(image):
+            _check_image(profile, image, say)  # reading it touches no board
         write_image(profile, port, image, say, dry_run=True)
         say("  (skipped if the board's REPL says it is a virtual board)")
     else:

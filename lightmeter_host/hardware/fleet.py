@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 
 from lightmeter.crypto import suite as suite_mod
 
@@ -94,6 +93,8 @@ def load(path):
             text = f.read()
     except FileNotFoundError:
         return []
+    except UnicodeDecodeError as e:
+        raise FleetError("%s: not UTF-8 text (byte %d)" % (path, e.start))
     entries = _parse(text, path)
     seen = set()
     for e in entries:
@@ -121,6 +122,7 @@ def _dump(entries, path):
 def add(path, entry):
     """Add a device (or update the entry with its address, e.g. re-provisioned with the same key),
     writing the manifest atomically: a crash leaves the old file or the new one, never half."""
+    from lightmeter_host import outfile
     path = str(path)
     entry = check(entry, "new entry")
     entries = [e for e in load(path) if e["address"] != entry["address"]]
@@ -128,15 +130,18 @@ def add(path, entry):
     text = _dump(entries, path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".fleet-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    writable(path)
+    outfile.write_text(path, text)
     return entry
+
+
+def writable(path):
+    """FleetError unless path is a manifest add() can write: a regular file (or a link to one) or
+    a new path. A manifest is read, merged and replaced, so a device or FIFO will not do."""
+    from lightmeter_host import outfile
+    try:
+        _, how = outfile.target(str(path))
+    except outfile.OutputError as e:
+        raise FleetError("%s: %s" % (path, e))
+    if how != "replace":
+        raise FleetError("%s: a fleet manifest must be a regular file" % path)

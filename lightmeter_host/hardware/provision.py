@@ -104,6 +104,7 @@ def provision(profile_for, port, trust_path, meter_id, registry, fleet_path=None
         build_config(profile, meter_id, registry, config_extra)  # input errors before the board
     if fleet_path:
         try:
+            fleet.writable(fleet_path)
             fleet.load(fleet_path)
         except (fleet.FleetError, OSError) as e:
             raise ProvisionError(str(e)) from None

@@ -51,14 +51,14 @@ def node_errors(rpc_url):
     """A node that cannot be reached, answers an error or answers nonsense: SyncUsage (exit 2).
 
     Invalid (a check failed) passes through: that is the caller's to report."""
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import NodeError
     try:
         yield
     except Invalid:
         raise
     except ConnectionError as e:
         raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
-    except relay.NodeError as e:
+    except NodeError as e:
         raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
     except sync.SyncError:
         raise
@@ -68,12 +68,12 @@ def node_errors(rpc_url):
 
 def run_python(trust_obj, rpc_url, mode, to, quiet=False):
     from lightmeter_host.chain import backends
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.lightclient import syncsource
     backends.install()
     trust = trust_mod.from_json(trust_obj)
     suite = suite_mod.get(trust.crypto)
-    source = syncsource.RpcSource(relay.Rpc(rpc_url), suite)
+    source = syncsource.RpcSource(Rpc(rpc_url), suite)
     try:
         with node_errors(rpc_url):
             new, stats = asyncio.run(sync.sync(trust, suite, source, mode, to, _progress(quiet)))
@@ -86,14 +86,15 @@ def run_python(trust_obj, rpc_url, mode, to, quiet=False):
 
 def run_micropython(trust_obj, rpc_url, mode, to, quiet=False, timeout=3600, runtime="micropython"):
     from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import NodeError, Rpc
     from lightmeter_host.vboard.board import VirtualBoard
 
     trust_mod.from_json(trust_obj)  # refuse a malformed checkpoint here, in one line
     try:
-        relay.Rpc(rpc_url, timeout=10)("getBlockNumber")
+        Rpc(rpc_url, timeout=10)("getBlockNumber")
     except ConnectionError as e:
         raise SyncUsage("cannot reach the node at %s: %s" % (rpc_url, e))
-    except relay.NodeError as e:
+    except NodeError as e:
         raise SyncUsage("the node at %s answered an error: %s (%s)" % (rpc_url, e, e.code))
     tmp = tempfile.mkdtemp(prefix="lightmeter-sync-")
     try:
@@ -150,12 +151,14 @@ def write_checkpoint(path, obj, start_number):
     from lightmeter_host.lightclient import trustinit
     if obj["number"] < start_number:
         raise SyncUsage("refusing to write block %d: the input checkpoint is at %d" % (obj["number"], start_number))
-    try:
-        with open(path) as f:
-            old = json.load(f)
-        old_n = old.get("number") if isinstance(old, dict) else None
-    except (OSError, ValueError):
-        old_n = None
+    old_n = None
+    if os.path.isfile(path):  # a FIFO or device has no old checkpoint (and would block a read)
+        try:
+            with open(path) as f:
+                old = json.load(f)
+            old_n = old.get("number") if isinstance(old, dict) else None
+        except (OSError, ValueError):
+            old_n = None
     if isinstance(old_n, int) and old_n > obj["number"]:
         raise SyncUsage("%s holds block %d, newer than %d: not overwritten" % (path, old_n, obj["number"]))
     if old_n == obj["number"] and str(old.get("hash", "")).lower() != str(obj.get("hash", "")).lower():
@@ -193,7 +196,7 @@ def cross_check(new_obj, rpc_url, witnesses, warn=None, timeout=30):
     lying or broken and warn(message) is called. An unreachable witness, one behind N or with
     malformed answers: warn, no failure. Returns the number of witnesses that agreed.
     """
-    from lightmeter_host import relay
+    from lightmeter_host.chain.rpc import NodeError, Rpc
     from lightmeter.chain import fields, header as header_mod
     from lightmeter.client import verify
 
@@ -204,7 +207,7 @@ def cross_check(new_obj, rpc_url, witnesses, warn=None, timeout=30):
     suite = suite_mod.get(new.crypto)
     n = new.number
     with node_errors(rpc_url):
-        primary, p_hash = _fetch_header(relay.Rpc(rpc_url, timeout=timeout), n, suite)
+        primary, p_hash = _fetch_header(Rpc(rpc_url, timeout=timeout), n, suite)
     if p_hash != new.hash:
         raise SyncFailed("the node at %s now serves another header at block %d than the one synced"
                          % (rpc_url, n))
@@ -214,7 +217,7 @@ def cross_check(new_obj, rpc_url, witnesses, warn=None, timeout=30):
     signing.number = signing.hash = None
     agreed = 0
     for url in witnesses:
-        w = relay.Rpc(url, timeout=timeout)
+        w = Rpc(url, timeout=timeout)
         try:
             head = w("getBlockNumber")
             if not isinstance(head, int) or isinstance(head, bool):
@@ -226,7 +229,7 @@ def cross_check(new_obj, rpc_url, witnesses, warn=None, timeout=30):
         except ConnectionError as e:
             warn("cannot reach witness %s: %s; not cross-checked" % (url, e))
             continue
-        except relay.NodeError as e:
+        except NodeError as e:
             warn("witness %s answered an error: %s (%s); not cross-checked" % (url, e, e.code))
             continue
         except (LightmeterError, KeyError, TypeError, ValueError, AttributeError) as e:

@@ -9,9 +9,7 @@ confirm the set: a node can lie consistently, and only a person who knows the ch
 """
 
 import json
-import os
 import re
-import tempfile
 
 from lightmeter.client import check, trust as trust_mod
 from lightmeter.chain import fields, header as header_mod
@@ -87,16 +85,32 @@ def parse_genesis_config(text, strict=False):
 GENESIS_VERSION = 0x03030000  # compatibility_version 3.3.0
 
 
-def from_genesis(data, version=GENESIS_VERSION):
+def genesis_version(text):
+    """The genesis header's version for a genesis config text: its compatibility_version
+    (X.Y.Z as 0xXXYYZZ00) from 3.1.0 on, 0 below (Ledger.cpp buildGenesisBlock); 3.3.0 when
+    the text names none."""
+    import re
+
+    m = re.search(r"^\s*compatibility_version\s*[:=]\s*(\d+)\.(\d+)\.(\d+)\s*$", text, re.M)
+    if not m:
+        return GENESIS_VERSION
+    major, minor, patch = (int(x) for x in m.groups())
+    return 0 if (major, minor) < (3, 1) else (major << 24) | (minor << 16) | (patch << 8)
+
+
+def from_genesis(data, version=None):
     """The checkpoint at block 0 of a chain whose genesis config text is data (bytes, exact).
 
-    The genesis header is header.new(0, extra_data=data, version=version): its hash is computed
-    from the file's exact bytes, so one changed byte gives another checkpoint.
+    The genesis header is header.new(0, extra_data=data, version=version), version by default
+    from the text's compatibility_version: its hash is computed from the file's exact bytes,
+    so one changed byte gives another checkpoint.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise TrustInitError("genesis config: not UTF-8 text (byte %d)" % e.start)
+    if version is None:
+        version = genesis_version(text)
     got = parse_genesis_config(text, strict=True)
     suite = suite_mod.get(got["crypto"])
     digest = header_mod.new(0, extra_data=bytes(data), version=version).hash(suite)
@@ -125,7 +139,7 @@ def check_genesis_on_node(rpc, info):
 
 def _chain_settings(rpc):
     """Chain id, group id and crypto: from the genesis extraData, else from getGroupInfo."""
-    from lightmeter_host.relay import NodeError
+    from lightmeter_host.chain.rpc import NodeError
 
     got = {}
     try:
@@ -211,7 +225,7 @@ def from_hash(rpc, digest):
     The node's header must recompute to exactly that hash (a node cannot substitute another
     header), and it must be signed by a quorum of its own sealerList/consensusWeights.
     """
-    from lightmeter_host.relay import NodeError
+    from lightmeter_host.chain.rpc import NodeError
 
     settings = _chain_settings(rpc)
     suite = suite_mod.get(settings["crypto"])
@@ -281,21 +295,10 @@ def describe(info, url, label="Node"):
 
 
 def write_atomic(path, text):
-    """Write text to path so that a reader sees the old file or the whole new one."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".trust-", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write text to path so that a reader sees the old file or the whole new one (a device or
+    FIFO is written in place, a directory refused: lightmeter_host.outfile)."""
+    from lightmeter_host import outfile
+    outfile.write_text(path, text)
 
 
 def dumps(obj):

@@ -16,19 +16,19 @@ from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
 from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import quorum
+from lightmeter.client.verify import BLOCK_LIMIT_WINDOW
 
 from lightmeter_host.chain import txcodec, txdecode
-from lightmeter_host.node import keys, status
+from lightmeter_host.node import background as background_mod, keys, releases, status
 from lightmeter_host.node.store import Store
 
-VERSION = 0x03030000  # compatibility_version 3.3.0, as the documentation's example chain
-BLOCK_LIMIT_WINDOW = 1000
+VERSION = 0x03030000  # compatibility_version 3.3.0 of the default chain (releases.DEFAULT_COMPATIBILITY)
 TX_COUNT_LIMIT = 1000
 GAS_LIMIT = 3_000_000_000
 SIGN_MODES = ("quorum", "all", "few", "duplicate")
 
 
-class Rejected(Exception):
+class TxRejected(Exception):
     """A transaction the pool refuses; .status is FISCO's TransactionStatus code."""
 
     def __init__(self, code, message):
@@ -36,7 +36,7 @@ class Rejected(Exception):
         self.status = code
 
 
-class Refused(Exception):
+class RequestRefused(Exception):
     """A request the RPC layer refuses before the pool (the node answers with an RPC error)."""
 
 
@@ -50,12 +50,12 @@ class Pending:
         self.receipt = None
 
 
-def genesis_config_text(crypto, chain_id, group_id, sealers):
+def genesis_config_text(crypto, chain_id, group_id, sealers, compatibility="3.3.0"):
     """The genesis extraData, in the layout of a real node's genesis file."""
     lines = ["[chain]", "sm_crypto:%d" % (crypto == "sm"), "chainID: %s" % chain_id,
              "groupID: %s" % group_id, "[consensus]", "consensus_type: pbft",
              "block_tx_count_limit:%d" % TX_COUNT_LIMIT, "leader_period:1", "[version]",
-             "compatibility_version:3.3.0", "[tx]", "gaslimit:%d" % GAS_LIMIT, "[executor]",
+             "compatibility_version:%s" % compatibility, "[tx]", "gaslimit:%d" % GAS_LIMIT, "[executor]",
              "iswasm: 0", "isAuthCheck:0", "isSerialExecute:1"]
     lines += ["node.%d:%s,%d" % (i, n.hex(), w) for i, (n, w) in enumerate(sealers)]
     return ("\n".join(lines) + "\n").encode()
@@ -65,7 +65,7 @@ class Chain:
     """One group's chain. Thread-safe: every public method takes the lock."""
 
     def __init__(self, crypto="ecdsa", chain_id="chain0", group_id="group0", sealers=4,
-                 data_dir=None, seed=None, sign_mode="quorum", now=None):
+                 data_dir=None, seed=None, sign_mode="quorum", now=None, release=None):
         self.store = Store(os.path.join(data_dir, "chain.sqlite") if data_dir else None)
         meta = self.store.get_meta()
         if meta:  # an existing chain: its settings win over the arguments
@@ -78,6 +78,8 @@ class Chain:
         if sign_mode not in SIGN_MODES:
             raise ValueError("sign mode must be one of %s" % ", ".join(SIGN_MODES))
         self.crypto, self.chain_id, self.group_id = crypto, chain_id, group_id
+        # the FISCO BCOS release this node answers as (JSON spellings, pool rules, header version)
+        self.release = release if isinstance(release, releases.Release) else releases.get(release)
         self.suite = suite_mod.get(crypto)
         self.sign_mode = sign_mode
         self.now = now or (lambda: int(time.time() * 1000))
@@ -91,6 +93,9 @@ class Chain:
         self.pool_nonces = set()
         self.changes = []  # sealer-set changes made in the block being executed
         self.hashes = []  # block hashes by number
+        self.background = background_mod.Background(self, seed)
+        self.background_per_block = 0  # background transactions sealed into every new block
+        self.after_block = None  # called with the number, under the lock, after the sealer thread seals a block
         self._new_evm()
         if self.store.height() < 0:
             self._write_genesis()
@@ -116,8 +121,9 @@ class Chain:
         return len(self.hashes) - 1
 
     def _write_genesis(self):
-        extra = genesis_config_text(self.crypto, self.chain_id, self.group_id, self.sealer_list())
-        h = header_mod.new(0, extra_data=extra, version=VERSION)
+        extra = genesis_config_text(self.crypto, self.chain_id, self.group_id, self.sealer_list(),
+                                    self.release.compatibility)
+        h = header_mod.new(0, extra_data=extra, version=self.release.genesis_version)
         digest = h.hash(self.suite)
         self.store.add_block(0, digest, header_mod.to_json(h, digest), [])
 
@@ -144,6 +150,7 @@ class Chain:
                     if rc != stored:
                         raise RuntimeError("replaying block %d gives another receipt for 0x%s" % (n, txh.hex()))
                     rhashes.append(fields.hexbytes(rc["hash"], "hash", 32))
+                rhashes += self.background.hashes(n, self.store.background(n))[1]
                 if merkle.root(rhashes, self.suite.hash) != h.receipts_root:
                     raise RuntimeError("replaying block %d gives another receipts root" % n)
                 consensus.apply_pending(self, n)
@@ -159,37 +166,43 @@ class Chain:
     def admit(self, raw):
         """Decode and check a Tars transaction as a node's txpool does; returns a Pending.
 
-        Raises LightmeterError for bytes that are no transaction and Refused for another
-        chain's transaction (both RPC errors), and Rejected for a transaction the pool
+        Raises LightmeterError for bytes that are no transaction and RequestRefused for another
+        chain's transaction (both RPC errors), and TxRejected for a transaction the pool
         refuses (answered with a receipt carrying that status).
         """
         fields_ = txcodec.decode_transaction(raw)
         tx = txdecode.to_firmware(fields_)
         if tx["chainID"].decode() != self.chain_id:
             # checked in the RPC layer of a real node (JsonRpcImpl_2_0::sendTransaction)
-            raise Refused("Chain ID mismatch!")
+            raise RequestRefused("Chain ID mismatch!")
         if tx["groupID"].decode() != self.group_id:
-            raise Rejected(status.INVALID_GROUP_ID, "Group ID mismatch!")
+            raise TxRejected(status.INVALID_GROUP_ID, "Group ID mismatch!")
+        if tx["version"] > self.release.max_tx_version:
+            raise TxRejected(status.MALFORM, "transaction version %d (FISCO BCOS %s takes up to %d)"
+                           % (tx["version"], self.release.name, self.release.max_tx_version))
+        why = releases.nonce_refusal(self.release, tx["nonce"])
+        if why:
+            raise TxRejected(status.MALFORM, why)
         try:
             digest = txm.tx_hash(tx, self.suite)
         except LightmeterError as e:
-            raise Rejected(status.MALFORM, str(e))
+            raise TxRejected(status.MALFORM, str(e))
         try:
             sender = txm.sender(tx, self.suite, digest)
         except LightmeterError:
-            raise Rejected(status.INVALID_SIGNATURE, "InvalidSignature")
+            raise TxRejected(status.INVALID_SIGNATURE, "InvalidSignature")
         with self.lock:
             current = self.height()
             limit = tx["blockLimit"]
             if limit <= current or limit > current + BLOCK_LIMIT_WINDOW:
-                raise Rejected(status.BLOCK_LIMIT_CHECK_FAIL, "BlockLimitCheckFail")
+                raise TxRejected(status.BLOCK_LIMIT_CHECK_FAIL, "BlockLimitCheckFail")
             if self.store.tx(digest) is not None:
-                raise Rejected(status.TX_ALREADY_IN_CHAIN, "TxAlreadyInChain")
+                raise TxRejected(status.TX_ALREADY_IN_CHAIN, "TxAlreadyInChain")
             if any(p.digest == digest for p in self.pool):
-                raise Rejected(status.ALREADY_IN_TX_POOL, "AlreadyInTxPool")
+                raise TxRejected(status.ALREADY_IN_TX_POOL, "AlreadyInTxPool")
             nonce = tx["nonce"]
             if nonce in self.pool_nonces or self.store.nonce_used(nonce):
-                raise Rejected(status.NONCE_CHECK_FAIL, "NonceCheckFail")
+                raise TxRejected(status.NONCE_CHECK_FAIL, "NonceCheckFail")
             p = Pending(digest, bytes(raw), tx, sender, nonce)
             self.pool.append(p)
             self.pool_nonces.add(nonce)
@@ -237,14 +250,23 @@ class Chain:
 
     # -- sealing -----------------------------------------------------------------
 
-    def seal(self):
-        """Seal the pending transactions (up to the block limit) into one block; its number or None."""
+    def seal(self, pool=True):
+        """Seal the pending transactions (up to the block limit) into one block; its number or None.
+
+        Every block also carries background_per_block background transactions after its own;
+        pool=False seals a block of background transactions only (the pool waits)."""
         from lightmeter_host.node import consensus
 
         with self.lock:
-            if not self.pool:
+            bg = self.background_per_block
+            if pool and not self.pool:
                 return None  # FISCO BCOS 3.x makes no empty blocks
-            batch, self.pool = self.pool[:TX_COUNT_LIMIT], self.pool[TX_COUNT_LIMIT:]
+            if not pool and not bg:
+                return None
+            if pool:
+                batch, self.pool = self.pool[:TX_COUNT_LIMIT], self.pool[TX_COUNT_LIMIT:]
+            else:
+                batch = []
             n = self.height() + 1
             prev = self.store.block(n - 1)[1]
             timestamp = max(self.now(), prev["timestamp"] + 1)
@@ -254,17 +276,21 @@ class Chain:
                 receipts.append(rc)
                 rhashes.append(fields.hexbytes(rc["hash"], "hash", 32))
                 gas += int(rc["gasUsed"])
+            bg_txs, bg_rcs = self.background.hashes(n, bg)
+            rhashes += bg_rcs
+            gas += int(background_mod.GAS) * bg
             sealers = self.sealer_list()
             h = header_mod.new(
                 n, self.hashes[-1], [s for s, _ in sealers], [w for _, w in sealers],
-                txs_root=merkle.root([p.digest for p in batch], self.suite.hash),
+                txs_root=merkle.root([p.digest for p in batch] + bg_txs, self.suite.hash),
                 receipts_root=merkle.root(rhashes, self.suite.hash),
                 state_root=self.evm.state_root(), gas_used=str(gas).encode(),
-                timestamp=timestamp, sealer=n % len(sealers), version=VERSION)
+                timestamp=timestamp, sealer=n % len(sealers), version=self.release.header_version)
             digest = h.hash(self.suite)
             h.signatures = self._signatures(digest, sealers, n)
             self.store.add_block(n, digest, header_mod.to_json(h, digest),
-                                 [(p.digest, p.raw, p.nonce, p.import_time, rc) for p, rc in zip(batch, receipts)])
+                                 [(p.digest, p.raw, p.nonce, p.import_time, rc) for p, rc in zip(batch, receipts)],
+                                 bg)
             self.hashes.append(digest)
             for p in batch:
                 self.pool_nonces.discard(p.nonce)
@@ -303,7 +329,10 @@ class Chain:
                     self.wake.wait(0.2)
                     continue
             time.sleep(batch_wait)  # let a burst of submissions share a block
-            self.seal()
+            with self.lock:
+                n = self.seal()
+                if n is not None and self.after_block is not None:
+                    self.after_block(n)  # e.g. the demo's background blocks between readings
 
     # -- queries -----------------------------------------------------------------
 
@@ -313,7 +342,7 @@ class Chain:
             return None
         out = dict(got[1])
         if not only_header:
-            txs = self.store.block_txs(number)
+            txs = self.block_txs(number, signed=not only_tx_hash)
             out["transactions"] = ([fields.hex0x(h) for h, _, _, _ in txs] if only_tx_hash else
                                    [self.tx_json(h, raw, t) for h, raw, t, _ in txs])
         return out
@@ -322,15 +351,41 @@ class Chain:
         tx = txdecode.to_firmware(txcodec.decode_transaction(raw))
         out = txm.to_json(tx, self.suite, digest)
         out["importTime"] = import_time
-        return out
+        return releases.tx_json(self.release, out)
+
+    def receipt_json(self, rc):
+        """A stored receipt as this node's release prints it."""
+        return releases.receipt_json(self.release, rc)
+
+    def block_txs(self, number, signed=True):
+        """[(hash, raw, import_time, receipt_json)] of the block's transactions, its background
+        ones last (signed=False: their raw bytes and receipts are None, only hashes are made)."""
+        txs = self.store.block_txs(number)
+        count = self.store.background(number)
+        if not count:
+            return txs
+        if signed:
+            return txs + [(d, raw, 0, rc) for d, raw, rc in
+                          (self.background.signed(number, i) for i in range(count))]
+        return txs + [(d, None, 0, None) for d in self.background.hashes(number, count)[0]]
+
+    def find_background(self, digest):
+        """store.tx's answer for a background transaction of a block seen lately, else None."""
+        got = self.background.where(digest)
+        if got is None:
+            return None
+        number, i = got
+        d, raw, rc = self.background.signed(number, i)
+        return number, len(self.store.block_txs(number)) + i, raw, 0, rc
 
     def proof(self, number, idx, receipts):
         """txProof / txReceiptProof items (hex, no 0x) for the idx-th transaction of a block."""
         txs = self.store.block_txs(number)
+        bg_txs, bg_rcs = self.background.hashes(number, self.store.background(number))
         if receipts:
-            leaves = [fields.hexbytes(rc["hash"], "hash", 32) for _, _, _, rc in txs]
+            leaves = [fields.hexbytes(rc["hash"], "hash", 32) for _, _, _, rc in txs] + bg_rcs
         else:
-            leaves = [h for h, _, _, _ in txs]
+            leaves = [h for h, _, _, _ in txs] + bg_txs
         return [x.hex() for x in merkle.proof(leaves, idx, self.suite.hash)]
 
 

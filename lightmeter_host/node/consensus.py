@@ -14,17 +14,14 @@ with isAuthCheck off.
 """
 
 from lightmeter.chain import abi, fields
+from lightmeter.client import transition
 from lightmeter.errors import LightmeterError
 
 from lightmeter_host.node import status
 
-ADDRESS = bytes.fromhex("0000000000000000000000000000000000001003")
-METHODS = {
-    "addSealer(string,uint256)": ("string", "uint256"),
-    "addObserver(string)": ("string",),
-    "remove(string)": ("string",),
-    "setWeight(string,uint256)": ("string", "uint256"),
-}
+# The precompile's address and methods are the firmware's (lightmeter.client.transition).
+ADDRESS = bytes.fromhex(transition.CONSENSUS_ADDRESS.decode())
+METHODS = {sig: tuple(types) for sig, _, types in transition.METHODS}
 
 # FISCO's precompiled error codes (bcos-framework precompiled/common/Common.h).
 CODE_SUCCESS = 0

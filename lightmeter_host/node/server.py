@@ -1,6 +1,8 @@
 """HTTP transport of the local node: JSON-RPC 2.0 by POST, as a FISCO BCOS node serves it
 on its RPC port (20200 by default)."""
 
+import os
+import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -75,7 +77,8 @@ class NodeServer:
 
 
 def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_mode, verbose,
-          simulate=0, set_changes=0):
+          simulate=0, set_changes=0, fisco_version=None, interval_ms=1000, background=0,
+          readings=True):
     """Run a node in the foreground until interrupted (the `lightmeter node` command).
 
     With simulate, first append that many blocks (with set_changes sealer-set changes) to
@@ -88,17 +91,28 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     from lightmeter_host.node.chain import Chain
 
     backends.install()  # native crypto: the node is a host program
-    chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
-                  data_dir=data_dir, seed=seed.encode() if seed is not None else None,
-                  sign_mode=sign_mode)
+    if data_dir is not None and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise RuntimeError("--data %s is not a directory" % data_dir)
+    try:
+        chain = Chain(crypto=crypto, chain_id=chain_id, group_id=group_id, sealers=sealers,
+                      data_dir=data_dir, seed=seed.encode() if seed is not None else None,
+                      sign_mode=sign_mode, release=fisco_version)
+    except OSError as e:
+        raise RuntimeError("cannot keep the chain in --data %s: %s" % (data_dir, e.strerror or e))
+    except (sqlite3.Error, ValueError, KeyError, TypeError) as e:
+        raise RuntimeError("--data %s does not hold a chain this node can resume: %s"
+                           % (data_dir, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    chain.background_per_block = background
     if simulate:
-        _simulate(chain, simulate, set_changes, seed)
+        _simulate(chain, simulate, set_changes, seed, interval_ms, readings)
     try:
         srv = NodeServer(chain, host, port, verbose).start()
     except OSError as e:
         raise RuntimeError("cannot listen on %s:%d: %s" % (host, port, e.strerror or e))
     print("lightmeter node: %s chain %s/%s at height %d, %d sealers, signing: %s"
           % (chain.crypto, chain.chain_id, chain.group_id, chain.height(), len(chain.consensus), sign_mode))
+    print("  answers as    FISCO BCOS %s (compatibility_version %s)"
+          % (chain.release.name, chain.release.compatibility))
     print("  JSON-RPC      %s" % srv.url)
     print("  MeterRegistry 0x%s" % registry.ADDRESS.hex())
     print("  data          %s" % (data_dir or "in memory (lost on exit)"))
@@ -115,7 +129,7 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     return 0
 
 
-def _simulate(chain, blocks, set_changes, seed):
+def _simulate(chain, blocks, set_changes, seed, interval_ms=1000, readings=True):
     import sys
 
     from lightmeter_host.node import simulate
@@ -131,7 +145,8 @@ def _simulate(chain, blocks, set_changes, seed):
 
     print("lightmeter node: simulating %d blocks with %d sealer-set changes from height %d"
           % (blocks, set_changes, chain.height()), file=sys.stderr, flush=True)
-    for number, name, node, weight in simulate.simulate(chain, blocks, set_changes, seed, progress):
+    for number, name, node, weight in simulate.simulate(chain, blocks, set_changes, seed, progress,
+                                                                  interval_ms, None, readings):
         print("lightmeter node:   block %d: %s %s…%s%s" % (number, name, node.hex()[:8], node.hex()[-4:],
                                                            "" if weight is None else " weight %d" % weight),
               file=sys.stderr, flush=True)

@@ -1,4 +1,5 @@
-"""Reproducible test chains: `lightmeter node --simulate BLOCKS [--set-changes K] [--seed S]`.
+"""Reproducible test chains: `lightmeter node --simulate BLOCKS [--set-changes K] [--seed S]
+[--interval-ms MS] [--background N] [--no-readings]`.
 
 simulate() appends blocks to a Chain through the same path a client's transactions take
 (chain.admit of Tars bytes, then chain.seal): every block holds MeterRegistry readings of a
@@ -6,16 +7,22 @@ few simulated devices, and K sealer-set changes are spread evenly over the block
 real transaction to the consensus precompile (0x...1003): a deterministic mix of addSealer
 (a pool key the node can sign for), setWeight and remove, sometimes two in one block.
 
+With background N every block also carries N transactions of other contracts
+(lightmeter_host.node.background: real hashes, roots and proofs, no EVM), so proofs are as deep as
+on a shared chain; without readings, blocks without a set change hold background transactions only
+and cost no execution, which is what makes a day of blocks a matter of minutes.
+
 Everything is derived from the seed and the chain's height: device and admin keys, nonces,
 readings, which change is made when. While simulating, the chain's clock is
-START_MS + block number * 1000, so the same seed on the same chain gives the same block
-hashes.
+START_MS + block number * interval (1000 ms unless told), so the same seed on the same chain
+gives the same block hashes.
 """
 
 import hashlib
 import random
 
 from lightmeter.chain import abi
+from lightmeter.chain.meter_registry import RECORD
 
 from lightmeter_host.chain import txbuild
 from lightmeter_host.node import consensus, registry
@@ -64,13 +71,23 @@ def _pick_change(chain, sealers, observers, i, rng):
     return op, node, rng.choice(weights)
 
 
-def simulate(chain, blocks, set_changes=0, seed=b"", progress=None):
+def block_clock(chain, interval_ms=1000):
+    """Make chain's clock the simulated one: block n is sealed at START_MS + n * interval_ms
+    (for runs that mix simulated blocks with blocks sealed as transactions come)."""
+    chain.now = lambda: START_MS + (chain.height() + 1) * interval_ms
+
+
+def simulate(chain, blocks, set_changes=0, seed=b"", progress=None, interval_ms=1000, background=None,
+             readings=True):
     """Append `blocks` blocks to chain with `set_changes` sealer-set changes among them.
 
     seed is bytes or text. progress(done, blocks, number) is called after each block.
     Each block is built under the chain's lock, so a running node's sealer thread cannot
     seal part of it; other clients' transactions may land in the simulated blocks, though
     (`lightmeter node` simulates before it serves).
+    interval_ms: the simulated block interval (timestamps). background: background transactions
+    in every block from now on (chain.background_per_block; None leaves it as it is). readings
+    False: no meter readings, so a block without a set change holds background transactions only.
     Returns the changes made: [(block number, name, node id bytes, weight or None)],
     each effective from the next block.
     """
@@ -78,6 +95,12 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None):
         raise ValueError("blocks and set changes must not be negative")
     if set_changes and not blocks:
         raise ValueError("set changes need at least one block")
+    if background is not None:
+        if background < 0:
+            raise ValueError("background must not be negative")
+        chain.background_per_block = background
+    if not readings and not chain.background_per_block:
+        raise ValueError("blocks without readings need background transactions")
     seed = seed.encode() if isinstance(seed, str) else bytes(seed)
     suite = chain.suite
     start = chain.height()
@@ -92,7 +115,7 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None):
     plan = plan_changes(blocks, set_changes, rng)
     made = []
     old_now = chain.now
-    chain.now = lambda: START_MS + (chain.height() + 1) * 1000
+    block_clock(chain, interval_ms)
     try:
         change_i = 0
         for b in range(blocks):
@@ -101,17 +124,21 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None):
                 pending = []
 
                 def send(priv, to, data):
-                    nonce = "sim-%d-%d-%08x" % (number, len(pending), rng.getrandbits(32))
+                    bits = rng.getrandbits(32)
+                    if chain.release.decimal_nonce:  # a u256 in decimal, as nodes before v3.3.0 take
+                        nonce = "9%09d%04d%010d" % (number, len(pending), bits)
+                    else:
+                        nonce = "sim-%d-%d-%08x" % (number, len(pending), bits)
                     tx = txbuild.make(chain.chain_id, chain.group_id, number + 500, nonce, to, data)
                     _, raw = txbuild.sign(tx, chain.crypto, priv)
                     pending.append(chain.admit(raw))
 
-                for _ in range(rng.randint(1, 3)):
+                for _ in range(rng.randint(1, 3) if readings else 0):
                     d = rng.randrange(DEVICES)
                     seqs[d] += 1
                     reading = b"kWh=%d.%03d;t=%d" % (rng.randrange(100000), rng.randrange(1000), number)
                     send(devices[d], registry.ADDRESS,
-                         abi.encode_call("record(uint64,bytes)", [seqs[d], reading], suite.hash))
+                         abi.encode_call(RECORD, [seqs[d], reading], suite.hash))
                 sealers, observers = dict(chain.consensus), set(chain.observers)
                 while change_i < len(plan) and plan[change_i] == b:
                     name, node, weight = _pick_change(chain, sealers, observers, len(made), rng)
@@ -121,7 +148,7 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None):
                     send(admin, consensus.ADDRESS, abi.encode_call(sig, args, suite.hash))
                     made.append((number, name, node, weight))
                     change_i += 1
-                got = chain.seal()
+                got = chain.seal(pool=bool(pending))
                 if got != number:
                     raise RuntimeError("simulate: expected block %d, sealed %r" % (number, got))
                 for p in pending:

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS txs (
     raw BLOB NOT NULL, nonce BLOB NOT NULL, import_time INTEGER NOT NULL, receipt TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS txs_by_block ON txs (number, idx);
 CREATE INDEX IF NOT EXISTS txs_by_nonce ON txs (nonce);
+CREATE TABLE IF NOT EXISTS background (number INTEGER PRIMARY KEY, count INTEGER NOT NULL);
 """
 
 
@@ -42,11 +43,14 @@ class Store:
             for k, v in values.items():
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
 
-    def add_block(self, number, digest, header_json, txs):
-        """txs: [(hash, raw, nonce, import_time, receipt_json)] in block order; all or nothing."""
+    def add_block(self, number, digest, header_json, txs, background=0):
+        """txs: [(hash, raw, nonce, import_time, receipt_json)] in block order; all or nothing.
+        background: how many background transactions follow them (lightmeter_host.node.background)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("INSERT INTO blocks VALUES (?, ?, ?)", (number, digest, json.dumps(header_json)))
+            if background:
+                self.db.execute("INSERT INTO background VALUES (?, ?)", (number, background))
             for i, (h, raw, nonce, t, rc) in enumerate(txs):
                 self.db.execute("INSERT INTO txs VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 (h, number, i, raw, nonce, t, json.dumps(rc)))
@@ -58,6 +62,11 @@ class Store:
     def block(self, number):
         row = self.db.execute("SELECT hash, header FROM blocks WHERE number = ?", (number,)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
+
+    def background(self, number):
+        """How many background transactions block number carries after its own."""
+        row = self.db.execute("SELECT count FROM background WHERE number = ?", (number,)).fetchone()
+        return 0 if row is None else row[0]
 
     def number_of(self, digest):
         row = self.db.execute("SELECT number FROM blocks WHERE hash = ?", (digest,)).fetchone()

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from lightmeter_host.runtimes import micropython
 
+from lightmeter_host.errors import BoardError  # the board cannot do what was asked
 from lightmeter_host.paths import PROJECT_ROOT
 RUNNER = Path(__file__).resolve().with_name("board_runner.mjs")
 REPL_RUNNER = Path(__file__).resolve().with_name("board_repl.mjs")
@@ -74,10 +75,6 @@ def read_transcript(path):
                 raise ValueError("%s:%d: not a transcript record" % (path, n))
             records.append((direction, bytes.fromhex(data)))
     return records
-
-
-class BoardError(RuntimeError):
-    """The virtual board cannot do what was asked (already running, not started...)."""
 
 
 class _Wire:
@@ -493,6 +490,26 @@ class VirtualBoard:
         self.stop()
 
 
+def check_root(root):
+    """ValueError (one line) if root's config.json, when there is one, is not a config the device
+    program can start with: a device that cannot read its config stops at start, so say so here
+    (with the firmware's own check) rather than print its traceback and serve a dead board."""
+    import json
+    from lightmeter.device import provision
+    from lightmeter.errors import LightmeterError
+    path = os.path.join(str(root), "config.json")
+    if not os.path.lexists(path):
+        return
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        provision.check_config(json.loads(data.decode("utf-8")))
+    except OSError as e:
+        raise ValueError("cannot read %s: %s" % (path, e.strerror or e))
+    except (ValueError, LightmeterError) as e:
+        raise ValueError("%s is not a device config: %s" % (path, str(e).splitlines()[0] if str(e) else e))
+
+
 def serve(runtime="python", root=None, module="lightmeter.device.app", baud=115200, paths=(), out=None, err=None,
           repl=False, flash_size=None, transcript=None):
     """`lightmeter board virtual`: run a board until SIGINT/SIGTERM; SIGHUP resets it.
@@ -503,6 +520,8 @@ def serve(runtime="python", root=None, module="lightmeter.device.app", baud=1152
     out = out or sys.stdout
     err = err or sys.stderr
     tmp = None
+    if root is not None and not repl and module == "lightmeter.device.app":
+        check_root(root)
     if root is None:
         tmp = tempfile.TemporaryDirectory(prefix="lightmeter-board-")
         root = tmp.name

@@ -38,7 +38,7 @@ def signed_header(suite_name, nodes, number=5, signers=None, weights=None, paren
     h = header.new(number, parent or bytes(range(32)), [n for n, _ in nodes], weights,
                    txs_root=kw.pop("txs_root", b"\x11" * 32),
                    receipts_root=kw.pop("receipts_root", b"\x22" * 32),
-                   state_root=b"\x33" * 32, gas_used=b"21000", timestamp=1700000000000, **kw)
+                   state_root=b"\x33" * 32, gas_used=b"21000", timestamp=kw.pop("timestamp", 1700000000000), **kw)
     digest = h.hash(s)
     if signers is None:
         signers = range(len(nodes))

@@ -1,5 +1,5 @@
 """The device's check of a relay's receipt answer (lightmeter.client.anchor): the happy path
-and each lie a relay or node could tell (proto/link.md, DESIGN.md trust model)."""
+and each lie a relay or node could tell (proto/link.md, docs/light-client.md LC-P3)."""
 
 from lightmeter.chain import abi, merkle, receipt
 from lightmeter.client import anchor, trust as trust_mod

@@ -14,7 +14,7 @@ from lightmeter.device import app, batchapp, devkey, store
 from lightmeter.link import session as L
 from chainmaker import trust_json
 from support import raises
-from test_batch import REGISTRY, S, anchored, nodes
+from test_batch_anchor import REGISTRY, S, anchored, nodes
 from test_store import cleanup, fresh_dir
 from test_sync import drive
 

@@ -57,7 +57,9 @@ def test_published_telegrams_carry_the_crc_we_compute():
     # CRCs computed by others: a match means our CRC is the one meters use
     assert VECTORS["dsmr_parser-v5.txt"]["telegram"].endswith("!6EEE\r\n")
     assert VECTORS["dsmr_parser-sagemcom-t210-d-r.txt"]["telegram"].endswith("!7EF9\r\n")
-    for name in ("dsmr_parser-v5.txt", "dsmr_parser-sagemcom-t210-d-r.txt"):
+    published = [n for n in VECTORS if n.startswith("dsmr_parser-")]
+    assert len(published) == 6
+    for name in published:
         t = dsmr.parse(_vector(name))
         assert t.crc == int(VECTORS[name]["crc"], 16)
 
@@ -100,17 +102,59 @@ def test_the_meters_own_total_comes_first():
     assert dsmr.measurements(dsmr.parse(telegram(lines)))[0] == ("1-0:1.8.0", 10000, -3, "kWh", 0)
 
 
-def test_no_import_register_or_a_wrong_unit_is_invalid():
+def test_no_import_register_or_a_wrong_unit_on_it_is_invalid():
     raises(Invalid, dsmr.measurements, dsmr.parse(telegram(LINES[:4] + ["1-0:1.7.0(00.412*kW)"])))
-    kwh_power = LINES[:4] + ["1-0:1.8.1(1*kWh)", "1-0:1.8.2(1*kWh)", "1-0:1.7.0(00.412*kWh)"]
-    raises(Invalid, dsmr.measurements, dsmr.parse(telegram(kwh_power)))
     raises(Invalid, dsmr.measurements, dsmr.parse(telegram(LINES[:4] + ["1-0:1.8.0(1*m3)"])))
+    raises(Invalid, dsmr.measurements, dsmr.parse(telegram(LINES[:4] + ["1-0:1.8.1(1*kWh)", "1-0:1.8.2(1*m3)"])))
 
 
-def test_gas_needs_a_valid_capture_time():
+def test_a_bad_optional_line_never_loses_the_main_register():
+    for bad in ("1-0:2.7.0(00.412*kWh)", "1-0:32.7.0(230.0*A)", "1-0:2.8.0(1*m3)", "1-0:31.7.0(1,5*A)",
+                "0-2:24.2.1(240315143000W)(12.5*kWh)"):
+        t = dsmr.parse(telegram(LINES + [bad]))
+        ms = dsmr.measurements(t)
+        assert ms[0] == ("1-0:1.8.0", 8479409, -3, "kWh", 0), bad
+        obis = bad[:bad.index("(")]
+        assert obis not in [m[0] for m in ms] and [s[0] for s in t.skipped] == [obis], bad
+
+
+def test_gas_without_a_valid_capture_time_is_left_out():
     for stamp in ("240315143000X", "24031514300W", "241315143000W", "240315246000W", "2403151430000"):
         lines = LINES[:-1] + ["0-1:24.2.1(%s)(02814.733*m3)" % stamp]
-        raises(Malformed, dsmr.measurements, dsmr.parse(telegram(lines)))
+        t = dsmr.parse(telegram(lines))
+        ms = dsmr.measurements(t)
+        assert ms[0][0] == "1-0:1.8.0" and "0-1:24.2.1" not in [m[0] for m in ms]
+        assert t.skipped and t.skipped[0][0] == "0-1:24.2.1" and "time stamp" in t.skipped[0][1]
+
+
+def test_an_unconnected_mbus_channel_keeps_the_reading():
+    # dsmr_parser TELEGRAM_V5_TWO_MBUS: channel 1 sends 0-1:24.2.1(700101010000W)(00000000)
+    t = dsmr.parse(_vector("dsmr_parser-v5-two-mbus.txt"))
+    ms = dsmr.measurements(t)
+    assert ms[0] == ("1-0:1.8.0", 2375582, -3, "kWh", 0)  # 2130.115 + 245.467 kWh
+    assert ms[-1] == ("0-2:24.2.1", 246138, -3, "m3", 0)
+    assert [s[0] for s in t.skipped] == ["0-1:24.2.1"]
+
+
+def test_a_crc_without_leading_zeros_is_read():
+    # dsmr_parser TELEGRAM_UNPADDED_CRC: a Warmtelink heat meter ends "!B9F" (CRC 0x0B9F)
+    t = dsmr.parse(_vector("dsmr_parser-warmtelink-unpadded-crc.txt"))
+    assert t.crc == 0x0B9F and t.header == "NWA-WARMTELINK"
+    assert dsmr.measurements(t) == [("0-1:24.2.1", 240860, -3, "GJ", 0)]  # heat is the main register
+    good = _vector("dsmr_parser-warmtelink-unpadded-crc.txt")
+    raises(Malformed, dsmr.parse, good[:-5] + b"09F\r\n")  # a short CRC with a leading zero
+    raises(Malformed, dsmr.parse, good[:-5] + b"B9E\r\n")  # the wrong value
+    raises(Malformed, dsmr.parse, good[:-5] + b"\r\n")  # no CRC at all
+
+
+def test_belgian_gas_on_24_2_3_is_read():
+    # dsmr_parser TELEGRAM_FLUVIUS_V171(_ALT): Fluvius e-MUCS gas on 0-1:24.2.3
+    for name, gas, when in (("dsmr_parser-fluvius-v171.txt", 112384, "200512134558S"),
+                            ("dsmr_parser-fluvius-v171-alt.txt", 92287, "231102121002W")):
+        t = dsmr.parse(_vector(name))
+        ms = dsmr.measurements(t)
+        assert ("0-1:24.2.3", gas, -3, "m3", 0) in ms and not t.skipped, name
+        assert t.timestamp("0-1:24.2.3") == when
 
 
 def test_a_bad_crc_is_rejected():

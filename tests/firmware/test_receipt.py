@@ -75,9 +75,21 @@ def test_receipt_for_another_block():
     assert not out["valid"] and "block" in out["reason"]
 
 
-def test_missing_proof_is_malformed():
+def test_missing_proof_is_unsupported_before_3_2():
+    # Nodes before v3.2.0 print no proof (docs/fisco-versions.md §2): a clear reason, not a shape error.
     r = rcpt()
     r["result"].pop("txReceiptProof")
+    e = raises(Unsupported, check.check_receipt, r, block2(), trust())
+    assert "proof unavailable from this node (FISCO BCOS < 3.2.0)" in str(e)
+
+
+def test_empty_lists_are_never_proofs():
+    # v3.2.0+ also print "receiptProof": [] (always empty); it is not read, and [] is refused.
+    r = rcpt()
+    r["result"]["receiptProof"] = []
+    r["result"].pop("txReceiptProof")
+    raises(Unsupported, check.check_receipt, r, block2(), trust())
+    r["result"]["txReceiptProof"] = []
     raises(Malformed, check.check_receipt, r, block2(), trust())
 
 
@@ -105,3 +117,32 @@ def test_strict_fields():
     raises(Malformed, receipt.from_json, r)
     r["contractAddress"] = "/apps/wasm"
     raises(Unsupported, receipt.from_json, r)
+
+
+def test_contract_address_v3_0_without_0x():
+    # v3.0.x print the stored form (40 hex, no 0x), v3.1.0+ add 0x; both hash the stored form.
+    r = rcpt()["result"]
+    if not r["contractAddress"]:
+        r["contractAddress"] = "0x" + "82a3c3289a9f234a38aceed3016d1ff0e0f922b3"
+    with0x = receipt.from_json(dict(r))
+    r["contractAddress"] = r["contractAddress"][2:]
+    without = receipt.from_json(r)
+    assert with0x.contract_address == without.contract_address == r["contractAddress"].encode()
+    s = suite.get("sm")
+    assert with0x.hash(s) == without.hash(s)
+    for bad in ("82a3c3289a9f234a38aceed3016d1ff0e0f922b", "0X" + "ab" * 20):
+        r["contractAddress"] = bad
+        try:
+            receipt.from_json(r)
+        except (Malformed, Unsupported):
+            continue
+        raise AssertionError(bad)
+
+
+def test_java_sdk_receipt_v0_log_hash():
+    # FISCO-BCOS/java-sdk ResponseTest.testTransactionReceipt: keccak256 receipt hash, one log
+    # whose address is printed (and hashed) without 0x; "transactionProof": null is no proof.
+    v = load_vector("fisco-java-ecdsa-receipt-v0-log.json")
+    r = receipt.from_json(v["response"])
+    assert r.hash(suite.get("ecdsa")).hex() == v["response"]["result"]["hash"][2:]
+    raises(Unsupported, check.check_receipt, v["response"], block2(), trust())

@@ -215,11 +215,18 @@ def _b(i):
     return i.to_bytes(32, "big")
 
 
-def test_high_s_is_rejected():
+def test_high_s_is_accepted_as_fisco_does():
+    # FISCO's secp256k1Verify recovers the key with libsecp256k1's secp256k1_ecdsa_recover,
+    # which has no low-s rule (bcos-crypto/bcos-crypto/signature/secp256k1/Secp256k1Crypto.cpp
+    # lines 70-98 at v3.16.4): (r, n - s, v ^ 1) is the same key's signature on chain.
     high = R + _b(N - SS) + bytes((V ^ 1,))
-    assert not S.verify(PUB, H1, high)
+    assert S.verify(PUB, H1, high)
+    assert S.verify(S.prepare(PUB), H1, high)
+    assert S.recover(H1, high) == PUB
+    assert not S.verify(PUB, H1, R + _b(N - SS) + bytes((V,)))  # the wrong parity for -R
+    # 64 bytes (no v) follow secp256k1_ecdsa_verify: low s only. Chain data never uses them.
     assert not S.verify(PUB, H1, high[:64])
-    assert raises(Invalid, S.recover, H1, high)
+    assert S.verify(PUB, H1, SIG[:64])
 
 
 def test_r_and_s_out_of_range():
@@ -238,10 +245,45 @@ def test_recovery_id():
         assert S.recover(H1, wrong) != PUB
     except Invalid:
         pass
-    for v in (2, 3, 27, 28, 255):
+    # 2 and 3 are legal (x = r + n); FISCO refuses v > 3 (Secp256k1Crypto.cpp lines 74-80, 141-147).
+    for v in (2, 3):
+        sig = SIG[:64] + bytes((v,))
+        assert not S.verify(PUB, H1, sig)
+        try:
+            assert S.recover(H1, sig) != PUB
+        except Invalid:
+            pass
+    for v in (4, 27, 28, 255):
         sig = SIG[:64] + bytes((v,))
         assert not S.verify(PUB, H1, sig)
         assert raises(Invalid, S.recover, H1, sig)
+
+
+def large_x_signature(h, r=1, s=0x1234567):
+    """(key, signature r||s||v) of h with v in {2, 3}: R has x = r + n (only for r < p - n).
+
+    No signer can aim for such an R (chance ~2**-128 per nonce), but anyone can make a key that
+    verifies one: recover it from a chosen (r, s, v).
+    """
+    while True:
+        for v in (2, 3):
+            if S.r_point(r, v) is not None:
+                sig = _b(r) + _b(s) + bytes((v,))
+                return S.recover(h, sig), sig
+        r += 1
+
+
+def test_recovery_id_2_and_3_name_x_plus_n():
+    key, sig = large_x_signature(H1)
+    r = int.from_bytes(sig[:32], "big")
+    assert S.r_point(r, sig[64])[0] == r + N
+    assert S.verify(key, H1, sig) and S.verify(S.prepare(key), H1, sig)
+    assert not S.verify(key, H1, sig[:64] + bytes((sig[64] - 2,)))  # x = r: another R
+    assert not S.verify(key, H1, sig[:64] + bytes((sig[64] ^ 1,)))
+    # x = r + n must stay below p: no R for r >= p - n.
+    assert S.r_point(P - N, 2) is None and S.r_point(P - N, 3) is None
+    assert raises(Invalid, S.recover, H1, _b(P - N) + _b(5) + b"\x02")
+    assert not S.verify(key, H1, _b(P - N) + _b(5) + b"\x02")
 
 
 def test_wrong_hash_or_key():

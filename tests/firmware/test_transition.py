@@ -6,7 +6,7 @@ receipts from JSON, roots and proofs from lightmeter.chain.merkle.
 
 from lightmeter.chain import abi, merkle, receipt
 from lightmeter.crypto import suite as suite_mod
-from lightmeter.client import transition, trust as trust_mod
+from lightmeter.client import transition, trust as trust_mod, verify
 from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import Invalid
 from chainmaker import sealers, signed_header, trust_json
@@ -305,7 +305,7 @@ def test_skip_needs_the_headers_own_quorum():
     s = suite_mod.get(S)
     tr = make_trust(S, p[:4])
     h = skip_header(p[:7], [0, 1, 2])  # 3 of 7 trusted-heavy, but own quorum is 5
-    e = raises(Invalid, transition.verify_skip, tr, h, s)
+    e = raises(verify.QuorumNotReached, transition.verify_skip, tr, h, s)
     assert "quorum not reached" in str(e)
     h = skip_header(p[:7], [0, 1, 2, 4, 5])
     assert transition.verify_skip(tr, h, s).weight == 5

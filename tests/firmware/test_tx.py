@@ -78,7 +78,7 @@ def test_json_round_trip():
 def test_from_json_is_strict():
     t, _ = _signed("ecdsa")
     js = txm.to_json(t, suite.get("ecdsa"))
-    for k, v in (("nonce", "0x31"), ("nonce", "3"), ("blockLimit", "505"), ("input", "1234"),
+    for k, v in (("nonce", "0x31"), ("nonce", "+3"), ("nonce", "123g"), ("blockLimit", "505"), ("input", "1234"),
                  ("version", -1)):
         bad = dict(js)
         bad[k] = v
@@ -188,3 +188,92 @@ def test_real_transaction_signature_verifies():
     assert addr == s.address(t["signature"][64:])
     t["nonce"] = t["nonce"][:-1] + b"0"
     raises(Invalid, txm.sender, t, s)
+
+
+# -- the nonce as v3.0.0-v3.2.x and v3.3.0+ nodes print it (docs/fisco-versions.md §2) --------
+
+def test_java_sdk_v3_2_decimal_nonce_hash_sender_and_proof():
+    # FISCO-BCOS/java-sdk ResponseTest.testECDSAGetTransactionAndCalculateHash (a v3.2.x node):
+    # the 77-digit decimal nonce is hashed as its digits, `to` with its 0x.
+    v = load_vector("fisco-java-ecdsa-tx-decimal-nonce-proof.json")
+    s = suite.get("ecdsa")
+    res = v["response"]["result"]
+    t = txm.from_json(v["response"])
+    assert t["nonce"] == res["nonce"].encode() and "nonce_readings" not in t  # odd length: no hex reading
+    assert t["to"] == b"0xc8ead4b26b2c6ac14c9fd90d9684c9bc2cc40085"
+    digest = txm.tx_hash(t, s)
+    assert digest == unhex(res["hash"])
+    assert txm.sender(t, s, digest) == unhex(res["from"])
+    items = merkle.from_json(v["response"], "txProof")
+    assert len(items) == 26  # 9 count slots, 8 pairs and one one-child group
+    root = unhex(v["expected_root"])
+    pos = merkle.verify(items, digest, root, s.hash)
+    assert pos == 502
+    got, pos2 = txm.prove(t, s, lambda d: merkle.verify(items, d, root, s.hash))
+    assert got == digest and pos2 == 502
+
+
+def test_nonce_readings():
+    assert txm.nonce_readings("3132") == [b"12", b"3132"]          # both forms: hex first
+    assert txm.nonce_readings("123") == [b"123"]                  # odd: decimal only
+    assert txm.nonce_readings("6e31") == [b"n1"]                   # not digits: hex only
+    assert txm.nonce_readings("") == [b""]
+    assert txm.nonce_readings("0") == [b"0"]
+    assert txm.nonce_readings("07") == [b"\x07"]                   # a leading zero is no u256 print
+    big = str(1 << 256)                                            # 78 digits, above u256
+    assert txm.nonce_readings(big) == [bytes.fromhex(big)]
+    for bad in ("+3", "0x31", "12g", "1" * 79, "ab" * 257, 5):
+        raises(Malformed, txm.nonce_readings, bad)
+
+
+def _printed(js, t, release):
+    """js as a node of release prints it: decimal digits before v3.3.0, hex of the bytes after."""
+    js = dict(js)
+    js["nonce"] = t["nonce"].decode() if release < (3, 3) else t["nonce"].hex()
+    return js
+
+
+def test_ambiguous_nonce_settled_by_proof_both_forms():
+    # "12345678" prints as 12345678 (v3.2) and 3132333435363738 (v3.3+): both are even-length
+    # digit strings, so each JSON reads two ways; only the proof says which was hashed.
+    for name in ("ecdsa", "sm"):
+        s = suite.get(name)
+        txs = [_signed(name, nonce=b"12345678")[0], _signed(name, nonce=b"n1")[0]]
+        blk, trust, leaves = _block_with(name, txs)
+        for release in ((3, 2), (3, 3)):
+            js = _printed(_tx_json(txs[0], name, leaves, 0), txs[0], release)
+            t = txm.from_json(js)
+            assert len(t["nonce_readings"]) == 2
+            out = check.check_tx(js, blk, trust)
+            assert out["valid"] and out["tx_hash"] == "0x" + leaves[0].hex(), (release, out)
+            js.pop("hash")  # without the node's hash field the proof alone decides
+            out = check.check_tx(js, blk, trust)
+            assert out["valid"] and out["index"] == 0, (release, out)
+            t = txm.from_json(js)
+            txm.prove(t, s, lambda d: merkle.verify(merkle.from_json(js, "txProof"), d, unhex(blk["txsRoot"]), s.hash))
+            assert t["nonce"] == b"12345678" and "nonce_readings" not in t
+
+
+def test_ambiguous_nonce_claimed_hash_of_other_reading_refused():
+    name = "ecdsa"
+    s = suite.get(name)
+    t0 = _signed(name, nonce=b"12345678")[0]
+    blk, trust, leaves = _block_with(name, [t0, _signed(name, nonce=b"n1")[0]])
+    js = _printed(_tx_json(t0, name, leaves, 0), t0, (3, 2))
+    other = dict(t0, nonce=bytes.fromhex("12345678"))
+    js["hash"] = "0x" + txm.tx_hash(other, s).hex()  # names the reading that was not hashed
+    out = check.check_tx(js, blk, trust)
+    assert not out["valid"] and "does not contain" in out["reason"], out
+    js["hash"] = "0x" + "11" * 32
+    out = check.check_tx(js, blk, trust)
+    assert not out["valid"] and "hash field" in out["reason"], out
+
+
+def test_prove_hash_by_trusted_digest():
+    s = suite.get("ecdsa")
+    t0 = _signed("ecdsa", nonce=b"12345678")[0]
+    js = _printed(txm.to_json(t0, s), t0, (3, 2))
+    js.pop("hash")
+    t = txm.from_json(js)
+    assert not txm.prove_hash(t, s, b"\x00" * 32) and "nonce_readings" in t
+    assert txm.prove_hash(t, s, txm.tx_hash(t0, s)) and t["nonce"] == b"12345678"

@@ -158,12 +158,18 @@ def test_signature_by_a_non_sealer_rejected():
     assert not out["valid"] and "sealer 2 does not verify" in out["reason"]
 
 
-def test_high_s_signature_rejected():
+def test_high_s_signature_accepted():
+    # Chain data: FISCO's secp256k1Verify recovers with libsecp256k1, which has no low-s rule
+    # (bcos-crypto/bcos-crypto/signature/secp256k1/Secp256k1Crypto.cpp lines 70-98 at v3.16.4).
     nodes, js, t = _built("ecdsa", 4, signers=[0, 1, 2])
     sig = bytes.fromhex(js["signatureList"][0]["signature"][2:])
     s_val = int.from_bytes(sig[32:64], "big")
     flipped = sig[:32] + (N_SECP - s_val).to_bytes(32, "big") + bytes([sig[64] ^ 1])
     js["signatureList"][0]["signature"] = "0x" + flipped.hex()
+    out = check.check_header(js, t)
+    assert out["valid"] and out["signers"] == [0, 1, 2]
+    # ... with v naming the other y it is another key's signature
+    js["signatureList"][0]["signature"] = "0x" + (flipped[:64] + sig[64:]).hex()
     out = check.check_header(js, t)
     assert not out["valid"] and "sealer 0 does not verify" in out["reason"]
 
@@ -191,3 +197,20 @@ def test_verify_header_raises_invalid_directly():
     t = trust_mod.from_json(trust2())
     e = raises(Invalid, verify.verify_header, h, t, suite.get("sm"))
     assert "quorum" in str(e)
+
+
+def test_short_quorum_has_its_own_type():
+    # Callers (the collector's failure kinds) tell a short quorum from a bad header by type.
+    b = block2()
+    b["signatureList"] = b["signatureList"][:2]
+    e = raises(verify.QuorumNotReached, verify.verify_header, header.from_json(b, 64),
+               trust_mod.from_json(trust2()), suite.get("sm"))
+    assert isinstance(e, Invalid) and str(e) == "quorum not reached: signers hold weight 2 of the 3 needed"
+    # A bad signature is not a short quorum, even when the rest would be short too.
+    b = block2()
+    sig = bytearray(bytes.fromhex(b["signatureList"][0]["signature"][2:]))
+    sig[5] ^= 1
+    b["signatureList"][0]["signature"] = "0x" + bytes(sig).hex()
+    e = raises(Invalid, verify.verify_header, header.from_json(b, 64), trust_mod.from_json(trust2()),
+               suite.get("sm"))
+    assert not isinstance(e, verify.QuorumNotReached)

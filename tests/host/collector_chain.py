@@ -47,10 +47,10 @@ def reading_bytes(meter, seq, crypto, value=None, unit="kWh", scale=-3, clock=0,
 
 
 class FleetChain(LyingNode):
-    def __init__(self, crypto="ecdsa", seed=b"collector"):
+    def __init__(self, crypto="ecdsa", seed=b"collector", release=None):
         self.crypto = crypto
         self.suite = suite_mod.get(crypto)
-        self.chain = Chain(crypto=crypto, seed=seed)
+        self.chain = Chain(crypto=crypto, seed=seed, release=release)
         self.genesis = {"chain_id": "chain0", "group_id": "group0", "crypto": crypto,
                         "sealers": [{"node_id": n.hex(), "weight": w} for n, w in self.chain.sealer_list()],
                         "number": 0, "hash": "0x" + self.chain.hashes[0].hex()}
@@ -75,7 +75,9 @@ class FleetChain(LyingNode):
 
     def _tx(self, priv, to, data):
         self.nonce += 1
-        tx = txbuild.make("chain0", "group0", self.chain.height() + 100, "t-%d" % self.nonce, to, data)
+        # nodes before v3.3.0 take a decimal u256 nonce only
+        nonce = str(1000 + self.nonce) if self.chain.release.decimal_nonce else "t-%d" % self.nonce
+        tx = txbuild.make("chain0", "group0", self.chain.height() + 100, nonce, to, data)
         return txbuild.sign(tx, self.crypto, priv)[1]
 
     def record(self, name, seq, data):

@@ -33,7 +33,10 @@ def _mutations(sig):
     yield sig
     yield sig[:64] + bytes([v ^ 1])
     yield sig[:64] + bytes([27 + v])
-    yield r + (N - s).to_bytes(32, "big") + bytes([v ^ 1])  # high s
+    yield r + (N - s).to_bytes(32, "big") + bytes([v ^ 1])  # high s: accepted, as FISCO
+    yield r + (N - s).to_bytes(32, "big") + bytes([v])
+    yield sig[:64] + bytes([v + 2])  # x = r + n
+    yield sig[:64] + bytes([4])
     yield bytes(32) + sig[32:]
     yield sig[:32] + bytes(32) + sig[64:]
     yield N.to_bytes(32, "big") + sig[32:]

@@ -53,3 +53,12 @@ def test_collector_bench_quick_reports_every_path():
     assert out["collector_ingest_per_s"] > 0 and out["collector_ingest_pure_per_s"] > 0
     # PostgreSQL is measured wherever a server can be started (CI installs it); otherwise it says why
     assert out.get("collector_ingest_postgresql_per_s", 0) > 0 or out["collector_postgresql"].startswith("not measured")
+
+
+def test_batch_bench_quick_reports_both_speedups():
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "bench", "--batch", "--quick", "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for k in ("batch_speedup_ecdsa_15_cpython", "batch_speedup_ecdsa_15_micropython"):
+        assert isinstance(out[k], float) and out[k] > 0, k

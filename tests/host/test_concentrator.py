@@ -26,9 +26,7 @@ class Rig:
     """A node in process, a sealer, and n devices on in-process links."""
 
     def __init__(self, tmp_path, n=6, deadline=3):
-        from lightmeter_host.chain import backends
-        backends.install()
-        backends.install_signing()
+        self.native = fleetsim.native().__enter__()
         fleetsim._quiet()
         self.chain = Chain(seed=b"hostile")
         self.rpc = fleetsim.InProcessRpc(self.chain)
@@ -81,6 +79,7 @@ class Rig:
         for c in self.concs:
             c.stop()
         self.sealer.close()
+        self.native.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -130,18 +130,20 @@ def test_secp256k1_verify_agrees_with_python_ecdsa(priv, h, other):
         assert not secp256k1.verify(pub, other, sig)
 
 
+# r small enough that x = r + n is below p, for recovery ids 2 and 3
+small_r = st.integers(1, secp256k1.P - N1 - 1)
+
+
 @SETTINGS
-@given(hashes, st.integers(1, N1 - 1), st.integers(1, N1 - 1), st.integers(0, 1))
+@given(hashes, st.one_of(st.integers(1, N1 - 1), small_r), st.integers(1, N1 - 1), st.integers(0, 3))
 def test_secp256k1_recover_matches_coincurve(h, r, s, v):
+    # FISCO's rule is libsecp256k1's recovery (Secp256k1Crypto.cpp lines 70-98, 138-151 at
+    # v3.16.4): v 0..3, any s in [1, n-1], high s included. coincurve wraps that libsecp256k1.
     sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((v,))
     try:
         theirs = coincurve.PublicKey.from_signature_and_message(sig, h, hasher=None).format(False)[1:]
     except Exception:
         theirs = None
-    if s > secp256k1.HALF_N:
-        with pytest.raises(Invalid):
-            secp256k1.recover(h, sig)
-        return
     try:
         ours = secp256k1.recover(h, sig)
     except Invalid:
@@ -149,6 +151,7 @@ def test_secp256k1_recover_matches_coincurve(h, r, s, v):
     assert ours == theirs
     if ours is not None:
         assert secp256k1.verify(ours, h, sig)
+        assert not secp256k1.verify(ours, h, sig[:64] + bytes((v ^ 1,)))
 
 
 @SETTINGS

@@ -166,7 +166,7 @@ def valid_headers(draw):
     k = draw(st.integers(1, 6))
     ids = sorted(draw(st.lists(st.binary(min_size=64, max_size=64), min_size=k, max_size=k, unique=True)))
     obj = {
-        "version": draw(st.integers(0, 2**31 - 1)), "number": n,
+        "version": draw(st.integers(header.V3_0_0, 2**31 - 1)), "number": n,  # 3.x versions (below: rc)
         "parentInfo": [{"blockNumber": n - 1, "blockHash": "0x" + draw(st.binary(min_size=32, max_size=32)).hex()}],
         "txsRoot": "0x" + draw(st.binary(min_size=32, max_size=32)).hex(),
         "receiptsRoot": "0x" + draw(st.binary(min_size=32, max_size=32)).hex(),

@@ -65,8 +65,6 @@ def assert_head(sim, res, n=BLOCKS):
 
 @pytest.mark.parametrize("runtime", ["python", "micropython"])
 def test_strict_and_skipping_reach_the_head_from_genesis(sim, tmp_path, runtime):
-    if runtime == "micropython" and sim.chain.crypto == "sm":
-        pytest.skip("MicroPython path exercised on the ecdsa chain (time budget)")
     g = write(tmp_path / "genesis.json", sim.genesis)
     out_s, out_k = tmp_path / "strict.json", tmp_path / "skip.json"
     strict = sync_json(sim, g, "--runtime", runtime, "--mode", "strict", "--out", out_s)
@@ -85,8 +83,6 @@ def test_strict_and_skipping_reach_the_head_from_genesis(sim, tmp_path, runtime)
 
 @pytest.mark.parametrize("runtime", ["python", "micropython"])
 def test_from_a_mid_chain_checkpoint(sim, tmp_path, runtime):
-    if runtime == "micropython" and sim.chain.crypto == "sm":
-        pytest.skip("MicroPython path exercised on the ecdsa chain (time budget)")
     mid = checkpoint(sim, tmp_path, 15)
     assert json.load(open(mid))["number"] == 15
     strict = sync_json(sim, mid, "--runtime", runtime)
@@ -138,8 +134,6 @@ def _is_change(t):
 
 @pytest.mark.parametrize("runtime", ["python", "micropython"])
 def test_a_node_hiding_a_set_change_is_caught(sim, tmp_path, runtime):
-    if runtime == "micropython" and sim.chain.crypto == "sm":
-        pytest.skip("MicroPython path exercised on the ecdsa chain (time budget)")
     change_block = sim.made[0][0]
 
     def hide(real, number, only_header=True, only_tx_hash=True):

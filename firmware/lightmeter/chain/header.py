@@ -19,16 +19,24 @@ that one byte string can be read back into exactly one header:
 The genesis header (number 0) hashes empty roots and an empty gasUsed (the
 node never sets them, Ledger.cpp buildGenesisBlock) and carries no signatures:
 it is trusted by hash only.
+
+Header versions (docs/fisco-versions.md §1): 3.x sealers write the chain's
+compatibility version, 0x03000000 (v3.0.0) and up, all hashed as above; a genesis
+header of a chain whose compatibility version is below 3.1.0 keeps version 0.
+Versions 0 to 4 above genesis come from the pre-releases v3.0.0-rc1 to rc4, which
+hash headers by other rules (Tars; rc4: 32-bit integers) and build 16-ary roots:
+they are refused as Unsupported, never checked under the 3.x rule.
 """
 
 from lightmeter.chain import fields
-from lightmeter.errors import Malformed
+from lightmeter.errors import Malformed, Unsupported
 
 MAX_SEALERS = 256
 MAX_TIMESTAMP = (1 << 48) - 1
 MAX_EXTRA = 71
 MAX_GENESIS_EXTRA = 1 << 16
 ZERO32 = bytes(32)
+V3_0_0 = 0x03000000  # the first header version a 3.x release writes
 
 
 class Header:
@@ -80,6 +88,9 @@ def from_json(obj, node_sig_len=None):
     h = Header()
     h.version = fields.integer(g(obj, "version"), "version", 0, fields.INT32_MAX)
     h.number = n = fields.integer(g(obj, "number"), "number")
+    if h.version < V3_0_0 and (n != 0 or h.version != 0):
+        raise Unsupported("pre-release header format (version %d), not supported: FISCO BCOS "
+                          "3.0.0-rc1 to rc4 hash headers by other rules" % h.version)
     h.timestamp = fields.integer(g(obj, "timestamp"), "timestamp", 0, MAX_TIMESTAMP)
 
     parents = fields.array(g(obj, "parentInfo"), "parentInfo", 8)

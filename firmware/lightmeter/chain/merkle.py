@@ -19,7 +19,7 @@ expected position decides, and without one the proof is refused as ambiguous.
 """
 
 from lightmeter.chain import fields
-from lightmeter.errors import Invalid, Malformed
+from lightmeter.errors import Invalid, Malformed, Unsupported
 
 MAX_DEPTH = 32  # 2**32 leaves: far above any block
 _PAD = bytes(28)
@@ -60,11 +60,28 @@ def proof(leaves, index, H):
     return out
 
 
+def from_json(obj, key):
+    """Proof items under key ("txProof", "txReceiptProof") of a getTransaction or
+    getTransactionReceipt result (or response).
+
+    Nodes print these from FISCO BCOS 3.2.0 on, and only when asked with
+    requireProof = true; before, there is nothing to read (Unsupported). The
+    "transactionProof" and "receiptProof" lists they also print are always empty
+    and are never read as proofs.
+    """
+    obj = fields.unwrap(obj)
+    items = obj.get(key)
+    if items is None:
+        raise Unsupported("%s: proof unavailable from this node (FISCO BCOS < 3.2.0), "
+                          "or not asked for (requireProof = true)" % key)
+    return parse_proof(items, key)
+
+
 def parse_proof(items, name="proof"):
     """32-byte items from the JSON list of 64-hex strings (0x tolerated)."""
     fields.array(items, name, 1 + 3 * MAX_DEPTH)
     if not items:
-        raise Malformed("%s: empty" % name)
+        raise Malformed("%s: empty (an empty list is never a proof)" % name)
     return [fields.hexbytes(x, "%s[%d]" % (name, i), 32) for i, x in enumerate(items)]
 
 

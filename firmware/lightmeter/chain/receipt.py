@@ -45,16 +45,19 @@ class Receipt:
 
 
 def _contract_address(value):
-    # The node stores an EVM address as 40 lowercase hex digits and prints it
-    # with 0x; "" when the transaction deployed nothing.
+    # The node stores an EVM address as 40 lowercase hex digits and hashes that;
+    # v3.1.0+ print it with 0x, v3.0.x as stored (docs/fisco-versions.md §2);
+    # "" when the transaction deployed nothing.
     if value == "":
         return b""
-    if not isinstance(value, str) or len(value) != 42 or value[:2] != "0x":
-        raise Unsupported("contractAddress: only EVM addresses (0x + 40 hex) are handled")
-    body = value[2:]
+    if not isinstance(value, str):
+        raise Malformed("contractAddress: expected a string")
+    body = value[2:] if value[:2] == "0x" else value
+    if len(body) != 40:
+        raise Unsupported("contractAddress: only EVM addresses (40 hex, 0x optional) are handled")
     if body != body.lower():
         raise Malformed("contractAddress: expected lowercase hex")
-    fields.hexbytes(body, "contractAddress", 20)
+    fields.hexbytes(body, "contractAddress", 20, False)
     return body.encode()
 
 

@@ -7,15 +7,15 @@ receipt, recomputed from its fields, must prove into receiptsRoot and the
 device's own transaction hash into txsRoot, at the same position (a receipt
 does not name its transaction, so the position is what binds them); the
 transaction must have succeeded and MeterRegistry must have logged this
-device's reading with this sequence number.
+device's reading with this sequence number. This is rule LC-P3 of
+docs/light-client.md (with LC-H1..LC-Q4, LC-P1 and LC-P2).
 """
 
 from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain.meter_registry import READING_EVENT
 from lightmeter.client import verify
 from lightmeter.link import wire
 from lightmeter.errors import Invalid, Malformed
-
-READING_EVENT = "Reading(address,uint64,bytes)"
 
 
 def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
@@ -24,7 +24,25 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     registry and device are 20-byte addresses. Returns the verified header (its
     number and timestamp are then trustworthy). Raises Invalid or Malformed.
     """
-    hdr, rcpt = verify_receipt_answer(answer, tx_hash, trust, suite)
+    return verify_proofs(answer, verified_header(answer, trust, suite), tx_hash, suite, registry, device, seq)
+
+
+def verified_header(answer, trust, suite):
+    """The header of a `receipt` answer, once it has a quorum of trust's sealers."""
+    if not isinstance(answer, dict):
+        raise Malformed("receipt answer: expected a map")
+    for k in (0, 1, 2, 3):
+        if k not in answer:
+            raise Malformed("receipt answer: field %d missing" % k)
+    hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
+    verify.verify_header(hdr, trust, suite)
+    return hdr
+
+
+def verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq):
+    """The rest of verify_anchor, for a header hdr already verified (by verify_header, or by a
+    skipping step to it): the proofs and the reading's log. Returns hdr."""
+    rcpt = proven_receipt(answer, hdr, tx_hash, suite)
     topic = abi.event_topic(READING_EVENT, suite.hash)
     want = (topic, bytes(12) + device, seq.to_bytes(32, "big"))
     reg = registry.hex().encode()
@@ -34,20 +52,14 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     raise Invalid("MeterRegistry did not log this reading")
 
 
-def verify_receipt_answer(answer, tx_hash, trust, suite):
-    """The part of the check that is the same for every transaction: (header, Receipt) once the
-    header has a quorum, tx_hash proves into txsRoot and the receipt into receiptsRoot at the
-    same position, and the transaction succeeded. The caller then reads the receipt's logs."""
-    if not isinstance(answer, dict):
-        raise Malformed("receipt answer: expected a map")
-    for k in (0, 1, 2, 3):
-        if k not in answer:
-            raise Malformed("receipt answer: field %d missing" % k)
-    hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
-    verify.verify_header(hdr, trust, suite)
+def proven_receipt(answer, hdr, tx_hash, suite):
+    """The part of the check that is the same for every transaction (a reading's, a batch's,
+    client/batch.py): tx_hash proves into hdr's txsRoot and the answer's receipt into its
+    receiptsRoot at the same position, and the transaction succeeded. Returns the Receipt, whose
+    logs the caller reads."""
     rcpt = receipt_mod.from_json(wire.receipt_from_wire(answer[0]))
     pos_t = merkle.verify(merkle.check_items(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
     _, pos_r = verify.verify_receipt(rcpt, merkle.check_items(answer[1], "receipt proof"), hdr, suite, pos_t)
     if pos_r != pos_t:
         raise Invalid("the receipt is not this transaction's (positions %d and %d)" % (pos_r, pos_t))
-    return hdr, rcpt
+    return rcpt

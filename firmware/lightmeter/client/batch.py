@@ -18,13 +18,13 @@ whose `kind` says which link of the chain broke, or Malformed for an answer of t
 """
 
 from lightmeter.chain import abi, batchtree, tx as txm
+from lightmeter.chain.meter_registry import BATCH_EVENT, RECORD_BATCH
 from lightmeter.client import anchor
 from lightmeter.link import cbor, wire
 from lightmeter.errors import Invalid, Malformed
 
 PURPOSE = "lightmeter/reading/1"
-BATCH_CALL = "recordBatch(bytes32,uint32)"
-BATCH_EVENT = "Batch(address,bytes32,uint32)"
+BATCH_CALL = RECORD_BATCH
 MAX_ITEM = 1024  # bytes of one signed reading (a reading is at most 512, a signature 128)
 
 # Rejected.kind: which check a concentrator's answer failed
@@ -114,7 +114,8 @@ def verify_batch_anchor(answer, item, trust, suite, registry):
         raise Rejected(PATH, str(e))
     tx_hash = txm.tx_hash(tx, suite)
     try:
-        hdr, rcpt = anchor.verify_receipt_answer(answer[4], tx_hash, trust, suite)
+        hdr = anchor.verified_header(answer[4], trust, suite)
+        rcpt = anchor.proven_receipt(answer[4], hdr, tx_hash, suite)
     except Invalid as e:
         raise Rejected(CHAIN, str(e))
     topic = abi.event_topic(BATCH_EVENT, suite.hash)

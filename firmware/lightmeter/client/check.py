@@ -10,7 +10,7 @@ from lightmeter.chain import fields, header as header_mod, merkle, receipt as re
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import trust as trust_mod, verify
 from lightmeter.chain import tx as tx_mod
-from lightmeter.errors import Invalid, Malformed
+from lightmeter.errors import Invalid
 
 
 _hex = fields.hex0x
@@ -43,10 +43,7 @@ def check_header(block, trust_obj):
 
 
 def _proof(obj, key):
-    obj = obj.get("result", obj) if "jsonrpc" in obj else obj
-    if key not in obj:
-        raise Malformed("missing field %r (ask the node with requireProof = true)" % key)
-    return merkle.parse_proof(obj[key], key)
+    return merkle.from_json(obj, key)
 
 
 def _item_report(hdr, trust, suite, key, digest, check_item):
@@ -82,7 +79,7 @@ def check_tx(tx_obj, block, trust_obj):
     items = _proof(tx_obj, "txProof")
 
     def item():
-        _, sender, pos = verify.verify_tx(tx, items, hdr, trust, suite)
-        return {"sender": _hex(sender), "index": pos}
+        digest, sender, pos = verify.verify_tx(tx, items, hdr, trust, suite)
+        return {"tx_hash": _hex(digest), "sender": _hex(sender), "index": pos}
 
-    return _item_report(hdr, trust, suite, "tx_hash", tx_mod.tx_hash(tx, suite), item)
+    return _item_report(hdr, trust, suite, "tx_hash", tx_mod.likely_hash(tx, suite), item)

@@ -1,4 +1,4 @@
-"""Moving the trusted sealer set forward (DESIGN.md, trust model point 4).
+"""Moving the trusted sealer set forward (docs/light-client.md: LC-T1, LC-T2; skipping).
 
 A checkpoint (trust.Trust) holds `number`, `hash` and `sealers`. Here the
 sealers of a checkpoint are the set that signs the blocks AFTER `number`:
@@ -29,7 +29,7 @@ bisect: try a header between the checkpoint and the target.
 from lightmeter.chain import abi, fields
 from lightmeter.client import verify
 from lightmeter.errors import Invalid, LightmeterError
-from lightmeter.client.trust import Trust, quorum
+from lightmeter.client.trust import Trust
 
 # The consensus precompile as the "to" field of a transaction carries it (hex, no 0x).
 CONSENSUS_ADDRESS = b"0000000000000000000000000000000000001003"
@@ -48,8 +48,9 @@ class TooLittleOverlap(Invalid):
     """verify_skip: the trusted set does not vouch for the header (bisect: try a nearer one)."""
 
 
-def _copy(trust, sealers, number, digest):
+def _copy(trust, sealers, number, digest, timestamp=None):
     t = Trust()
+    t.timestamp = timestamp
     t.chain_id = trust.chain_id
     t.group_id = trust.group_id
     t.crypto = trust.crypto
@@ -61,18 +62,11 @@ def _copy(trust, sealers, number, digest):
 
 def header_set_matches(trust, header):
     """True if header's sealerList and weights are exactly trust.sealers."""
-    sealers = trust.sealers
-    if len(header.sealer_list) != len(sealers) or len(header.weights) != len(sealers):
-        return False
-    for i in range(len(sealers)):
-        node, w = sealers[i]
-        if header.sealer_list[i] != node or header.weights[i] != w:
-            return False
-    return True
+    return verify.set_mismatch(header, trust.sealers) is None
 
 
 def decode_change(data, suite):
-    """(method, node id bytes, weight or None) of consensus-precompile call data."""
+    """(method, node id bytes, weight or None) of consensus-precompile call data (LC-T1)."""
     sel = bytes(data[:4])
     for sig, name, types in METHODS:
         if abi.selector(sig, suite.hash) == sel:
@@ -114,7 +108,10 @@ def apply_change(sealers, change):
 
 
 def proven_change(trust, header, item, suite):
-    """(position, decoded change) of one (tx, tx proof, receipt, receipt proof) of header."""
+    """(position, decoded change) of one (tx, tx proof, receipt, receipt proof) of header.
+
+    LC-T1: the transaction and its successful receipt proven at one position (LC-P1, LC-P2).
+    """
     if len(item) != 4:
         raise Invalid("a change is (tx, tx proof, receipt, receipt proof)")
     tx, tx_proof, rcpt, rcpt_proof = item
@@ -131,7 +128,7 @@ def apply_set_changes(trust, header, changes, suite):
     """The checkpoint after header N (accepted under trust) and its proven set changes.
 
     changes: [(tx dict, tx proof items, Receipt, receipt proof items)] in block
-    order. Returns a new Trust: number N, hash of N, sealers the set for N + 1.
+    order. Returns a new Trust: number N, hash of N, sealers the set for N + 1 (LC-T1).
     """
     if not header_set_matches(trust, header):
         raise Invalid("the header's sealer set is not the trusted set; verify it under this trust first")
@@ -153,7 +150,7 @@ def apply_set_changes(trust, header, changes, suite):
         sealers = apply_change(sealers, change)
         if not sealers:
             raise Invalid("change %d leaves no sealer" % i)
-    return _copy(trust, sealers, header.number, digest)
+    return _copy(trust, sealers, header.number, digest, header.timestamp)
 
 
 class SkipCheck:
@@ -187,13 +184,7 @@ def verify_skip(trusted, header, suite):
         own.append((header.sealer_list[i], header.weights[i]))
 
     # (a) first, as it needs no signature check: overlap with the trusted set.
-    seen = []
-    for idx, _ in header.signatures:
-        if idx >= n:
-            raise Invalid("signature by unknown sealer index %d" % idx)
-        if idx in seen:
-            raise Invalid("sealer index %d signs twice" % idx)
-        seen.append(idx)
+    seen = verify.signer_indices(header, n)
     total = trusted.total_weight()
     tw = 0
     for idx in seen:
@@ -206,13 +197,7 @@ def verify_skip(trusted, header, suite):
         raise TooLittleOverlap("trusted signers hold %d of total %d, need more than a third" % (tw, total))
 
     # (b) the header's own quorum, every signature checked.
-    signers, weight = verify.check_signatures(header, digest, own, suite)
-    own_total = 0
-    for _, w in own:
-        own_total += w
-    q = quorum(own_total)
-    if weight < q:
-        raise Invalid("quorum not reached: signers hold weight %d of the %d needed" % (weight, q))
+    signers, weight, q = verify.check_quorum(header, digest, own, suite)
     res = SkipCheck()
     res.number = header.number
     res.hash = digest
@@ -221,12 +206,12 @@ def verify_skip(trusted, header, suite):
     res.quorum = q
     res.trusted_weight = tw
     res.trusted_total = total
-    res.trust = _copy(trusted, own, header.number, digest)
+    res.trust = _copy(trusted, own, header.number, digest, header.timestamp)
     return res
 
 
 def verify_next(trust, header, suite):
-    """Strict step: header is number trust.number + 1, links to trust.hash, verifies under trust."""
+    """Strict step: header is number trust.number + 1, links to trust.hash, verifies under trust (LC-T2)."""
     if trust.number is None or header.number != trust.number + 1:
         raise Invalid("header %d does not follow the checkpoint" % header.number)
     if header.parents[0][1] != trust.hash:

@@ -4,7 +4,8 @@ TRUST.json (documented in proto/trust.md):
 
     {"chain_id": "chain0", "group_id": "group0", "crypto": "sm" | "ecdsa",
      "sealers": [{"node_id": "<128 hex, 0x optional>", "weight": 1}, ...],
-     "number": N, "hash": "0x..."}            # number/hash optional
+     "number": N, "hash": "0x...",            # number/hash optional
+     "timestamp": T}                          # optional: header N's timestamp, ms
 
 Sealers are kept sorted by node id, the order FISCO BCOS uses in headers
 (ConsensusConfig sorts the consensus list by node id), so index i of a
@@ -19,9 +20,17 @@ MAX_SEALERS = 256
 
 
 class Trust:
-    """A decoded checkpoint; sealers is [(node_id bytes, weight)] sorted by node id."""
+    """A decoded checkpoint; sealers is [(node_id bytes, weight)] sorted by node id.
 
-    __slots__ = ("chain_id", "group_id", "crypto", "sealers", "number", "hash")
+    timestamp is the timestamp (ms) of header `number` when known: the trusting period of
+    skipping sync counts from it (lightmeter.client.sync.check_fresh)."""
+
+    __slots__ = ("chain_id", "group_id", "crypto", "sealers", "number", "hash", "timestamp")
+
+    def __init__(self):
+        self.number = None
+        self.hash = None
+        self.timestamp = None
 
     def total_weight(self):
         t = 0
@@ -38,6 +47,8 @@ class Trust:
             d["number"] = self.number
         if self.hash is not None:
             d["hash"] = fields.hex0x(self.hash)
+        if self.timestamp is not None and self.number is not None:
+            d["timestamp"] = self.timestamp
         return d
 
 
@@ -80,4 +91,8 @@ def from_json(obj):
     t.hash = None if h is None else fields.hexbytes(h, "trust.hash", 32)
     if t.hash is not None and t.number is None:
         raise Malformed("trust.hash needs trust.number")
+    ts = obj.get("timestamp")
+    t.timestamp = None if ts is None else fields.integer(ts, "trust.timestamp", 0, (1 << 48) - 1)
+    if t.timestamp is not None and t.hash is None:
+        raise Malformed("trust.timestamp needs trust.number and trust.hash")
     return t

@@ -5,7 +5,8 @@ Nothing a node sends is believed: hashes are recomputed from fields, a header
 needs signatures of distinct sealers of the trusted set reaching the PBFT
 quorum, and a transaction or receipt needs a Merkle proof into the header's
 roots. Each failure raises Invalid with the reason; malformed input has already
-been refused by the decoders (Malformed).
+been refused by the decoders (Malformed). The rules and their ids (LC-...) are
+in docs/light-client.md.
 """
 
 from lightmeter.chain import merkle, tx as tx_mod
@@ -13,6 +14,15 @@ from lightmeter.errors import Invalid
 from lightmeter.client.trust import quorum
 
 BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 1000]
+# Signatures per batch check (LC-S3); 1: every signature checked on its own, one at a time.
+# A batch's tables stay in memory until its check ends: on the 32-bit port each signature in a
+# batch adds ~15 KiB to the heap the device cycle needs (bench/RESULTS.md), while the saving
+# needs about 5 a batch (1.4x on 15). A device with the heap to spare may raise it.
+BATCH_SIZE = 1
+
+
+class QuorumNotReached(Invalid):
+    """The header's signatures verify but their signers do not hold the quorum's weight."""
 
 
 class HeaderCheck:
@@ -22,8 +32,12 @@ class HeaderCheck:
 
 
 def verify_header(header, trust, suite):
-    """Verify header against trust; returns a HeaderCheck or raises Invalid."""
-    digest = header.hash(suite)
+    """Verify header against trust; returns a HeaderCheck or raises Invalid.
+
+    LC-H1 (hash recomputed), LC-H2, LC-C2 (the checkpoint's own height, genesis),
+    LC-H3 (the trusted set), then LC-Q1..LC-Q4 (`check_quorum`).
+    """
+    digest = header.hash(suite)  # LC-H1, LC-H2: the hash of the fields, whatever the version
     if header.claimed_hash is not None and header.claimed_hash != digest:
         raise Invalid("the header's hash field does not match its fields")
     res = HeaderCheck()
@@ -33,7 +47,7 @@ def verify_header(header, trust, suite):
     res.weight = 0
     total = trust.total_weight()
     res.quorum = quorum(total)
-    if trust.number is not None and header.number == trust.number:
+    if trust.number is not None and header.number == trust.number:  # LC-C2
         if digest != trust.hash:
             raise Invalid("conflicts with the trusted header at height %d" % header.number)
         if header.number == 0:
@@ -41,38 +55,76 @@ def verify_header(header, trust, suite):
     if header.number == 0:
         raise Invalid("a genesis header carries no signatures; it is trusted only by its hash")
 
-    # The sealer list and weights are hashed, so they must be exactly the
-    # trusted set; a different set needs a proven set change first.
-    sealers = trust.sealers
-    if len(header.sealer_list) != len(sealers):
-        raise Invalid("sealer list has %d nodes, the trusted set %d" % (len(header.sealer_list), len(sealers)))
-    for i, (node, w) in enumerate(sealers):
-        if header.sealer_list[i] != node:
-            raise Invalid("sealer %d is not the trusted node at that index" % i)
-        if header.weights[i] != w:
-            raise Invalid("sealer %d has weight %d, trusted %d" % (i, header.weights[i], w))
-
-    res.signers, res.weight = check_signatures(header, digest, sealers, suite)
-    if res.weight < res.quorum:
-        raise Invalid("quorum not reached: signers hold weight %d of the %d needed" % (res.weight, res.quorum))
+    # LC-H3: the sealer list and weights are hashed, so they must be exactly the
+    # trusted set; a different set needs a proven set change first (LC-T1).
+    reason = set_mismatch(header, trust.sealers)
+    if reason is not None:
+        raise Invalid(reason)
+    res.signers, res.weight, _ = check_quorum(header, digest, trust.sealers, suite)
     return res
+
+
+def set_mismatch(header, sealers):
+    """Why header's sealerList and weights are not exactly sealers [(node id, weight)], or None (LC-H3)."""
+    n = len(sealers)
+    if len(header.sealer_list) != n:
+        return "sealer list has %d nodes, the trusted set %d" % (len(header.sealer_list), n)
+    if len(header.weights) != n:
+        return "weight list has %d entries, the trusted set %d" % (len(header.weights), n)
+    for i in range(n):
+        node, w = sealers[i]
+        if header.sealer_list[i] != node:
+            return "sealer %d is not the trusted node at that index" % i
+        if header.weights[i] != w:
+            return "sealer %d has weight %d, trusted %d" % (i, header.weights[i], w)
+    return None
+
+
+def signer_indices(header, count):
+    """The sealer indices of header's signature list, in order; Invalid unless each is
+    below count and named once (LC-Q3)."""
+    seen = []
+    for idx, _ in header.signatures:
+        if idx >= count:
+            raise Invalid("signature by unknown sealer index %d" % idx)
+        if idx in seen:
+            raise Invalid("sealer index %d signs twice" % idx)
+        seen.append(idx)
+    return seen
+
+
+def total_weight(sealers):
+    """Sum of the weights of sealers [(node id, weight)]."""
+    t = 0
+    for _, w in sealers:
+        t += w
+    return t
 
 
 def check_signatures(header, digest, sealers, suite):
     """Who signed digest among sealers [(node id, weight)]: (indices, their weight).
 
     A signature list is refused as a whole (Invalid) if it names an index outside
-    sealers, names an index twice, or carries a signature that does not verify.
-    The quorum is the caller's to check.
+    sealers, names an index twice (LC-Q3), or carries a signature that does not
+    verify (LC-Q4; signature rules LC-S1, LC-S2). The quorum is the caller's to
+    check (`check_quorum`).
     """
     # Structure first (cheap), signatures after.
-    seen = []
-    for idx, _ in header.signatures:
-        if idx >= len(sealers):
-            raise Invalid("signature by unknown sealer index %d" % idx)
-        if idx in seen:
-            raise Invalid("sealer index %d signs twice" % idx)
-        seen.append(idx)
+    signer_indices(header, len(sealers))
+    if BATCH_SIZE > 1 and len(header.signatures) > 1 and suite.name == "ecdsa":
+        # LC-S3: one randomized check of them all (crypto/batch.py), which accepts exactly what
+        # the single checks accept; if it fails, the single checks below name the bad signer.
+        from lightmeter.crypto import batch
+
+        # In groups of BATCH_SIZE, to bound the memory: a batch holds its keys' and R's tables.
+        sigs = header.signatures
+        ok = suite.verify is batch.secp256k1.verify
+        i = 0
+        while ok and i < len(sigs):
+            ok = batch.verify_same_hash(digest, [(sealers[idx][0], sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
+            i += BATCH_SIZE
+        if ok:
+            return [idx for idx, _ in sigs], total_weight([sealers[idx] for idx, _ in sigs])
     signers = []
     weight = 0
     for idx, sig in header.signatures:
@@ -84,8 +136,21 @@ def check_signatures(header, digest, sealers, suite):
     return signers, weight
 
 
+def check_quorum(header, digest, sealers, suite):
+    """(signers, weight, quorum) of header's signatures under sealers, every signature checked.
+
+    Invalid as `check_signatures`; QuorumNotReached if the signers' weight is
+    below quorum(total weight of sealers) (LC-Q1, LC-Q2).
+    """
+    signers, weight = check_signatures(header, digest, sealers, suite)
+    q = quorum(total_weight(sealers))
+    if weight < q:
+        raise QuorumNotReached("quorum not reached: signers hold weight %d of the %d needed" % (weight, q))
+    return signers, weight, q
+
+
 def verify_tx(tx, proof_items, header, trust, suite):
-    """Check tx is signed, belongs to the trusted chain and group, and is in header.
+    """Check tx is signed, belongs to the trusted chain and group, and is in header (LC-P1).
 
     header must already be verified. Returns (tx hash, sender address, position).
     """
@@ -93,21 +158,23 @@ def verify_tx(tx, proof_items, header, trust, suite):
         raise Invalid("transaction is for chain %r, trusted chain is %r" % (tx["chainID"].decode(), trust.chain_id))
     if tx["groupID"] != trust.group_id.encode():
         raise Invalid("transaction is for group %r, trusted group is %r" % (tx["groupID"].decode(), trust.group_id))
-    digest = tx_mod.tx_hash(tx, suite)
-    if tx.get("claimed_hash") is not None and tx["claimed_hash"] != digest:
-        raise Invalid("the transaction's hash field does not match its fields")
+    if tx.get("claimed_hash") is not None:
+        if all(d != tx["claimed_hash"] for _, d in tx_mod.hashes(tx, suite)):
+            raise Invalid("the transaction's hash field does not match its fields")
     n = header.number
     if not n <= tx["blockLimit"] < n + BLOCK_LIMIT_WINDOW:
         raise Invalid("blockLimit %d cannot be in block %d" % (tx["blockLimit"], n))
+    # The proof, not the JSON, decides which reading of the nonce was hashed (chain/tx.py).
+    digest, position = tx_mod.prove(
+        tx, suite, lambda d: merkle.verify(proof_items, d, header.txs_root, suite.hash))
     sender = tx_mod.sender(tx, suite, digest)
     if tx.get("claimed_from") is not None and tx["claimed_from"] != sender:
         raise Invalid("the transaction's from field is not the signer")
-    position = merkle.verify(proof_items, digest, header.txs_root, suite.hash)
     return digest, sender, position
 
 
 def verify_receipt(rcpt, proof_items, header, suite, index=None):
-    """Check rcpt is in header (already verified) and succeeded.
+    """Check rcpt is in header (already verified) and succeeded (LC-P2).
 
     Returns (receipt hash, position). The position binds the receipt to the
     transaction at the same position of txsRoot: pass that position as index

@@ -25,13 +25,14 @@ Speed (the hot path is verifying the PBFT signatures of every block header):
   256-bit scalar into two halves of ~128 bits, halving the doublings; on
   SM2 a table of 2**128*G does the same for the generator's part.
 
-Generator tables, built on first use and kept (MicroPython heap: 48 bytes an
-integer stored compactly, 4 bytes a list slot):
-- `G_WINDOW` = 8: the 64 odd multiples G, 3G, ..., 127G as affine (x, y),
-  plus beta*x on secp256k1: 192 integers, about 10 KB (secp256k1), or 128
-  integers, about 6.7 KB (SM2);
-- SM2 only, once something signs or computes a public key (or verifies with
-  a `PublicKey`): the same for 2**128*G, about 6.7 KB more;
+Generator tables (`G_WINDOW` = 8: the 64 odd multiples G, 3G, ..., 127G as
+affine (x, y), plus beta*x on secp256k1; SM2 also the same for 2**128*G, to
+sign) ship precomputed as `bytes` constants (gtab_*.py, `Curve.preset`,
+columns of 32-byte integers read by `Packed`): in flash when the firmware is
+frozen, 6 KB (secp256k1) or 8 KB (SM2) in RAM when loaded from .mpy, where
+the integers built on first use took about 10 KB (secp256k1) or 6.7 KB a
+table (SM2). Other tables are built on first use and kept (MicroPython heap:
+48 bytes an integer stored compactly, 4 bytes a list slot):
 - a `PublicKey` with more parts than that (a host-side speed-up) adds one
   such table per extra part, shared by all keys with as many parts.
 
@@ -129,6 +130,27 @@ def wnaf(k, w):
     return pos, dig
 
 
+class Packed:
+    """A table column kept as bytes: entry j is the big-endian integer at bytes 32*j .. 32*j + 31.
+
+    Generator tables ship precomputed in this form (gtab_*.py): a `bytes` constant stays in
+    flash when the modules are frozen, and takes 32 bytes an entry in RAM when they are not
+    (an integer takes 48 or more); each lookup makes one short-lived integer.
+    """
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self):
+        return len(self.data) >> 5
+
+    def __getitem__(self, j):
+        if j < 0:
+            j += len(self.data) >> 5
+        o = j << 5
+        return int.from_bytes(self.data[o:o + 32], "big")
+
+
 def _compact(xs):
     # Fresh integers with 256-bit digit buffers. On MicroPython a reduced
     # product keeps the buffer of the unreduced one (96-128 bytes, not 48).
@@ -161,7 +183,7 @@ class Curve:
             self._g2 = ((-b1 << 384) + (n >> 1)) // n
         if not self.on_curve(gx, gy):
             raise Malformed("generator is not on the curve")
-        self._gts = {}  # generator tables by number of parts, built on first use
+        self._gts = {}  # generator tables by number of parts, built on first use (or `preset`)
 
     # -- encoding ------------------------------------------------------------
 
@@ -362,6 +384,18 @@ class Curve:
         bits = 129 if self.glv is not None else 256
         return (bits + parts - 1) // parts
 
+    def preset(self, columns):
+        """Take the generator tables (width G_WINDOW) for 1, 2, ... parts from packed columns.
+
+        columns: one (xs, ys, bxs) of bytes per part, bxs None off GLV curves, in the order
+        `g_tables` builds them (G, then 2**shift(parts) * G, ...); see gtab_*.py.
+        """
+        t = []
+        for xs, ys, bxs in columns:
+            t.append((G_WINDOW, Packed(xs), Packed(ys), None if bxs is None else Packed(bxs)))
+        self._gts[1] = t[:1]
+        self._gts[len(t)] = t
+
     def g_tables(self, parts):
         """The generator's tables (width G_WINDOW) for parts, built on first use and kept."""
         t = self._gts.get(parts)
@@ -426,30 +460,30 @@ class Curve:
         k may be negative; each table must hold 2**(w-2) entries.
         """
         p = self.p
-        # Scatter the nonzero wNAF digits into per-bit lists of affine points.
+        # Scatter the nonzero wNAF digits into per-bit lists of small integers,
+        # term index << 10 | digit + 512 (|digit| < 2**(w-1) <= 256): no heap
+        # object per digit; the table entry is looked up when it is added.
         events = {}
         top = -1
-        for k, w, xs, ys in terms:
+        cols = []
+        for t in range(len(terms)):
+            k, w, xs, ys = terms[t]
             neg = k < 0
             if neg:
                 k = -k
+            cols.append((xs, ys, neg))
             pos, dig = wnaf(k, w)
+            code = (t << 10) + 512
             for i in range(len(pos)):
-                d = dig[i]
                 b = pos[i]
-                if d < 0:
-                    j = -d >> 1
-                    pt = (xs[j], ys[j] if neg else p - ys[j])
-                else:
-                    j = d >> 1
-                    pt = (xs[j], p - ys[j] if neg else ys[j])
                 e = events.get(b)
                 if e is None:
-                    events[b] = [pt]
+                    events[b] = [code + dig[i]]
                 else:
-                    e.append(pt)
+                    e.append(code + dig[i])
                 if b > top:
                     top = b
+            pos = dig = None
         kind = self.kind
         a = self.a
         X = Y = Z = 0
@@ -473,7 +507,17 @@ class Curve:
             e = get(i)
             if e is None:
                 continue
-            for x2, y2 in e:
+            for c in e:
+                xs, ys, neg = cols[c >> 10]
+                d = (c & 1023) - 512
+                if d < 0:
+                    j = -d >> 1
+                    x2 = xs[j]
+                    y2 = ys[j] if neg else p - ys[j]
+                else:
+                    j = d >> 1
+                    x2 = xs[j]
+                    y2 = p - ys[j] if neg else ys[j]
                 if not Z:
                     X = x2
                     Y = y2

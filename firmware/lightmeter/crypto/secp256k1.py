@@ -2,10 +2,22 @@
 
 Keys and signatures in FISCO's layouts: a public key (node ID) is 64 bytes
 x || y without the 0x04 prefix; a signature is 65 bytes r || s || v with v the
-recovery id 0 or 1 (FISCO rejects 27/28). The signed value is a 32-byte hash
-used as it is (no prefix, no rehash). Signatures are low-s, with deterministic
-RFC 6979 nonces, as libsecp256k1's secp256k1_ecdsa_sign_recoverable makes them,
-so `sign` and libsecp256k1 agree byte for byte.
+recovery id. The signed value is a 32-byte hash used as it is (no prefix, no
+rehash).
+
+Two rules, one for what we make and one for what we accept:
+- `sign` makes low-s signatures with v in {0, 1} and deterministic RFC 6979
+  nonces, as libsecp256k1's secp256k1_ecdsa_sign_recoverable makes them, so
+  `sign` and libsecp256k1 agree byte for byte.
+- `verify` and `recover` of a 65-byte signature accept exactly what a FISCO
+  BCOS node accepts (secp256k1Verify and secp256k1Recover,
+  bcos-crypto/bcos-crypto/signature/secp256k1/Secp256k1Crypto.cpp lines 70-98
+  and 138-151 at v3.16.4; docs/light-client.md rule LC-S1): v in 0..3, r and s
+  in [1, n-1], high s accepted (libsecp256k1's recovery has no low-s rule),
+  and the key is the one recovered from R = the point with x = r + (v >> 1)*n
+  and y of parity v & 1. A 64-byte r || s (no v) is checked as
+  libsecp256k1's secp256k1_ecdsa_verify does, low s only; chain data never
+  uses it.
 
 Curve: SEC 2 v2 (2010), section 2.4.1. Endomorphism: beta and lambda are the
 cube roots of unity mod p and mod n that pair up (lambda*G = (beta*Gx, Gy));
@@ -13,7 +25,7 @@ the lattice basis comes from the extended Euclidean algorithm on (n, lambda)
 (GLV, CRYPTO 2001, section 4). tests/firmware/test_secp256k1.py checks both.
 """
 
-from lightmeter.crypto import ec, rfc6979
+from lightmeter.crypto import ec, gtab_secp256k1, rfc6979
 from lightmeter.errors import Invalid, Malformed
 
 P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
@@ -22,7 +34,7 @@ B = 7
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 GX = 0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798
 GY = 0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8
-HALF_N = N >> 1  # s must be <= HALF_N (low-s)
+HALF_N = N >> 1  # signing makes s <= HALF_N (low s); 64-byte verify demands it
 
 # lambda*(x, y) = (BETA*x, y); LAMBDA^3 = 1 mod N, BETA^3 = 1 mod P.
 BETA = 0x7AE96A2B657C07106E64479EAC3434E99CF0497512F58995C1396C28719501EE
@@ -34,6 +46,7 @@ A2 = 0x114CA50F7A8E2F3F657C1108D9D44CFD8
 B2 = A1
 
 CURVE = ec.Curve("secp256k1", P, A, B, N, GX, GY, glv=(BETA, LAMBDA, A1, B1, A2, B2))
+CURVE.preset(gtab_secp256k1.COLUMNS)  # generator tables, precomputed (bytes: flash when frozen)
 
 
 def _private(priv32):
@@ -104,51 +117,68 @@ def _signature(sig):
     return int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
 
 
+def r_point(r, v):
+    """R of a signature's r and recovery id v (0..3) as FISCO's libsecp256k1 lifts it, or None.
+
+    x = r + n for v >= 2 (must stay below p), y of parity v & 1; None if no such point.
+    """
+    if v > 1:
+        r += N
+        if r >= P:
+            return None
+    return CURVE.lift_x(r, v & 1)
+
+
 def verify(pub, hash32, sig):
-    """True if sig is a valid low-s signature of hash32 by pub.
+    """True if sig is a valid signature of hash32 by pub.
 
     pub is 64 bytes x || y (Malformed if not a curve point) or a `prepare`d key.
-    sig is r || s (64 bytes) or r || s || v (65 bytes). With v the answer is
-    the one FISCO gets by recovering the key: v must be 0 or 1 and must be the
-    recovery id of this signature. Raises Malformed only for wrong lengths and
-    bad keys; any other defect gives False.
+    sig is r || s || v (65 bytes): the answer FISCO gets by recovering the key
+    and comparing it with pub (module docstring: v in 0..3, r and s in
+    [1, n-1], any s). Or r || s (64 bytes): plain ECDSA with low s. Raises
+    Malformed only for wrong lengths and bad keys; any other defect gives False.
     """
     e = _hash(hash32)
     r, s = _signature(sig)
     key = _key(pub)
-    if not (0 < r < N and 0 < s <= HALF_N):
-        return False
-    v = sig[64] if len(sig) == 65 else -1
-    if v > 1:
-        return False
+    if len(sig) == 65:
+        v = sig[64]
+        if v > 3 or not (0 < r < N and 0 < s < N):
+            return False
+    else:
+        v = -1
+        if not (0 < r < N and 0 < s <= HALF_N):
+            return False
     w = ec.inverse(s, N)
+    # u1*G + u2*Q is R exactly when Q = r^-1 (s*R - e*G), the key recovery gives.
     jp = CURVE.mul_add(e * w % N, r * w % N, key)
-    if CURVE.x_equals(jp, r):
-        if v < 0:
-            return True
-        return CURVE.to_affine(jp)[1] & 1 == v
-    # x(R) may be r + N when r + N < P (chance ~2**-128); then v would be 2 or 3.
-    return v < 0 and CURVE.x_equals(jp, r + N)
+    if v < 0:
+        return CURVE.x_equals(jp, r)
+    x = r + N if v > 1 else r
+    if not CURVE.x_equals(jp, x):
+        return False
+    return CURVE.to_affine(jp)[1] & 1 == v & 1
 
 
 def recover(hash32, sig65):
     """The 64-byte public key that made the 65-byte signature sig65 of hash32.
 
-    Malformed for wrong lengths; Invalid if v is not 0 or 1, r or s is out of
-    range, s is high, or no key fits.
+    FISCO's secp256k1Recover (module docstring). Malformed for wrong lengths;
+    Invalid if v is above 3, r or s is not in [1, n-1], R does not exist or
+    the key would be the point at infinity.
     """
     e = _hash(hash32)
     if len(sig65) != 65:
         raise Malformed("signature: expected 65 bytes, got %d" % len(sig65))
     r, s = _signature(sig65)
     v = sig65[64]
-    if v > 1:
-        raise Invalid("recovery id must be 0 or 1, got %d" % v)
-    if not (0 < r < N and 0 < s <= HALF_N):
-        raise Invalid("signature r or s out of range (or high s)")
-    R = CURVE.lift_x(r, v)
+    if v > 3:
+        raise Invalid("recovery id must be 0..3, got %d" % v)
+    if not (0 < r < N and 0 < s < N):
+        raise Invalid("signature r or s out of range [1, n-1]")
+    R = r_point(r, v)
     if R is None:
-        raise Invalid("signature r is not the x of a curve point")
+        raise Invalid("no curve point has the x this signature's r and v name")
     ri = ec.inverse(r, N)
     # Q = r^-1 (s*R - e*G)
     q = CURVE.to_affine(CURVE.mul_add(-e * ri % N, s * ri % N, R))

@@ -13,7 +13,7 @@ order n, see rfc6979.py. The standard asks only for k in [1, n-1]; this k is
 one, and a weak device RNG can never repeat it. Not constant time.
 """
 
-from lightmeter.crypto import ec, rfc6979
+from lightmeter.crypto import ec, gtab_sm2, rfc6979
 from lightmeter.errors import Malformed
 from lightmeter.crypto.sm3 import sm3
 
@@ -25,6 +25,7 @@ GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
 GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
 
 CURVE = ec.Curve("sm2p256v1", P, A, B, N, GX, GY)
+CURVE.preset(gtab_sm2.COLUMNS)  # generator tables, precomputed (bytes: flash when frozen)
 
 DEFAULT_ID = b"1234567812345678"
 

@@ -1,6 +1,6 @@
 """The two FISCO BCOS crypto suites behind one interface.
 
-    ecdsa: keccak256, secp256k1; node signatures 65 B r||s||v, tx signatures 65 B
+    ecdsa: keccak256, secp256k1; node signatures 65 B r||s||v (v 0..3), tx signatures 65 B
     sm:    SM3, SM2 with Z_A (ID "1234567812345678"); node signatures 64 B r||s,
            tx signatures 128 B r||s||pub
 
@@ -53,8 +53,8 @@ class Suite:
         if len(sig) != self.node_sig_len:
             raise Malformed("signature: expected %d bytes, got %d" % (self.node_sig_len, len(sig)))
         if self.name == ECDSA:
-            # FISCO checks by recovery; verify() of a 65-byte signature also
-            # demands the right recovery id, so it gives the same answer, faster.
+            # FISCO checks by recovery; verify() of a 65-byte signature gives
+            # the same answer (same v and s rules, same R), faster.
             return self.verify(node_id, digest, sig)
         za = self._za.get(node_id)
         if za is None:
@@ -68,11 +68,13 @@ class Suite:
         if len(sig) != self.tx_sig_len:
             raise Malformed("tx signature: expected %d bytes, got %d" % (self.tx_sig_len, len(sig)))
         if self.name == ECDSA:
-            if sig[64] > 1:
-                raise Invalid("tx signature: recovery id must be 0 or 1")
-            return self.recover(digest, sig)
+            return self.recover(digest, sig)  # v 0..3 and any s, as FISCO's secp256k1Recover
         pub = bytes(sig[64:])
-        if not self.verify(pub, digest, sig[:64]):
+        try:
+            ok = self.verify(pub, digest, sig[:64])
+        except Malformed:  # WeDPR's verify fails on a key off the curve: an invalid signature
+            raise Invalid("tx signature carries a public key that is not a point of sm2p256v1")
+        if not ok:
             raise Invalid("tx signature does not verify with the public key it carries")
         return pub
 

@@ -7,15 +7,24 @@ chain, and a small results record. A reading leaves the queue only when the
 device itself has verified that its transaction is on chain (lightmeter.client.anchor);
 until then it is resent, the same signed bytes every time.
 
+Before it checks a receipt's header the device brings its checkpoint up to that header's time.
+By default ("sync": "skipping" in config.json) it asks the relay for the pivots (the blocks where
+the sealer set changed since its checkpoint, proto/link.md) and checks each one, so a reading costs
+one header however busy the chain; a checkpoint older than the trusting period ("trusting_period_s",
+default 14 days) is refused and the reading stays queued until a newer checkpoint is provisioned
+(docs/light-client.md, "Skipping verification and the trusting period"). "sync": "strict" walks
+every header since the checkpoint instead.
+
 Files in root: config.json (meter identity, MeterRegistry address, how many
-readings to take), trust.json (the trust checkpoint as provisioned; the store
+readings to take, sync mode), trust.json (the trust checkpoint as provisioned; the store
 keeps it from then on and never lets an older one replace it), and the store's own.
 """
 
 import json
 
-from lightmeter.chain import abi
-from lightmeter.client import anchor
+from lightmeter.chain import abi, meter_registry
+from lightmeter.chain import header as header_mod
+from lightmeter.client import anchor, transition
 from lightmeter.device import checkpoint, reading, store as store_mod
 from lightmeter.link import session as link_mod
 from lightmeter.meters import meter as meter_mod
@@ -30,6 +39,7 @@ FIRMWARE_VERSION = "lightmeter-0.1"
 BLOCK_LIMIT_MARGIN = 500  # blocks a signed transaction stays valid (a node allows up to 1000)
 OK_STATUSES = (0, 10004, 10005)  # accepted, AlreadyInTxPool, TxAlreadyInChain
 BLOCK_LIMIT_CHECK_FAIL = 10001
+TRUSTING_PERIOD_S = 14 * 24 * 3600  # default trusting period (config "trusting_period_s")
 # queue record fields
 R_SEQ, R_READING, R_TX, R_HASH, R_LIMIT, R_TRIES = range(6)
 
@@ -66,6 +76,11 @@ class Device:
         self.link = link_mod.Link(uart, self.cfg.get("timeout_ms", 3000), self.cfg.get("retries", 5))
         self.clock = None  # (chain time ms, ticks_ms then) from the last verified header
         self.rejections = 0
+        self.mode = self.cfg.get("sync", "skipping")
+        if self.mode not in ("skipping", "strict"):
+            raise Invalid("config sync: expected \"skipping\" or \"strict\", not %r" % (self.mode,))
+        self.period = self.cfg.get("trusting_period_s", TRUSTING_PERIOD_S) * 1000
+        self.headers = 0  # headers checked for the reading in hand
 
     def _key(self):
         # Made here on first start unless provisioning made it (lightmeter.device.devkey); the public
@@ -131,11 +146,14 @@ class Device:
 
     async def _sign(self, key, rec):
         number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
-        data = abi.encode_call("record(uint64,bytes)", [rec[R_SEQ], rec[R_READING]], self.suite.hash)
+        data = abi.encode_call(meter_registry.RECORD, [rec[R_SEQ], rec[R_READING]], self.suite.hash)
         tx = txm.defaults()
         tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
                   blockLimit=number + BLOCK_LIMIT_MARGIN,
-                  nonce=("%s-%d-%d" % (self.address.hex()[:16], rec[R_SEQ], rec[R_TRIES])).encode(),
+                  # decimal digits without a leading zero: nodes before v3.3.0 parse the nonce as a
+                  # u256 and print it back in decimal (docs/fisco-versions.md §2)
+                  nonce=("1%020d%010d%05d" % (int.from_bytes(self.address[:8], "big"), rec[R_SEQ],
+                                              rec[R_TRIES])).encode(),
                   to=self.registry.hex().encode(), input=data)
         digest = txm.tx_hash(tx, self.suite)
         tx["signature"] = self.suite.sign_tx(self.key, digest)
@@ -145,21 +163,52 @@ class Device:
         self.queue.replace(key, self._record(rec))  # stored before it is ever sent
         return rec
 
+    def _now(self):
+        """The device clock, ms: the last verified header's time plus the ticks since; None
+        before the first verified header after a start (the board has no clock of its own)."""
+        return None if self.clock is None else self.clock[0] + elapsed_ms(self.clock[1])
+
     async def _advance(self, answer):
-        """Bring the stored checkpoint up to the block before the answer's header (strict sync
-        over the link), so that the header is checked against the sealer set of its own time."""
-        try:
-            number = answer[3][5]
-        except (KeyError, TypeError, IndexError):
-            return  # malformed: verify_anchor says why
-        if not isinstance(number, int) or self.trust.number is None or number - 1 <= self.trust.number:
-            return
+        """The checkpoint to check the answer's header R under, and R's proven set changes (to
+        move the stored checkpoint to R once R is verified), or None when there is nothing to move.
+
+        strict: the stored checkpoint is walked to R - 1, every header (sync "strict").
+        skipping: the trusting period is checked, then the relay's pivots are followed
+        (sync.follow_pivots); nothing is stored until R itself is verified."""
         from lightmeter.client import sync as sync_mod
-        new, stats = await sync_mod.sync(self.trust, self.suite, sync_mod.LinkSource(self.link, self.suite),
-                                         "strict", number - 1)
-        checkpoint.save(self.store, new)
-        self.trust = new
-        log("checkpoint advanced to block", new.number, "(%d headers)" % stats["headers"])
+        self.headers = 1
+        try:
+            target = header_mod.from_json(wire.header_from_wire(answer[3]), self.suite.node_sig_len)
+        except (KeyError, TypeError, IndexError, Malformed):
+            return self.trust, None  # malformed: verify_anchor says why
+        trust = self.trust
+        if trust.number is None or target.number <= trust.number:
+            return trust, None
+        source = sync_mod.LinkSource(self.link, self.suite)
+        if self.mode == "strict" or trust.timestamp is None:
+            # strict by configuration, or a checkpoint provisioned without its time (its age is
+            # unknown, so it may not vouch for a skip): walk every header once, as before; the
+            # checkpoint reached carries its header's timestamp
+            if target.number - 1 > trust.number:
+                new, stats = await sync_mod.sync(trust, self.suite, source, "strict", target.number - 1)
+                checkpoint.save(self.store, new)
+                self.trust = new
+                self.headers += stats["headers"]
+                log("checkpoint advanced to block", new.number, "(%d headers)" % stats["headers"])
+            return self.trust, None
+        sync_mod.check_fresh(trust, target.timestamp, self._now(), self.period)
+        try:
+            pivots, changes = await source.pivots(trust.number, target.number)
+        except link_mod.RemoteError as e:
+            if e.code != link_mod.E_UNKNOWN_TYPE:
+                raise
+            # a relay that offers no pivots: bisect with get_header (sync "skipping") to R - 1
+            if target.number - 1 > trust.number:
+                trust, stats = await sync_mod.sync(trust, self.suite, source, "skipping", target.number - 1)
+                self.headers += stats["headers"]
+            return trust, await source.changes(target.number)
+        self.headers += len(pivots)
+        return sync_mod.follow_pivots(trust, self.suite, pivots, target), changes
 
     async def _maybe_expired(self, key, rec):
         """A transaction past its block limit with no receipt can never be included: sign anew.
@@ -193,14 +242,22 @@ class Device:
                 await self._maybe_expired(key, rec)
             return False
         try:
-            await self._advance(answer)
-            hdr = anchor.verify_anchor(answer, rec[R_HASH], self.trust, self.suite, self.registry,
+            under, changes = await self._advance(answer)
+            hdr = anchor.verify_anchor(answer, rec[R_HASH], under, self.suite, self.registry,
                                        self.address, rec[R_SEQ])
+            if changes is not None:
+                new = transition.apply_set_changes(under, hdr, changes, self.suite)
+                checkpoint.save(self.store, new)
+                self.trust = new
         except (Invalid, Malformed) as e:
+            from lightmeter.client import sync as sync_mod
             self.rejections += 1
             res = self._results()
             res["rejected"] += 1
             res["last_rejection"] = str(e)
+            res["last_rejection_kind"] = type(e).__name__
+            if isinstance(e, sync_mod.TrustExpired):
+                res["trust_expired"] = True  # the operator's turn: provision a newer trust.json
             self._save_results(res)
             log("reading", rec[R_SEQ], "NOT accepted:", e)
             return False
@@ -209,7 +266,8 @@ class Device:
         res["anchored"] += 1
         res["verified"] += 1
         res["last"] = (res["last"] + [{"seq": rec[R_SEQ], "tx": "0x" + rec[R_HASH].hex(),
-                                       "block": hdr.number}])[-32:]
+                                       "block": hdr.number, "headers": self.headers}])[-32:]
+        res.pop("trust_expired", None)
         self._save_results(res)
         self.queue.remove(key)
         log("reading", rec[R_SEQ], "anchored in block", hdr.number, "and verified")

@@ -57,7 +57,8 @@ def _rejected(dev, rec, e):
     res = dev._results()
     res["rejected"] += 1
     res["last_rejection"] = str(e)
-    kind = getattr(e, "kind", "malformed")
+    res["last_rejection_kind"] = type(e).__name__
+    kind = getattr(e, "kind", None) or type(e).__name__  # Rejected's kind, or Malformed, TrustExpired...
     kinds = res.get("rejected_kinds", {})
     kinds[kind] = kinds.get(kind, 0) + 1
     res["rejected_kinds"] = kinds
@@ -96,10 +97,17 @@ async def process(dev, key, rec):
             raise
         return False
     try:
+        under, changes = dev.trust, None
         if isinstance(answer, dict) and isinstance(answer.get(4), dict):
-            await dev._advance(answer[4])
-        hdr, index, count, root = batch.verify_batch_anchor(answer, rec[R_ITEM], dev.trust, dev.suite,
+            under, changes = await dev._advance(answer[4])  # as for a receipt: app.Device._advance
+        hdr, index, count, root = batch.verify_batch_anchor(answer, rec[R_ITEM], under, dev.suite,
                                                             dev.registry)
+        if changes is not None:
+            from lightmeter.client import transition
+            from lightmeter.device import checkpoint
+            new = transition.apply_set_changes(under, hdr, changes, dev.suite)
+            checkpoint.save(dev.store, new)
+            dev.trust = new
     except (Invalid, Malformed) as e:
         _rejected(dev, rec, e)
         if await _block_number(dev) >= rec[R_DEADLINE]:

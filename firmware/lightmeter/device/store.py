@@ -34,7 +34,10 @@ list of paths written or removed (a path that no longer exists was removed). Tem
 never reported. A virtual board mirrors files to the host with it; on a device it is unset.
 """
 
-import os
+try:
+    import os
+except ImportError:  # a port without os (mcu/'s measuring port): give the Store its own fs
+    os = None
 from binascii import crc32
 
 from lightmeter.errors import Invalid, Malformed

@@ -153,13 +153,39 @@ class Deframer:
                 continue
             if not self._n:
                 continue  # an empty frame: a sender's 0x00 closing earlier noise
-            encoded = bytes(self._mv[:self._n])
+            held = self._n
             self._n = 0
             try:
-                bodies.append(decode_frame(encoded))
+                bodies.append(self._decode_held(held))
             except Malformed:
                 self.dropped += 1
         return bodies
+
+    def _decode_held(self, n):
+        # decode_frame of the n bytes held, COBS undone in place (the output never overtakes the
+        # input), so that a frame costs one copy of its body instead of four.
+        buf = self._buf
+        i = out = 0
+        while i < n:
+            code = buf[i]
+            end = i + code
+            if end > n:
+                raise Malformed("COBS: block at offset %d runs %d bytes past the end" % (i, end - n))
+            k = code - 1
+            buf[out:out + k] = buf[i + 1:end]
+            out += k
+            i = end
+            if code != 0xFF and i < n:
+                buf[out] = 0
+                out += 1
+        if out < 5:
+            raise Malformed("frame: %d bytes, too short for a body and its CRC" % out)
+        if out - 4 > MAX_FRAME:
+            raise Malformed("frame: body of %d bytes, limit %d" % (out - 4, MAX_FRAME))
+        mv = self._mv
+        if (binascii.crc32(mv[:out - 4]) & 0xFFFFFFFF).to_bytes(4, "little") != bytes(mv[out - 4:out]):
+            raise Malformed("frame: CRC mismatch")
+        return bytes(mv[:out - 4])
 
 
 def _check(version, type, id, payload):
@@ -185,6 +211,12 @@ def pack(version, type, id, payload):
     """The body of a message: canonical CBOR [version, type, id, payload]."""
     _check(version, type, id, payload)
     return cbor.dumps([version, type, id, payload])
+
+
+def encode_message(type, id, payload):
+    """The bytes that carry one message on the line: a 0x00 (ending any noise before it),
+    then the frame of its body at this VERSION."""
+    return _ZERO + encode_frame(pack(VERSION, type, id, payload))
 
 
 def unpack(body):

@@ -16,13 +16,13 @@ except ImportError:  # pragma: no cover
 from lightmeter.link import frame
 from lightmeter.errors import LightmeterError, Malformed
 
-VERSION = 1
+VERSION = frame.VERSION
 HELLO, HELLO_ACK, GET_TIME, TIME, GET_BLOCK_NUMBER, BLOCK_NUMBER = 1, 2, 3, 4, 5, 6
 GET_HEADER, HEADER, SEND_TX, TX_ACK, GET_RECEIPT, RECEIPT, ERROR = 7, 8, 9, 10, 11, 12, 15
-GET_CHANGES, CHANGES = 13, 14
-SUBMIT_READING, READING_ACK, GET_BATCH_PROOF, BATCH_PROOF = 16, 17, 18, 19  # proto/batch.md
+GET_CHANGES, CHANGES, GET_PIVOTS, PIVOTS = 13, 14, 16, 17
+SUBMIT_READING, READING_ACK, GET_BATCH_PROOF, BATCH_PROOF = 18, 19, 20, 21  # proto/batch.md
 ANSWERS = {HELLO: HELLO_ACK, GET_TIME: TIME, GET_BLOCK_NUMBER: BLOCK_NUMBER, GET_HEADER: HEADER,
-           SEND_TX: TX_ACK, GET_RECEIPT: RECEIPT, GET_CHANGES: CHANGES,
+           SEND_TX: TX_ACK, GET_RECEIPT: RECEIPT, GET_CHANGES: CHANGES, GET_PIVOTS: PIVOTS,
            SUBMIT_READING: READING_ACK, GET_BATCH_PROOF: BATCH_PROOF}
 # error codes
 E_MALFORMED, E_UNKNOWN_TYPE, E_NODE_UNREACHABLE, E_NOT_FOUND, E_NODE_ERROR = 1, 2, 3, 4, 5
@@ -93,7 +93,7 @@ class Link:
         rid = self.next_id
         self.next_id = rid % 65535 + 1
         self.inbox = {}  # late answers to earlier requests are of no use now
-        wire = b"\x00" + frame.encode_frame(frame.pack(VERSION, mtype, rid, payload))
+        wire = frame.encode_message(mtype, rid, payload)
         want = ANSWERS[mtype]
         for attempt in range(self.retries + 1):
             if attempt:

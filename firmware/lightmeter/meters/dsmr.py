@@ -18,6 +18,14 @@ What is refused (Malformed): a bad CRC, anything after the CRC but CR LF, a trun
 bytes that are not printable ASCII, bare LF line ends, lines or telegrams over the limits, data
 lines that are not OBIS(...)..., a repeated OBIS code. Older telegrams without a CRC (DSMR 2.2,
 3.0) and their continuation lines are not supported.
+
+What real meters send and is read: a CRC without its leading zeros (a Warmtelink heat meter
+ends "!B9F"; dsmr_parser accepts it); an M-Bus channel with no device behind it
+("0-1:24.2.1(700101010000W)(00000000)": no unit); Belgian (Fluvius e-MUCS) gas on 0-n:24.2.3;
+a telegram with no electricity register at all (a heat meter), whose main register is then its
+first M-Bus value. Only the main register is required: an optional line that does not read
+(a wrong unit, a bad value or time stamp) is left out and named in Telegram.skipped, never the
+reason a reading is lost.
 """
 
 from lightmeter.errors import Invalid, Malformed
@@ -27,7 +35,7 @@ MAX_TELEGRAM = 8192  # bytes from "/" through the final LF
 MAX_LINE = 2100  # 0-0:96.13.0 carries up to 1024 characters of text as hex (5.0.2, ch. 6)
 MAX_DIGITS = 18  # in a value: keeps mantissas well inside 64 bits
 MAX_UNIT = 8
-TAIL = 6  # after "!": 4 hex digits, CR, LF
+TAIL = 6  # after "!": 4 hex digits, CR, LF (fewer digits: a CRC sent without leading zeros)
 
 # What a telegram maps to, in the order measurements() returns them (OBIS codes: 5.0.2, ch. 6).
 IMPORT_TARIFFS = ("1-0:1.8.1", "1-0:1.8.2")  # electricity delivered to the client, tariff 1, 2
@@ -36,7 +44,11 @@ IMPORT_TOTAL, EXPORT_TOTAL = "1-0:1.8.0", "1-0:2.8.0"
 POWER = ("1-0:1.7.0", "1-0:2.7.0")  # actual power delivered (+P), received (-P)
 VOLTAGE = ("1-0:32.7.0", "1-0:52.7.0", "1-0:72.7.0")  # L1, L2, L3
 CURRENT = ("1-0:31.7.0", "1-0:51.7.0", "1-0:71.7.0")
-GAS = ("0-1:24.2.1", "0-2:24.2.1", "0-3:24.2.1", "0-4:24.2.1")  # M-Bus channels 1-4
+# M-Bus channels 1-4: 24.2.1 (DSMR 5), 24.2.3 (Fluvius e-MUCS gas, temperature-corrected)
+MBUS = ("0-1:24.2.1", "0-1:24.2.3", "0-2:24.2.1", "0-2:24.2.3", "0-3:24.2.1", "0-3:24.2.3",
+        "0-4:24.2.1", "0-4:24.2.3")
+GAS = MBUS
+MBUS_UNITS = ("m3", "GJ")  # gas or water; heat (Warmtelink)
 ENERGY_UNITS = ("kWh", "Wh")
 POWER_UNITS = ("kW", "W")
 
@@ -122,10 +134,12 @@ def check_timestamp(text):
 
 
 class Telegram:
-    """A checked telegram: .header (after "/"), .crc, .objects {OBIS code: [value groups]}."""
+    """A checked telegram: .header (after "/"), .crc, .objects {OBIS code: [value groups]};
+    after measurements(), .skipped: [(OBIS code, reason)] of optional lines left out."""
 
     def __init__(self, header, objects, crc):
         self.header, self.objects, self.crc = header, objects, crc
+        self.skipped = []
 
     def value(self, obis):
         """(mantissa, scale, unit) of the last group of obis (the value; gas puts its capture
@@ -153,17 +167,21 @@ def parse(data):
     bang = data.find(b"!")
     if bang < 0:
         raise Malformed("dsmr: truncated telegram (no '!')")
-    if n != bang + 1 + TAIL:
+    if not bang + 1 + 3 <= n <= bang + 1 + TAIL:
         raise Malformed("dsmr: truncated, or bytes after the CRC line (%d after '!', expected %d)"
                         % (n - bang - 1, TAIL))
     _ascii(data)
     tail = bytes(data[bang + 1:]).decode()
-    if tail[4:] != _CR_LF:
+    digits = tail[:-2]
+    if tail[-2:] != _CR_LF:
         raise Malformed("dsmr: the CRC line must end with CR LF")
-    for c in tail[:4]:
+    for c in digits:
         if c not in _HEX:
-            raise Malformed("dsmr: CRC %r is not 4 upper-case hex digits" % tail[:4])
-    got = int(tail[:4], 16)
+            raise Malformed("dsmr: CRC %r is not 4 upper-case hex digits" % digits)
+    got = int(digits, 16) if digits else -1
+    if len(digits) < 4 and (not digits or digits[0] == "0"):
+        # fewer than 4 digits only as the CRC's value without leading zeros ("!B9F")
+        raise Malformed("dsmr: CRC %r is not 4 upper-case hex digits" % digits)
     want = crc16(memoryview(data)[:bang + 1])
     if got != want:
         raise Malformed("dsmr: CRC mismatch (telegram says %04X, bytes give %04X)" % (got, want))
@@ -172,8 +190,9 @@ def parse(data):
     if len(lines) < 3 or lines[1] != "" or lines[-1] != "":
         raise Malformed("dsmr: expected a header line, an empty line, and CR LF before '!'")
     header = lines[0][1:]
-    if (len(header) < 5 or len(header) > 96 or not header[:3].isalpha() or not header[3].isdigit()
-            or "\r" in header or "\n" in header):
+    # "XXXZ": manufacturer and baud-rate digit; a Warmtelink sends "/NWA-WARMTELINK" (no digit)
+    if (len(header) < 5 or len(header) > 96 or not header[:3].isalpha()
+            or not (header[3].isdigit() or header[3] == "-") or "\r" in header or "\n" in header):
         raise Malformed("dsmr: bad header line %r" % lines[0][:40])
     objects = {}
     for k in range(2, len(lines) - 1):
@@ -221,25 +240,61 @@ def _total(t, total, tariffs):
     return _sum(parts[0], parts[1], total)
 
 
+def _mbus(t, obis):
+    # an M-Bus value with its capture time; None if the line is absent
+    m = _register(t, obis, MBUS_UNITS)
+    if m is not None:
+        t.timestamp(obis)  # the value must carry a valid capture time
+    return m
+
+
+def _optional(t, fn, obis, *args):
+    # fn(t, obis, ...), or None with the line named in t.skipped if it does not read
+    try:
+        return fn(t, obis, *args)
+    except (Invalid, Malformed) as e:
+        t.skipped.append((obis, str(e)))
+        return None
+
+
+def _has_electricity(t):
+    for obis in (IMPORT_TOTAL,) + IMPORT_TARIFFS:
+        if obis in t.objects:
+            return True
+    return False
+
+
 def measurements(t):
-    """Measurements of a Telegram: total import energy first (1-0:1.8.0: the meter's, or the sum
-    of tariffs 1 and 2), total export, the four tariff registers, power, voltage and current per
-    phase, gas per M-Bus channel. Invalid if the telegram has no import energy or a unit is wrong."""
-    first = _total(t, IMPORT_TOTAL, IMPORT_TARIFFS)
-    if first is None:
-        raise Invalid("dsmr: telegram has no electricity import register (1-0:1.8.x)")
+    """Measurements of a Telegram, main register first: total import energy (1-0:1.8.0: the
+    meter's, or the sum of tariffs 1 and 2); a telegram with no electricity register at all (a
+    heat or gas meter's) has its first M-Bus value as the main register. Then total export, the
+    four tariff registers, power, voltage and current per phase, each M-Bus channel.
+
+    Invalid or Malformed only if the main register is missing or does not read; any other line
+    that does not read is left out and named in t.skipped."""
+    t.skipped = []
+    mbus = [o for o in MBUS if o in t.objects]
+    if _has_electricity(t) or not mbus:
+        first = _total(t, IMPORT_TOTAL, IMPORT_TARIFFS)
+        if first is None:
+            raise Invalid("dsmr: telegram has no electricity import register (1-0:1.8.x)")
+    else:
+        first = _mbus(t, mbus[0])
+        mbus = mbus[1:]
     out = [first]
-    m = _total(t, EXPORT_TOTAL, EXPORT_TARIFFS)
+    m = _optional(t, _total, EXPORT_TOTAL, EXPORT_TARIFFS)
     if m is not None:
         out.append(m)
     for codes, units in ((IMPORT_TARIFFS + EXPORT_TARIFFS, ENERGY_UNITS), (POWER, POWER_UNITS),
-                         (VOLTAGE, ("V",)), (CURRENT, ("A",)), (GAS, ("m3",))):
+                         (VOLTAGE, ("V",)), (CURRENT, ("A",))):
         for obis in codes:
-            m = _register(t, obis, units)
+            m = _optional(t, _register, obis, units)
             if m is not None:
-                if units == ("m3",):
-                    t.timestamp(obis)  # a gas value must carry a valid capture time
                 out.append(m)
+    for obis in mbus:
+        m = _optional(t, _mbus, obis)
+        if m is not None:
+            out.append(m)
     return out
 
 

@@ -1,0 +1,236 @@
+"""Batch verification of a header's quorum: k secp256k1 signatures of one hash, one check.
+
+A FISCO signature (r, s, v) names its R exactly: x = r + (v >> 1)*n, y of
+parity v & 1 (secp256k1.r_point). The signature is valid for key Q, as FISCO's
+recovery decides, exactly when u1*G + u2*Q = R with w = s^-1, u1 = e*w,
+u2 = r*w. For k signatures of one hash e and random z_i in [1, 2**128]:
+
+    (sum z_i*u1_i)*G + sum (z_i*u2_i)*Q_i - sum z_i*R_i = O
+
+holds if every signature is valid. If signature j is not, its term
+D_j = u1_j*G + u2_j*Q_j - R_j is not O; the group has prime order n > 2**128,
+so for any values of the other z_i at most one z_j in [1, 2**128] solves the
+equation: a false accept has chance at most 2**-128 per header. The
+acceptance set is therefore the single check's: every test of
+`secp256k1.verify` (v <= 3, r and s in [1, n-1], R exists) is made here
+before the equation, and a batch that fails says only "some signature is
+bad": callers check one by one to name it (client/verify.py). This is rule
+LC-S3 of docs/light-client.md.
+
+The z_i come from SHA-256 over a fresh seed and everything checked (hash,
+keys, signatures). The seed is os.urandom where it exists; on a port without
+it (the WebAssembly port), the random module and the tick counter. Even with a
+seed an attacker could predict, the z_i depend on the signatures through the
+hash: a forged batch needs signatures whose own hash solves one equation mod n,
+about 2**128 hash evaluations (as any Fiat-Shamir challenge); with an
+unpredictable seed the bound is the 2**-128 above.
+
+Cost (15 signatures, field multiplications, docs/light-client.md): the G
+terms collapse into one scalar; the Q_i scalars are split by GLV into halves
+of ~128 bits and the R_i scalars are 128 bits already, so one chain of ~128
+doublings serves all; each Q_i costs an 8-entry table and ~43 mixed additions,
+each R_i a 4-entry table, ~26 additions and one square root (one modular
+exponentiation, in C on both Pythons). All table inversions and all s^-1 are
+shared (Montgomery's trick): two inversions per batch. A single check costs
+~128 doublings and ~71 additions, so the saving is the doublings and the
+generator's additions, less the R terms and the square roots: about 1.5x,
+measured in bench/RESULTS.md.
+"""
+
+import hashlib
+
+from lightmeter.crypto import ec, secp256k1
+from lightmeter.errors import Malformed
+
+Q_WINDOW = 5  # wNAF width of the keys' tables: 8 entries (3 integers each, with beta*x)
+R_WINDOW = 4  # wNAF width of the R's tables: 4 entries (2 integers each)
+
+_N = secp256k1.N
+_CURVE = secp256k1.CURVE
+
+
+def _seed():
+    try:
+        import os
+        return os.urandom(16)
+    except (ImportError, AttributeError):
+        pass
+    out = b""
+    try:
+        import random
+        for _ in range(4):
+            out += random.getrandbits(32).to_bytes(4, "big")
+    except (ImportError, AttributeError):
+        pass
+    try:
+        import time
+        out += (time.ticks_us() & 0xFFFFFFFF).to_bytes(4, "big")
+    except (ImportError, AttributeError):
+        pass
+    return out
+
+
+def weights(digest, items, seed):
+    """The z_i in [1, 2**128] for items [(64-byte key, 65-byte signature)] of digest."""
+    h = hashlib.sha256(bytes(digest))
+    for pub, sig in items:
+        h.update(bytes(pub))
+        h.update(bytes(sig))
+    t = bytes(seed) + h.digest()
+    out = []
+    i = 0
+    while len(out) < len(items):
+        d = hashlib.sha256(t + i.to_bytes(4, "big")).digest()
+        out.append(1 + int.from_bytes(d[:16], "big"))
+        out.append(1 + int.from_bytes(d[16:], "big"))
+        i += 1
+    return out[:len(items)]
+
+
+def invert_all(xs, m):
+    """[x^-1 mod m for x in xs], one inversion in all (Montgomery's trick); no x may be 0 mod m."""
+    acc = [1]
+    a = 1
+    for x in xs:
+        a = a * x % m
+        acc.append(a)
+    inv = ec.inverse(a, m)
+    out = [0] * len(xs)
+    i = len(xs) - 1
+    while i >= 0:
+        out[i] = inv * acc[i] % m
+        inv = inv * xs[i] % m
+        i -= 1
+    return out
+
+
+def odd_multiples_all(curve, points, counts):
+    """[(xs, ys)] of P, 3P, ..., (2*count-1)P for each finite point, one inversion in all.
+
+    `ec.Curve.odd_multiples` for many points: the chains are built on the
+    isomorphic curves, then all their last Z values are inverted together.
+    """
+    p = curve.p
+    chains = []
+    ends = []
+    for (x, y), count in zip(points, counts):
+        X2, Y2, Z2 = curve.double((x, y, 1))
+        zz = Z2 * Z2 % p
+        X = x * zz % p
+        Y = y * zz * Z2 % p
+        Z = 1
+        xs = [X]
+        ys = [Y]
+        hs = [1]
+        for _ in range(count - 1):
+            zz = Z * Z % p
+            h = X2 * zz % p - X
+            r = Y2 * zz * Z % p - Y
+            hh = h * h % p
+            hhh = h * hh % p
+            v = X * hh % p
+            X = (r * r - hhh - (v << 1)) % p
+            Y = (r * (v - X) - Y * hhh) % p
+            Z = Z * h % p
+            xs.append(X)
+            ys.append(Y)
+            hs.append(h)
+        chains.append((xs, ys, hs))
+        ends.append(Z * Z2 % p)
+    invs = invert_all(ends, p)
+    out = []
+    for j in range(len(chains)):
+        xs, ys, hs = chains[j]
+        zi = invs[j]
+        i = len(xs) - 1
+        while i >= 0:
+            zi2 = zi * zi % p
+            xs[i] = xs[i] * zi2 % p
+            ys[i] = ys[i] * zi2 * zi % p
+            zi = zi * hs[i] % p
+            i -= 1
+        out.append((xs, ys))
+    return out
+
+
+def verify_same_hash(digest, items, seed=None):
+    """True if every (pub, sig) of items is a valid signature of digest, as `secp256k1.verify`.
+
+    pub: 64 bytes x || y (or a `secp256k1.prepare`d key); sig: 65 bytes r || s || v.
+    False if any is not (a false True has chance <= 2**-128), or if any key or
+    signature is malformed: the caller's single checks then say which and how.
+    seed: bytes for the weights (tests); a fresh random one by default.
+    """
+    if not items:
+        return True
+    if len(digest) != 32:
+        raise Malformed("hash: expected 32 bytes, got %d" % len(digest))
+    c = _CURVE
+    n = _N
+    e = int.from_bytes(digest, "big")
+    keys = []
+    rs = []
+    ss = []
+    rpts = []
+    for pub, sig in items:
+        if len(sig) != 65:
+            return False
+        v = sig[64]
+        r = int.from_bytes(sig[:32], "big")
+        s = int.from_bytes(sig[32:64], "big")
+        if v > 3 or not (0 < r < n and 0 < s < n):
+            return False
+        R = secp256k1.r_point(r, v)
+        if R is None:
+            return False
+        if isinstance(pub, ec.PublicKey):
+            if pub.curve is not c:
+                return False
+            keys.append(pub)
+        else:
+            try:
+                keys.append(c.decode_point(pub))
+            except Malformed:
+                return False
+        rs.append(r)
+        ss.append(s)
+        rpts.append(R)
+    zs = weights(digest, [(k.data if isinstance(k, ec.PublicKey) else pub, sig)
+                          for k, (pub, sig) in zip(keys, items)],
+                 _seed() if seed is None else seed)
+    ws = invert_all(ss, n)
+    # Tables: the keys given as points (a PublicKey brings its own), then every R.
+    pts = []
+    counts = []
+    for k in keys:
+        if not isinstance(k, ec.PublicKey):
+            pts.append(k)
+            counts.append(1 << (Q_WINDOW - 2))
+    for R in rpts:
+        pts.append(R)
+        counts.append(1 << (R_WINDOW - 2))
+    tabs = odd_multiples_all(c, pts, counts)
+    beta = c.glv[0]
+    p = c.p
+    terms = []
+    g = 0
+    t = 0
+    for i in range(len(items)):
+        z = zs[i]
+        zw = z * ws[i] % n
+        g += e * zw
+        k = keys[i]
+        if isinstance(k, ec.PublicKey):
+            terms.extend(c.terms(rs[i] * zw, k.tables))
+        else:
+            xs, ys = tabs[t]
+            t += 1
+            k1, k2 = c.split(rs[i] * zw % n)
+            terms.append((k1, Q_WINDOW, xs, ys))
+            terms.append((k2, Q_WINDOW, [x * beta % p for x in xs], ys))
+    for i in range(len(items)):
+        xs, ys = tabs[t]
+        t += 1
+        terms.append((-zs[i], R_WINDOW, xs, ys))
+    terms.extend(c.terms(g, c.g_tables(1)))
+    return not c.combine(terms)[2]

@@ -1,0 +1,463 @@
+"""`lightmeter bench --mcu`: the device cycle on the 32-bit measuring port (mcu/).
+
+One device cycle, as the firmware runs it after a reading's transaction is mined:
+
+1. decode: the relay's `receipt` answer arrives on the UART as link frames (COBS + CRC-32 +
+   canonical CBOR, proto/link.md); the Deframer takes it in 64-byte chunks, the body is
+   unpacked and the header map decoded strictly;
+2. header: the stored checkpoint (an older block, same sealer set) is loaded from the store and
+   moved to the answer's header by one skipping step (transition.verify_skip: its quorum of
+   signatures, every one checked, and the trusted set's overlap);
+3. proofs: the transaction and receipt Merkle proofs into that header, and the registry's log of
+   the reading (client.anchor.verify_proofs);
+4. store: the new checkpoint saved, the reading taken off the queue;
+5. sign: the next reading taken, its MeterRegistry transaction signed with the device key and
+   queued, and its `send_tx` request framed for the UART.
+
+The input is built here on the host (signed headers, transactions, receipts and proofs from the
+firmware's own code) and written to a folder the guest script reads with open(); the device
+store runs on an in-memory filesystem whose initial files are read from that folder on demand
+(the port has no os module). Heap is bisected with real MemoryErrors (runtimes.mcu.smallest_heap),
+modules loaded from .mpy into RAM; the "frozen" figure is that heap minus what the imported
+modules keep (gc.mem_alloc() after importing everything the cycle uses and collecting): an
+estimate of what a board with the modules frozen in flash would need. Instructions are counted by
+QEMU (m0, -icount): a lower bound on cycles, not a time.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+
+from lightmeter.chain import abi, header as header_mod, merkle, meter_registry, receipt as receipt_mod, tx as txm
+from lightmeter.client import trust as trust_mod
+from lightmeter.crypto import suite as suite_mod
+from lightmeter.device import checkpoint, reading, store as store_mod
+from lightmeter.link import frame, wire
+
+ROOT = "lm"  # the store's folder on the device
+REGISTRY = bytes.fromhex("6c6d657465720000000000000000000000000001")
+BLOCK = 1000  # the answer's block; the stored checkpoint is SKIP blocks below it
+SKIP = 100
+TXS_IN_BLOCK = 20  # the device's transaction at POSITION among them (two proof levels)
+POSITION = 5
+SEQ = 7  # the queued reading's sequence number
+RID = 41  # the request id the answer carries
+RECEIPT = 12  # link message type of a receipt answer (link/session.py)
+HEAP_MIB_FREE = 256 * 1024  # bisection top (m0's largest heap)
+CLOCK_HZ = 133000000  # RP2040's nominal clock, for the one-instruction-per-cycle bound
+FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
+
+# The modules the cycle uses; the guest imports them all before measuring its baseline and
+# reports any module the cycle loads beyond them.
+MODULES = ("lightmeter.errors", "lightmeter.chain.fields", "lightmeter.chain.abi",
+           "lightmeter.chain.meter_registry",
+           "lightmeter.chain.header", "lightmeter.chain.merkle", "lightmeter.chain.receipt",
+           "lightmeter.chain.tx", "lightmeter.client.trust", "lightmeter.client.verify",
+           "lightmeter.client.transition", "lightmeter.client.anchor", "lightmeter.link.cbor",
+           "lightmeter.link.frame", "lightmeter.link.wire", "lightmeter.device.store",
+           "lightmeter.device.checkpoint", "lightmeter.device.reading", "lightmeter.crypto.suite",
+           "lightmeter.crypto.rfc6979", "lightmeter.crypto.ec")
+SUITE_MODULES = {"ecdsa": ("lightmeter.crypto.keccak", "lightmeter.crypto.secp256k1"),
+                 "sm": ("lightmeter.crypto.sm3", "lightmeter.crypto.sm2")}
+
+
+class HostFs:
+    """The store's filesystem interface (device.store.OsFs) over a dict, to build the store here."""
+
+    def __init__(self):
+        self.files = {}
+
+    def open(self, path, mode):
+        import io
+        if "w" in mode:
+            fs = self
+
+            class W(io.BytesIO):
+                def close(self):
+                    fs.files[path] = self.getvalue()
+                    super().close()
+            return W()
+        if path not in self.files:
+            raise OSError(2, path)
+        return io.BytesIO(self.files[path])
+
+    def rename(self, a, b):
+        self.files[b] = self.files.pop(a)
+
+    def remove(self, p):
+        if p not in self.files:
+            raise OSError(2, p)
+        del self.files[p]
+
+    def listdir(self, d):
+        return [p[len(d) + 1:] for p in self.files if p.startswith(d + "/")]
+
+    def mkdir(self, p):
+        pass
+
+    def stat(self, p):
+        if p != ROOT and p not in self.files:
+            raise OSError(2, p)
+        return (0,)
+
+    def flush(self, f):
+        pass
+
+    def sync(self, d):
+        pass
+
+
+def _reading(seq, suite_name):
+    m = {reading.METER_ID: "meter-0001", reading.FIRMWARE: "lightmeter-0.1", reading.SEQ: seq,
+         reading.TIME: 1700000000000 + seq, reading.CLOCK: reading.CLOCK_SYNCED,
+         reading.OBIS: "1-0:1.8.0", reading.VALUE: 123456 + seq, reading.SCALE: 0,
+         reading.UNIT: "Wh", reading.STATUS: 0, reading.SUITE: suite_name}
+    return reading.encode(m)
+
+
+def _receipt_json(s, number, device, seq):
+    topic = abi.event_topic(meter_registry.READING_EVENT, s.hash)
+    return {"version": 0, "gasUsed": "30000", "contractAddress": "", "status": 0, "output": "0x",
+            "blockNumber": number, "logEntries": [{
+                "address": REGISTRY.hex(), "data": "0x" + abi.encode(["bytes"], [b"r" * 120]).hex(),
+                "topics": ["0x" + topic.hex(), "0x" + (bytes(12) + device).hex(),
+                           "0x" + seq.to_bytes(32, "big").hex()]}]}
+
+
+def build_cycle(suite_name, sealers, out_dir):
+    """Write the cycle's input to out_dir: the UART bytes of the answer, the store's files, cycle.json."""
+    s = suite_mod.get(suite_name)
+    keys = [hashlib.sha256(b"mcu-sealer" + bytes([i])).digest() for i in range(sealers)]
+    nodes = sorted((s.public_key(k), k) for k in keys)
+    dkey = hashlib.sha256(b"mcu-device-" + suite_name.encode()).digest()
+    dpub = s.public_key(dkey)
+    device = s.address(dpub)
+
+    # the queued reading's transaction, signed as the device signed it
+    rd = _reading(SEQ, suite_name)
+    tx = txm.defaults()
+    tx.update(chainID=b"chain0", groupID=b"group0", blockLimit=BLOCK + 400,
+              nonce=("%s-%d-%d" % (device.hex()[:16], SEQ, 0)).encode(), to=REGISTRY.hex().encode(),
+              input=abi.encode_call(meter_registry.RECORD, [SEQ, rd], s.hash))
+    digest = txm.tx_hash(tx, s)
+    tx["signature"] = s.sign_tx(dkey, digest)
+
+    txs = [s.hash(b"other-tx-%d" % i) for i in range(TXS_IN_BLOCK)]
+    txs[POSITION] = digest
+    rcs = [_receipt_json(s, BLOCK, s.hash(b"other-%d" % i)[:20], i) for i in range(TXS_IN_BLOCK)]
+    rcs[POSITION] = _receipt_json(s, BLOCK, device, SEQ)
+    rhs = [receipt_mod.from_json(r).hash(s) for r in rcs]
+    h = header_mod.new(BLOCK, s.hash(b"parent"), [n for n, _ in nodes],
+                       txs_root=merkle.root(txs, s.hash), receipts_root=merkle.root(rhs, s.hash),
+                       state_root=s.hash(b"state"), gas_used=b"600000", timestamp=1700000000000,
+                       sealer=1)
+    hd = h.hash(s)
+    h.signatures = [(i, s.sign_node(nodes[i][1], hd)) for i in range(trust_mod.quorum(sealers))]
+    answer = {0: wire.receipt_to_wire(rcs[POSITION]), 1: merkle.proof(rhs, POSITION, s.hash),
+              2: merkle.proof(txs, POSITION, s.hash), 3: wire.header_to_wire(header_mod.to_json(h, hd))}
+    uart = b"\x00" + frame.encode_frame(frame.pack(frame.VERSION, RECEIPT, RID, answer))
+
+    # the device's store: checkpoint SKIP blocks back, key, counter at SEQ, the reading queued
+    fs = HostFs()
+    store = store_mod.Store(ROOT, fs)
+    tj = {"chain_id": "chain0", "group_id": "group0", "crypto": suite_name,
+          "sealers": [{"node_id": n.hex(), "weight": 1} for n, _ in nodes],
+          "number": BLOCK - SKIP, "hash": "0x" + s.hash(b"checkpoint").hex()}
+    checkpoint.save(store, trust_mod.from_json(tj))
+    store_mod.Blob(store, "key").save(dkey)
+    store_mod.Blob(store, "public").save(dpub)
+    counter = store_mod.Counter(store)
+    while counter.next() < SEQ:
+        pass
+    queue = store_mod.Queue(store)
+    # queue record fields as device/app.py keeps them: seq, reading, tx map, hash, limit, tries
+    queue.append(_cbor_dumps({0: SEQ, 1: rd, 2: wire.tx_to_wire(tx), 3: digest, 4: tx["blockLimit"], 5: 0}))
+
+    os.makedirs(out_dir, exist_ok=True)
+    names = sorted(fs.files)
+    for p in names:
+        with open(os.path.join(out_dir, p.replace("/", "_")), "wb") as f:
+            f.write(fs.files[p])
+    with open(os.path.join(out_dir, "answer.bin"), "wb") as f:
+        f.write(uart)
+    cfg = {"suite": suite_name, "sealers": sealers, "files": names, "rid": RID, "root": ROOT,
+           "registry": REGISTRY.hex(), "block": BLOCK}
+    with open(os.path.join(out_dir, "cycle.json"), "w") as f:
+        json.dump(cfg, f)
+    return {"answer_bytes": len(uart), "store_bytes": sum(len(v) for v in fs.files.values())}
+
+
+def _cbor_dumps(obj):
+    from lightmeter.link import cbor
+    return cbor.dumps(obj)
+
+
+# The guest script: argv[1] the input folder. Prints one JSON line.
+CYCLE_SCRIPT = r'''
+import gc, sys, json, io
+try:
+    import mcu
+    ins = mcu.instructions
+except ImportError:
+    ins = lambda: 0
+DATA = sys.argv[1]
+with open(DATA + "/cycle.json") as f:
+    CFG = json.load(f)
+MODULES = %(modules)r
+for m in MODULES + %(suite_modules)r[CFG["suite"]]:
+    __import__(m)
+from lightmeter.link import frame, wire
+from lightmeter.chain import abi, header as header_mod, meter_registry, tx as txm
+from lightmeter.client import anchor, transition
+from lightmeter.device import store as store_mod, checkpoint, reading
+from lightmeter.crypto import suite as suite_mod
+suite = suite_mod.get(CFG["suite"])
+loaded = set(sys.modules)
+gc.collect()
+baseline = gc.mem_alloc()
+
+
+class _W:
+    def __init__(self, fs, path):
+        self.fs = fs
+        self.path = path
+        self.buf = b""
+
+    def write(self, b):
+        self.buf += b
+        return len(b)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.fs.files[self.path] = self.buf
+
+
+class MemFs:
+    """The store's files: the provisioned ones read from the input folder, written ones in RAM."""
+
+    def __init__(self, base, names, root):
+        self.base = base
+        self.host = set(names)
+        self.files = {}
+        self.root = root
+
+    def open(self, path, mode):
+        if "w" in mode:
+            return _W(self, path)
+        if path in self.files:
+            return io.BytesIO(self.files[path])
+        if path in self.host:
+            return open(self.base + "/" + path.replace("/", "_"), "rb")
+        raise OSError(2)
+
+    def rename(self, a, b):
+        self.files[b] = self.files.pop(a)
+        self.host.discard(b)
+
+    def remove(self, p):
+        if p in self.files:
+            del self.files[p]
+        elif p in self.host:
+            self.host.discard(p)
+        else:
+            raise OSError(2)
+
+    def listdir(self, d):
+        pre = d + "/"
+        return [p[len(pre):] for p in list(self.host) + list(self.files) if p.startswith(pre)]
+
+    def mkdir(self, p):
+        pass
+
+    def stat(self, p):
+        if p == self.root or p in self.files or p in self.host:
+            return (0,)
+        raise OSError(2)
+
+    def flush(self, f):
+        pass
+
+    def sync(self, d):
+        pass
+
+
+steps = {}
+t = ins()
+if len(sys.argv) > 2 and sys.argv[2] == "imports":
+    print(json.dumps({"baseline": baseline, "steps": steps, "extra_modules": []}))
+    sys.exit(0)
+
+
+STOP = sys.argv[2] if len(sys.argv) > 2 else None  # end after this step (to find where the heap goes)
+
+
+def step(name):
+    global t
+    now = ins()
+    steps[name] = now - t
+    t = now
+    if "-v" in sys.argv:
+        gc.collect()
+        print(name, "kept", gc.mem_alloc() - baseline)
+    if name == STOP:
+        print(json.dumps({"baseline": baseline, "steps": steps, "extra_modules": []}))
+        sys.exit(0)
+
+
+store = store_mod.Store(CFG["root"], MemFs(DATA, CFG["files"], CFG["root"]))
+key = store_mod.Blob(store, "key").load()
+address = suite.address(store_mod.Blob(store, "public").load())
+registry = bytes.fromhex(CFG["registry"])
+queue = store_mod.Queue(store)
+counter = store_mod.Counter(store)
+qkey = queue.keys()[0]
+from lightmeter.link import cbor
+rec = cbor.loads(queue.get(qkey))
+uart = open(DATA + "/answer.bin", "rb")
+step("setup")
+
+# 1. the relay's answer off the UART, in 64-byte reads
+deframer = frame.Deframer()
+answer = None
+while answer is None:
+    chunk = uart.read(64)
+    if not chunk:
+        raise ValueError("no answer on the UART")
+    for body in deframer.feed(chunk):
+        version, mtype, rid, payload = frame.unpack(body)
+        if mtype == 12 and rid == CFG["rid"]:
+            answer = payload
+chunk = body = payload = None
+hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
+step("decode")
+
+# 2. one skipping step from the stored checkpoint to the answer's header
+trust = checkpoint.load(store)
+new = transition.verify_skip(trust, hdr, suite).trust
+trust = None
+step("header")
+
+# 3. the transaction and its receipt, proven into that header
+anchor.verify_proofs(answer, hdr, rec[3], suite, registry, address, rec[0])
+answer = None
+step("proofs")
+
+# 4. the checkpoint moves, the reading leaves the queue
+checkpoint.save(store, new)
+queue.remove(qkey)
+step("store")
+
+# 5. the next reading: taken, signed, queued, framed
+seq = counter.next()
+m = {reading.METER_ID: "meter-0001", reading.FIRMWARE: "lightmeter-0.1", reading.SEQ: seq,
+     reading.TIME: hdr.timestamp + 1000, reading.CLOCK: reading.CLOCK_SYNCED,
+     reading.OBIS: "1-0:1.8.0", reading.VALUE: 123456 + seq, reading.SCALE: 0,
+     reading.UNIT: "Wh", reading.STATUS: 0, reading.SUITE: suite.name}
+rec = {0: seq, 1: reading.encode(m), 5: 0}
+qkey = queue.append(cbor.dumps(rec))
+tx = txm.defaults()
+tx.update(chainID=new.chain_id.encode(), groupID=new.group_id.encode(), blockLimit=hdr.number + 500,
+          nonce=("%%s-%%d-%%d" %% (address.hex()[:16], seq, 0)).encode(), to=registry.hex().encode(),
+          input=abi.encode_call(meter_registry.RECORD, [seq, rec[1]], suite.hash))
+digest = txm.tx_hash(tx, suite)
+tx["signature"] = suite.sign_tx(key, digest)
+rec[2] = wire.tx_to_wire(tx)
+rec[3] = digest
+rec[4] = tx["blockLimit"]
+queue.replace(qkey, cbor.dumps(rec))
+out = b"\x00" + frame.encode_frame(frame.pack(1, 9, 42, rec[2]))
+step("sign")
+
+extra = sorted(m for m in sys.modules if m not in loaded)
+print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "extra_modules": extra,
+                  "checkpoint": new.number}))
+''' % {"modules": MODULES, "suite_modules": SUITE_MODULES}
+
+
+# The cycle is a module (compiled to .mpy like the firmware, as a device's application would be),
+# so that compiling a script's source on the port does not add its own peak to the figures.
+MAIN = "import lmcycle\n"
+
+
+def _paths(d):
+    app = os.path.join(d, "app")
+    if not os.path.isdir(app):
+        os.makedirs(app)
+        with open(os.path.join(app, "lmcycle.py"), "w") as f:
+            f.write(CYCLE_SCRIPT)
+    return [FIRMWARE, app]
+
+
+def _script_result(res):
+    line = [x for x in res.stdout.splitlines() if x.startswith("{")]
+    if not res.ok or not line:
+        raise RuntimeError("device cycle failed on %s (status %s):\n%s" % (res.target, res.status, res.stdout))
+    out = json.loads(line[-1])
+    if out["extra_modules"]:
+        raise RuntimeError("the cycle imported modules the baseline left out: %s" % out["extra_modules"])
+    return out
+
+
+def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600):
+    """One run of the device cycle: the guest's JSON (baseline bytes, instructions per step)."""
+    from lightmeter_host.runtimes import mcu
+    with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
+        build_cycle(suite_name, sealers, d)
+        res = mcu.run(MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
+                      args=[d])
+        return _script_result(res)
+
+
+def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None):
+    """Smallest heap (1 KiB steps, real MemoryErrors) that runs the cycle, with one full run's figures."""
+    from lightmeter_host.runtimes import mcu
+    with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
+        build_cycle(suite_name, sealers, d)
+        full = _script_result(mcu.run(MAIN, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
+                                      target=target, mpy=mpy, timeout=timeout, args=[d]))
+        smallest = mcu.smallest_heap(MAIN, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),
+                                     target=target, mpy=mpy, timeout=timeout, args=[d] + ([stop] if stop else []))
+    full["smallest_heap"] = smallest
+    return full
+
+
+def collect(sizes=(4, 21), suites=("ecdsa", "sm"), target="m0", heap_target="host32"):
+    """Every figure of `bench --mcu`.
+
+    Instructions come from one m0 run; the heap is bisected on heap_target (default host32: the
+    same port, 32-bit objects and GC as m0, ~10x faster; pass "m0" to bisect in QEMU).
+    """
+    out = {"mcu_target": target, "mcu_heap_target": heap_target}
+    worst = {}
+    for n in sizes:
+        for name in suites:
+            r = cycle_heap(name, n, target=heap_target)
+            r["steps"] = cycle_once(name, n, target=target)["steps"]
+            if r["smallest_heap"] is None:
+                raise RuntimeError("the %s %d-sealer cycle does not run in %d bytes" % (name, n, HEAP_MIB_FREE))
+            tag = "%s_%d" % (name, n)
+            mpy_kib = r["smallest_heap"] / 1024
+            frozen_kib = (r["smallest_heap"] - r["baseline"]) / 1024
+            out["mcu_heap_kib_cycle_mpy_" + tag] = mpy_kib
+            out["mcu_heap_kib_cycle_frozen_" + tag] = round(frozen_kib, 1)
+            out["mcu_baseline_kib_" + tag] = round(r["baseline"] / 1024, 1)
+            for k, v in r["steps"].items():
+                out["mcu_minstr_%s_%s" % (k, tag)] = round(v / 1e6, 2)
+            cycle = sum(v for k, v in r["steps"].items() if k != "setup")
+            out["mcu_minstr_cycle_" + tag] = round(cycle / 1e6, 2)
+            if n == 21:
+                out["mcu_minstr_header21_" + name] = round(r["steps"]["header"] / 1e6, 2)
+                worst["mpy"] = max(worst.get("mpy", 0), mpy_kib)
+                worst["frozen"] = max(worst.get("frozen", 0), round(frozen_kib, 1))
+                worst["cycle"] = max(worst.get("cycle", 0), cycle)
+    if worst:
+        out["mcu_heap_kib_device_cycle_mpy"] = worst["mpy"]
+        out["mcu_heap_kib_device_cycle_frozen"] = worst["frozen"]
+        # one instruction per cycle at 133 MHz: a lower bound (loads, stores, taken branches take 2+)
+        out["mcu_ms_per_reading_133mhz"] = round(worst["cycle"] / CLOCK_HZ * 1000, 1)
+        out["mcu_ms_per_reading_note"] = ("lower bound: 21-sealer cycle, worst suite, guest instructions "
+                                          "at one per cycle at 133 MHz")
+    return out

@@ -1,0 +1,43 @@
+"""The precomputed generator tables (crypto/gtab_*.py) are exactly what ec.Curve builds."""
+
+from lightmeter.crypto import ec, secp256k1, sm2
+
+
+def _computed(curve, parts):
+    fresh = ec.Curve(curve.name, curve.p, curve.a, curve.b, curve.n, curve.g[0], curve.g[1], curve.glv)
+    return fresh.g_tables(parts)
+
+
+def _check(curve, parts):
+    preset = curve.g_tables(parts)
+    computed = _computed(curve, parts)
+    assert len(preset) == len(computed) == parts
+    for (w1, xs1, ys1, bx1), (w2, xs2, ys2, bx2) in zip(preset, computed):
+        assert w1 == w2 == ec.G_WINDOW
+        assert isinstance(xs1, ec.Packed) and len(xs1) == len(xs2) == 1 << (ec.G_WINDOW - 2)
+        assert [xs1[j] for j in range(len(xs1))] == list(xs2)
+        assert [ys1[j] for j in range(len(ys1))] == list(ys2)
+        if bx2 is None:
+            assert bx1 is None
+        else:
+            assert [bx1[j] for j in range(len(bx1))] == list(bx2)
+
+
+def test_secp256k1_table_matches_the_computed_one():
+    _check(secp256k1.CURVE, 1)
+
+
+def test_sm2_tables_match_the_computed_ones():
+    _check(sm2.CURVE, 1)
+    _check(sm2.CURVE, 2)
+
+
+def test_packed_indexing():
+    col = ec.Packed(bytes(31) + b"\x01" + bytes(31) + b"\x02")
+    assert len(col) == 2 and col[0] == 1 and col[1] == 2 and col[-1] == 2
+
+
+def test_more_parts_are_still_built():
+    t = secp256k1.CURVE.g_tables(2)
+    assert len(t) == 2 and t[0] is secp256k1.CURVE.g_tables(1)[0]
+    assert not isinstance(t[1][1], ec.Packed)
