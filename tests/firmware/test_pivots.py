@@ -80,24 +80,12 @@ def stored(st):
 
 
 def fresh_store(trust):
-    st = store_mod.Store("/tmp/lightmeter-test-pivots-%d" % trust.number if False else _tmpdir())
+    # An in-memory flash (test_store.PowerCutFs, never cut here): the same on every runtime and
+    # board, with no folder of the host's or the board's to clean up.
+    from test_store import PowerCutFs, ROOT
+    st = store_mod.Store(ROOT, PowerCutFs())
     checkpoint.save(st, trust)
     return st
-
-
-_N = [0]
-
-
-def _tmpdir():
-    import os
-    _N[0] += 1
-    d = "/tmp/lm-pivots-%d-%d" % (getattr(os, "getpid", lambda: 0)(), _N[0])
-    try:
-        os.mkdir(d)
-    except OSError:
-        for f in os.listdir(d):
-            os.remove(d + "/" + f)
-    return d
 
 
 def test_one_pivot_bridges_a_set_change_and_moves_the_checkpoint_to_the_target():

@@ -144,8 +144,15 @@ class Device:
 
     # -- one queued reading ------------------------------------------------------
 
+    async def _block_number(self):
+        ans = await self.link.request(link_mod.GET_BLOCK_NUMBER)
+        number = ans.get(0) if isinstance(ans, dict) else None
+        if not isinstance(number, int) or number is True or number is False or number < 0:
+            raise Malformed("block_number: expected {0: number}")
+        return number
+
     async def _sign(self, key, rec):
-        number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
+        number = await self._block_number()
         data = abi.encode_call(meter_registry.RECORD, [rec[R_SEQ], rec[R_READING]], self.suite.hash)
         tx = txm.defaults()
         tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
@@ -215,7 +222,7 @@ class Device:
 
         (A relay that hides an included transaction's receipt only makes the new one revert:
         MeterRegistry refuses a sequence number twice, so nothing is anchored twice.)"""
-        number = (await self.link.request(link_mod.GET_BLOCK_NUMBER))[0]
+        number = await self._block_number()
         if number >= rec[R_LIMIT]:
             del rec[R_TX]
             rec[R_TRIES] += 1

@@ -107,9 +107,11 @@ class Link:
                 if got is not None:
                     rtype, rpayload = got
                     if rtype == ERROR:
-                        if not isinstance(rpayload, dict):
+                        code = rpayload.get(0) if isinstance(rpayload, dict) else None
+                        text = rpayload.get(1, "") if isinstance(rpayload, dict) else None
+                        if not frame._uint(code) or not isinstance(text, str):
                             raise RemoteError(0, "malformed error")
-                        raise RemoteError(rpayload.get(0, 0), rpayload.get(1, ""))
+                        raise RemoteError(code, text)
                     if rtype == want:
                         return rpayload
                     # an answer of the wrong type for this id: ignore, as noise
