@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from lightmeter_host.errors import CommandError
-from lightmeter_host.verbs import (bench, board, boards, collect, collector, decode, demo, flash, node,
-                                   provision, relay, sync, trust, verify)
+from lightmeter_host.verbs import (bench, board, boards, collect, collector, decode, demo, flash, fleet,
+                                   node, provision, relay, sync, trust, verify)
 
 DESCRIPTION = """\
 lightmeter: a light client for FISCO BCOS 3.x chains, for field devices and test rigs.
@@ -41,6 +41,7 @@ VERBS = {
     "board": board,
     "sync": sync,
     "demo": demo,
+    "fleet": fleet,
     "boards": boards,
     "flash": flash,
     "provision": provision,

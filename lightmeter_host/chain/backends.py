@@ -79,6 +79,49 @@ def native_secp256k1():
     return recover, verify
 
 
+def native_secp256k1_signing():
+    """(public_key, sign) with libsecp256k1: the same RFC 6979 nonce, low s and recovery id as the
+    pure `lightmeter.crypto.secp256k1`, so the same bytes (tests/host/test_backends.py)."""
+    import coincurve
+
+    def public_key(priv32):
+        try:
+            return coincurve.PrivateKey(bytes(priv32)).public_key.format(compressed=False)[1:]
+        except Exception:
+            raise Invalid("private key out of range")
+
+    def sign(priv32, hash32):
+        if len(hash32) != 32:
+            raise Malformed("sign: expected a 32-byte hash")
+        try:
+            return coincurve.PrivateKey(bytes(priv32)).sign_recoverable(bytes(hash32), hasher=None)
+        except Exception:
+            raise Invalid("private key out of range")
+
+    return public_key, sign
+
+
+def install_signing():
+    """Also swap secp256k1 key derivation and signing (for many simulated devices in one
+    process, lightmeter_host.fleetsim); uninstall_signing puts the pure ones back."""
+    try:
+        public_key, sign = native_secp256k1_signing()
+    except ImportError:
+        return []
+    e = suite_mod.get("ecdsa")
+    e.public_key = public_key
+    e.sign_tx = sign  # an instance attribute: shadows Suite.sign_tx (ecdsa's layout is r||s||v)
+    e.sign_node = sign
+    return ["secp256k1-sign:coincurve"]
+
+
+def uninstall_signing():
+    e = suite_mod.get("ecdsa")
+    e.public_key = e._curve.public_key
+    for name in ("sign_tx", "sign_node"):
+        e.__dict__.pop(name, None)
+
+
 _saved = None
 
 

@@ -30,6 +30,11 @@ def add_parser(sub):
                     help="keep the chain (node/), the device's flash (device/), fleet.json and the "
                          "collector's collector.db here; a new or empty directory (default: a new "
                          "temporary directory, printed at the end)")
+    dm.add_argument("--batch", action="store_true",
+                    help="through a data concentrator (proto/batch.md): readings anchored in batches; "
+                         "one meter on a virtual board (--runtime), the others on CPython in process")
+    dm.add_argument("--meters", type=int, default=1, metavar="M",
+                    help="with --batch: how many meters the concentrator serves (default 1)")
     dm.add_argument("--walkthrough", action="store_true",
                     help="instead: verify the public FISCO BCOS example data on CPython and MicroPython")
 
@@ -40,9 +45,26 @@ def run(args):
         return walkthrough.main()
     if args.readings < 1:
         raise UsageError("--readings must be at least 1")
+    if args.batch or args.meters != 1:
+        return _run_batch(args)
     from lightmeter_host import demo
     try:
         return demo.main(args.readings, args.runtime, args.crypto, args.faults, args.json, args.data,
                          args.blocks_between)
     except demo.DemoError as e:
         raise UsageError(str(e))
+
+
+def _run_batch(args):
+    import json
+
+    from lightmeter_host import demobatch
+    if not args.batch or args.faults or args.data or args.blocks_between or args.meters < 1:
+        raise UsageError("--meters needs --batch, and --batch takes no --faults, --data or --blocks-between")
+    summary = demobatch.run(args.meters, args.readings, args.runtime, args.crypto, quiet=args.json)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for k, v in summary.items():
+            print("%-22s %s" % (k, v))
+    return 0 if summary["ok"] else 1

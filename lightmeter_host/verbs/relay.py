@@ -20,6 +20,15 @@ def add_parser(sub):
     r.add_argument("--baud", type=int, default=115200)
     r.add_argument("--noise", type=float, default=0.0, metavar="RATE",
                    help="FOR TESTS ONLY: drop or flip each byte with this probability")
+    r.add_argument("--batch", action="store_true",
+                   help="be a data concentrator (proto/batch.md): also take devices' signed readings "
+                        "and anchor them in batches, one MeterRegistry.recordBatch per window")
+    r.add_argument("--batch-max", type=int, default=256, metavar="N",
+                   help="with --batch: close a window at N readings (default 256)")
+    r.add_argument("--batch-ms", type=int, default=2000, metavar="MS",
+                   help="with --batch: or MS milliseconds after its first reading (default 2000)")
+    r.add_argument("--metrics", metavar="HOST:PORT",
+                   help="with --batch: serve Prometheus metrics at http://HOST:PORT/metrics")
 
 
 def run(args):
@@ -28,6 +37,10 @@ def run(args):
     from lightmeter_host import relay
 
     try:
+        if args.batch:
+            from lightmeter_host import concentrator
+            return concentrator.main(args.port, args.rpc, args.baud, args.noise, args.batch_max,
+                                     args.batch_ms, args.metrics)
         return relay.main(args.port, args.rpc, args.baud, args.noise)
     except serial.SerialException as e:
         raise UsageError("cannot open port: %s" % e)

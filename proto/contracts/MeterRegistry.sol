@@ -17,8 +17,14 @@ contract MeterRegistry {
     /// The reading bytes, exactly as submitted, by device and sequence number.
     mapping(address => mapping(uint64 => bytes)) private _readings;
 
+    /// Leaves of each batch root a submitter anchored; 0 means it never anchored that root.
+    mapping(address => mapping(bytes32 => uint32)) private _batchCount;
+
     /// Emitted once per accepted reading.
     event Reading(address indexed device, uint64 indexed seq, bytes reading);
+
+    /// Emitted once per anchored batch of device-signed readings (proto/batch.md).
+    event Batch(address indexed submitter, bytes32 indexed root, uint32 count);
 
     /// Store `reading` as the sender's reading number `seq`.
     /// Reverts unless seq is greater than the sender's last one (so it starts at 1 and a
@@ -31,6 +37,25 @@ contract MeterRegistry {
         _lastSeq[msg.sender] = seq;
         _readings[msg.sender][seq] = reading;
         emit Reading(msg.sender, seq, reading);
+    }
+
+    /// Anchor the root of a Merkle tree over `count` device-signed readings (proto/batch.md).
+    /// The sender is the concentrator that built the batch; the readings are signed by their
+    /// devices, who check their own inclusion, so no one here needs to trust the sender.
+    /// Reverts for a zero root or count, and for a root the sender already anchored (a resent
+    /// batch is refused instead of logged twice). Per sender: no one else's transaction, such as
+    /// a copy of a root with a wrong count sent ahead of it, can keep a root from being anchored.
+    function recordBatch(bytes32 root, uint32 count) external {
+        require(root != bytes32(0), "empty root");
+        require(count != 0, "empty batch");
+        require(_batchCount[msg.sender][root] == 0, "batch already recorded");
+        _batchCount[msg.sender][root] = count;
+        emit Batch(msg.sender, root, count);
+    }
+
+    /// The leaf count `submitter` anchored for `root`, 0 if it never did.
+    function batchCount(address submitter, bytes32 root) external view returns (uint32) {
+        return _batchCount[submitter][root];
     }
 
     /// The last sequence number `device` recorded, 0 if none.

@@ -77,3 +77,22 @@ def test_install_and_uninstall_swap_the_suite_primitives():
     finally:
         backends.uninstall()
     assert e.hash is pure
+
+
+def test_native_signing_gives_the_pure_signatures_and_keys():
+    # lightmeter_host.chain.backends.install_signing (fleet simulation): libsecp256k1's RFC 6979
+    # nonce, low s and recovery id are the pure module's, so the bytes are the same
+    import hashlib
+
+    from lightmeter.crypto import suite as suite_mod
+    from lightmeter_host.chain import backends
+
+    e = suite_mod.get("ecdsa")
+    keys = [hashlib.sha256(b"native-sign %d" % i).digest() for i in range(20)]
+    pure = [(e.public_key(k), e.sign_tx(k, hashlib.sha256(k).digest())) for k in keys]
+    backends.install_signing()
+    try:
+        assert [(e.public_key(k), e.sign_tx(k, hashlib.sha256(k).digest())) for k in keys] == pure
+    finally:
+        backends.uninstall_signing()
+    assert e.public_key is e._curve.public_key and "sign_tx" not in e.__dict__

@@ -101,6 +101,7 @@ VERBS = {
     "board": lambda F, G: ["board", "virtual", "--root", _root_with_config(G["dir"], F)],
     "sync": lambda F, G: ["sync", "--rpc", "http://127.0.0.1:1", "--trust", F],
     "demo": lambda F, G: ["demo", "--data", F, "--readings", "1"],
+    "fleet": lambda F, G: ["fleet", "simulate", "--meters", F],
     "boards": lambda F, G: ["boards", "--json", F],
     "flash": lambda F, G: ["flash", "--board", "esp32", "--port", F, "--firmware", F, "--dry-run"],
     "provision": lambda F, G: ["provision", "--trust", F, "--meter-id", "m1", "--port", F],

@@ -113,7 +113,8 @@ def test_creation_code_ends_with_the_runtime_code():
 
 def test_selectors_are_abi_selector_of_the_abi_for_both_hashes():
     fns = _functions()
-    assert sorted(fns) == ["lastSeq(address)", "readingOf(address,uint64)", "record(uint64,bytes)"]
+    assert sorted(fns) == ["batchCount(address,bytes32)", "lastSeq(address)", "readingOf(address,uint64)",
+                           "record(uint64,bytes)", "recordBatch(bytes32,uint32)"]
     for key, h in (("selectors", keccak256), ("selectors_sm", sm3)):
         assert ART[key] == {f: abi.selector(f, h).hex() for f in fns}, key
     for key, h in (("topics", keccak256), ("topics_sm", sm3)):
@@ -337,6 +338,37 @@ def test_each_device_has_its_own_log(registry):
     assert registry.record(OTHER, 1, b"\x07").is_success
     assert (registry.last_seq(DEV), registry.last_seq(OTHER)) == (3, 1)
     assert registry.reading_of(DEV, 1) == b"" and registry.reading_of(OTHER, 1) == b"\x07"
+
+
+BATCH_ROOT = b"\x5a" * 32
+
+
+def test_record_batch_stores_the_count_and_emits_root_count_and_submitter(registry):
+    # proto/batch.md: recordBatch(root, count) logs Batch(submitter indexed, root indexed, count)
+    c = registry.call(DEV, "recordBatch(bytes32,uint32)", [BATCH_ROOT, 256])
+    assert c.is_success
+    [(address, topics, data)] = c.get_log_entries()
+    assert address == registry.ADDRESS
+    topic0 = abi.event_topic("Batch(address,bytes32,uint32)", registry.hash)
+    assert list(topics) == [int.from_bytes(topic0, "big"), int.from_bytes(DEV, "big"),
+                            int.from_bytes(BATCH_ROOT, "big")]
+    assert abi.decode(["uint32"], data) == [256]
+    out = registry.call(OTHER, "batchCount(address,bytes32)", [DEV, BATCH_ROOT]).output
+    assert abi.decode(["uint32"], out) == [256]
+    out = registry.call(OTHER, "batchCount(address,bytes32)", [OTHER, BATCH_ROOT]).output
+    assert abi.decode(["uint32"], out) == [0]
+
+
+def test_record_batch_refuses_a_root_twice_from_one_sender_and_empty_batches(registry):
+    assert registry.call(DEV, "recordBatch(bytes32,uint32)", [BATCH_ROOT, 3]).is_success
+    c = registry.call(DEV, "recordBatch(bytes32,uint32)", [BATCH_ROOT, 3])
+    assert registry.reason(c) == "batch already recorded"
+    # another sender's copy (a wrong count sent ahead) does not block the honest one
+    assert registry.call(OTHER, "recordBatch(bytes32,uint32)", [BATCH_ROOT, 4]).is_success
+    assert registry.reason(registry.call(DEV, "recordBatch(bytes32,uint32)", [bytes(32), 3])) == "empty root"
+    assert registry.reason(registry.call(DEV, "recordBatch(bytes32,uint32)", [b"\x01" * 32, 0])) == "empty batch"
+    out = registry.call(OTHER, "batchCount(address,bytes32)", [DEV, b"\x02" * 32]).output
+    assert abi.decode(["uint32"], out) == [0]
 
 
 def test_unknown_selector_reverts(registry):

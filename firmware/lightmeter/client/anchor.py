@@ -24,6 +24,11 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
     registry and device are 20-byte addresses. Returns the verified header (its
     number and timestamp are then trustworthy). Raises Invalid or Malformed.
     """
+    return verify_proofs(answer, verified_header(answer, trust, suite), tx_hash, suite, registry, device, seq)
+
+
+def verified_header(answer, trust, suite):
+    """The header of a `receipt` answer, once it has a quorum of trust's sealers."""
     if not isinstance(answer, dict):
         raise Malformed("receipt answer: expected a map")
     for k in (0, 1, 2, 3):
@@ -31,17 +36,13 @@ def verify_anchor(answer, tx_hash, trust, suite, registry, device, seq):
             raise Malformed("receipt answer: field %d missing" % k)
     hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
     verify.verify_header(hdr, trust, suite)
-    return verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq)
+    return hdr
 
 
 def verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq):
     """The rest of verify_anchor, for a header hdr already verified (by verify_header, or by a
     skipping step to it): the proofs and the reading's log. Returns hdr."""
-    rcpt = receipt_mod.from_json(wire.receipt_from_wire(answer[0]))
-    pos_t = merkle.verify(merkle.check_items(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
-    _, pos_r = verify.verify_receipt(rcpt, merkle.check_items(answer[1], "receipt proof"), hdr, suite, pos_t)
-    if pos_r != pos_t:
-        raise Invalid("the receipt is not this transaction's (positions %d and %d)" % (pos_r, pos_t))
+    rcpt = proven_receipt(answer, hdr, tx_hash, suite)
     topic = abi.event_topic(READING_EVENT, suite.hash)
     want = (topic, bytes(12) + device, seq.to_bytes(32, "big"))
     reg = registry.hex().encode()
@@ -49,3 +50,16 @@ def verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq):
         if address == reg and len(topics) == 3 and (topics[0], topics[1], topics[2]) == want:
             return hdr
     raise Invalid("MeterRegistry did not log this reading")
+
+
+def proven_receipt(answer, hdr, tx_hash, suite):
+    """The part of the check that is the same for every transaction (a reading's, a batch's,
+    client/batch.py): tx_hash proves into hdr's txsRoot and the answer's receipt into its
+    receiptsRoot at the same position, and the transaction succeeded. Returns the Receipt, whose
+    logs the caller reads."""
+    rcpt = receipt_mod.from_json(wire.receipt_from_wire(answer[0]))
+    pos_t = merkle.verify(merkle.check_items(answer[2], "transaction proof"), tx_hash, hdr.txs_root, suite.hash)
+    _, pos_r = verify.verify_receipt(rcpt, merkle.check_items(answer[1], "receipt proof"), hdr, suite, pos_t)
+    if pos_r != pos_t:
+        raise Invalid("the receipt is not this transaction's (positions %d and %d)" % (pos_r, pos_t))
+    return rcpt
