@@ -23,6 +23,7 @@ import hashlib
 from lightmeter.chain import abi, fields
 from lightmeter.device import reading
 from lightmeter.crypto import suite as suite_mod
+from lightmeter_host.collector import db as db_mod, reverify
 from lightmeter_host.hardware import fleet
 from lightmeter_host.chain import txbuild
 from lightmeter_host.node import consensus, registry
@@ -120,3 +121,12 @@ STANDARD_GOOD = {("m0", 1), ("m0", 2), ("m0", 4), ("m0", 5), ("m1", 1), ("m1", 2
 STANDARD_REJECTED = {"unknown_device": 1, "wrong_meter": 1, "reverted": 1, "malformed": 1}
 STANDARD_DUPLICATES = {"replay": 1, "duplicate": 1}
 STANDARD_GAPS = {("m0", 2, 4), ("m1", 2, 5)}
+
+
+def reverified(url):
+    """`collector verify`'s report on the database at url, from its stored evidence alone."""
+    d = db_mod.open_db(url)
+    try:
+        return reverify.verify_db(d)
+    finally:
+        d.close()

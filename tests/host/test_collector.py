@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from collector_chain import (FleetChain, STANDARD_DUPLICATES, STANDARD_GAPS, STANDARD_GOOD,
+from collector_chain import (FleetChain, reverified, STANDARD_DUPLICATES, STANDARD_GAPS, STANDARD_GOOD,
                              STANDARD_REJECTED, reading_bytes)
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from lightmeter_host.collector import db as db_mod, ingest, reverify
@@ -257,12 +257,8 @@ def test_collect_and_verify_on_an_sm_chain(tmp_path):
         url = "sqlite://" + str(tmp_path / "c.db")
         out = ingest.collect(fc.url, fc.genesis, fc.entries, url)
         assert (out["verified"], out["rejected"]) == (2, 0)
-        d = db_mod.open_db(url)
-        try:
-            rep = reverify.verify_db(d)
-            assert rep["ok"] and rep["good"] == 2
-        finally:
-            d.close()
+        rep = reverified(url)
+        assert rep["ok"] and rep["good"] == 2
     finally:
         fc.stop()
 

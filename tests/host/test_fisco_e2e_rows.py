@@ -11,10 +11,10 @@ import sys
 import pytest
 
 from lightmeter_host import demo
-from lightmeter_host.collector import db as db_mod, ingest, reverify
+from lightmeter_host.collector import ingest
 from lightmeter_host.node.chain import Chain
 
-from collector_chain import FleetChain, reading_bytes
+from collector_chain import FleetChain, reading_bytes, reverified
 from nodeutil import SimulatedNode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,12 +57,8 @@ def test_collector_against_a_release(tmp_path, version):
             return
         out = ingest.collect(fc.url, fc.genesis, fc.entries, url)
         assert (out["verified"], out["rejected"]) == (2, 0)
-        d = db_mod.open_db(url)
-        try:
-            rep = reverify.verify_db(d)
-            assert rep["ok"] and rep["good"] == 2
-        finally:
-            d.close()
+        rep = reverified(url)
+        assert rep["ok"] and rep["good"] == 2
     finally:
         fc.stop()
 
