@@ -129,22 +129,22 @@ def test_collector_killed_at_random_moments_resumes_with_every_reading_once(long
         if i in AT_START:
             time.sleep(rnd.uniform(0.0, 1.0) * startup)
         else:
-            k = rnd.randint(1, MAX_AHEAD)
-            assert before + k + 2 < head, "the chain is too short for %d kills" % KILLS
+            assert before + 4 <= head, "the chain is too short for %d kills: %s" % (KILLS, cuts)
+            k = rnd.randint(1, min(MAX_AHEAD, head - before - 3))
             assert watch.wait_for(before + k, mark, p, 120), \
                 "the collector ended before asking for block %d: %s" % (before + k, p.communicate()[1])
             time.sleep(rnd.uniform(0.0, 1.0) * per_block)
         os.kill(p.pid, signal.SIGKILL)
         p.communicate(timeout=60)
-        assert p.returncode == -signal.SIGKILL
+        killed = p.returncode == -signal.SIGKILL  # not when the run ended first (a faster machine now)
         after = _resume_point(db_url)
-        cuts.append((k, before, after))
+        cuts.append((k, before, after, killed))
         assert after >= before
         if k is not None:
             # block before + k was asked for, so every block before it had been committed
             assert after >= before + k - 1, cuts
-            mid_walk += after < head
-    print("kills (k, resume point before, after):", cuts)
+            mid_walk += killed and after < head
+    print("kills (k, resume point before, after, killed):", cuts)
     assert mid_walk >= MIN_MID_WALK, "kills that cut a walk short of block %d: %d %s" % (head, mid_walk, cuts)
     p = _collect(fc, trust, fleet, db_url)
     out, err = p.communicate(timeout=120)
