@@ -52,6 +52,7 @@ class Relay:
                      "--noise", str(noise)]
         self.bytes = 0
         self.sent_tx = threading.Event()  # set when a send_tx has just been forwarded
+        self.answered = []  # the type of every request answered, in order, across restarts
         self.proc = None
         self.start()
 
@@ -65,6 +66,8 @@ class Relay:
             if " type 9 " in line:
                 self.sent_tx.set()
             parts = line.replace("(", " ").split()
+            if len(parts) > 3 and parts[1].startswith("#") and parts[2] == "type" and parts[3].isdigit():
+                self.answered.append(int(parts[3]))
             nums = [int(parts[i - 1]) for i, p in enumerate(parts) if p == "B)" and parts[i - 1].isdigit()]
             self.bytes += sum(nums)
 

@@ -3,7 +3,8 @@
 One asyncio task per port (any pyserial URL: a device path, a pseudo-terminal,
 socket://host:port, loop://). The relay keeps no state between requests: it
 reads a frame, makes the JSON-RPC calls the request needs, answers, and logs
-what it forwarded. It can be killed and restarted at any time; devices resend.
+what it forwarded. It can be killed and restarted at any time; devices resend
+(tests/host/test_relay_kill.py kills it while a device takes its readings).
 The device trusts none of what it forwards.
 """
 

@@ -115,6 +115,20 @@ class FleetChain(LyingNode):
                     self.record("d1", 5, r["m1", 5])])
         return self
 
+    def steady(self, blocks):
+        """After standard(): `blocks` more blocks, each with the next reading of m0, m1 and m2 (d2a);
+        returns the good (meter, seq) pairs they add."""
+        last = {"m0": 5, "m1": 5, "m2": 2}
+        signer = {"m0": "d0", "m1": "d1", "m2": "d2a"}
+        good = set()
+        for _ in range(blocks):
+            raws = []
+            for meter in ("m0", "m1", "m2"):
+                last[meter] += 1
+                raws.append(self.record(signer[meter], last[meter], reading_bytes(meter, last[meter], self.crypto)))
+                good.add((meter, last[meter]))
+            self.block(raws)
+        return good
 
 
 STANDARD_GOOD = {("m0", 1), ("m0", 2), ("m0", 4), ("m0", 5), ("m1", 1), ("m1", 2), ("m1", 5), ("m2", 1), ("m2", 2)}
