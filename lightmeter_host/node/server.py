@@ -43,6 +43,16 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 256  # many devices' relays connect at once; 5 would reset them
     daemon_threads = True
 
+    def handle_error(self, request, client_address):
+        # A client that goes away mid-answer (a relay killed, a collector stopped) is normal
+        # operation, not a fault of the node: no traceback for it; anything else in one line.
+        import sys
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            return
+        sys.stderr.write("node: request from %s:%s failed: %s: %s\n"
+                         % (client_address[0], client_address[1], type(exc).__name__, exc))
+
 
 class NodeServer:
     """A chain's RPC server and its sealer thread; start() returns once listening."""

@@ -286,3 +286,22 @@ def test_contract_compiled_here_is_deployed_by_transaction_and_called(node):
     out = c("call", rc["contractAddress"], abi.encode_call("readingOf(address,uint64)", [device, 7], h).hex())
     assert set(out) == {"blockNumber", "output", "status"}  # the documented call shape
     assert abi.decode(["bytes"], bytes.fromhex(out["output"][2:])) == [b"kWh"]
+
+
+def test_a_client_gone_mid_answer_prints_no_traceback(capfd):
+    """A relay or collector killed while the node writes its answer is normal operation: the
+    node says nothing; any other failure of a request is one line, never a traceback."""
+    srv, _ = start_node(crypto="ecdsa")
+    try:
+        httpd = srv.httpd
+        for exc, expect in ((BrokenPipeError(32, "Broken pipe"), ""),
+                            (ConnectionResetError(104, "reset"), ""),
+                            (ValueError("bad"), "node: request from 127.0.0.1:5 failed: ValueError: bad\n")):
+            try:
+                raise exc
+            except Exception:
+                httpd.handle_error(None, ("127.0.0.1", 5))
+            err = capfd.readouterr().err
+            assert err == expect
+    finally:
+        srv.stop()
