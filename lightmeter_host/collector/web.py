@@ -22,17 +22,19 @@ import math
 import re
 import socket
 import sys
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from lightmeter_host.collector import db as dbmod
+from lightmeter_host.collector import db as dbmod, metrics as metrics_mod
 
 STATIC_DIR = Path(__file__).resolve().with_name("static")
 from lightmeter_host.paths import NODE_MODULES
@@ -161,11 +163,13 @@ def _error(status, message):
     return JSON({"error": message}, status_code=status)
 
 
-def create_app(url, node_modules=None):
+def create_app(url, node_modules=None, metrics=None):
     """The Starlette app over the database at url (see db.open_db); opens it now, so a bad
-    URL or a missing database fails here rather than at the first request."""
+    URL or a missing database fails here rather than at the first request. metrics: the
+    collector.metrics.Page its /metrics exposes (default: a new one)."""
     dist = vendor_dir(node_modules)
     reader = Reader(url)
+    metrics = metrics if metrics is not None else metrics_mod.Page()
 
     async def health(request):
         meters = await reader.call("meters")
@@ -201,6 +205,9 @@ def create_app(url, node_modules=None):
                      "truncated": len(rows) > limit,
                      "readings": [_finite(dict(r)) for r in rows[:limit]]})
 
+    async def exposition(request):
+        return Response(metrics.text(), media_type=CONTENT_TYPE_LATEST)
+
     async def index(request):
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
 
@@ -218,6 +225,7 @@ def create_app(url, node_modules=None):
 
     routes = [
         Route("/", index),
+        Route("/metrics", exposition),
         Route("/api/health", health),
         Route("/api/meters", meters),
         Route("/api/problems", problems),
@@ -237,7 +245,33 @@ def create_app(url, node_modules=None):
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error,
                                         dbmod.DatabaseError: database_error})
-    return _SecurityHeaders(app)
+    return _SecurityHeaders(_Measured(app, metrics))
+
+
+class _Measured:
+    """ASGI wrapper counting each HTTP request in metrics by its route's template (the route
+    Starlette matched, "other" for none) and status, with its latency."""
+
+    def __init__(self, app, metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def send_seen(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_seen)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "other"
+            self.metrics.request(route, status[0], time.perf_counter() - t0)
 
 
 class _SecurityHeaders:
