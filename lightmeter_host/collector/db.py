@@ -87,6 +87,8 @@ def _schema(pg):
         """CREATE TABLE IF NOT EXISTS devices (
             address TEXT PRIMARY KEY, meter_id TEXT NOT NULL, public_key TEXT NOT NULL,
             suite TEXT NOT NULL)""",
+        # the page finds a meter's devices (collector/fleetquery.py)
+        "CREATE INDEX IF NOT EXISTS devices_meter ON devices (meter_id)",
     ]
 
 
