@@ -19,6 +19,10 @@ import re
 
 from lightmeter_host.collector.db import DUPLICATE_KINDS, READING_VIEW
 
+# a plotted reading's columns: db.readings()'s but verified, which sits after the evidence text
+# in a row (reading it walks that text), and which a plot does not show
+PLOT_VIEW = tuple(c for c in READING_VIEW if c != "verified")
+
 # A meter's distinct ids in a table, one index seek each (readings_meter_seq, rejections_meter,
 # gaps_meter), so listing the fleet costs the number of meters, not of readings.
 _DISTINCT = ("{n}(id) AS (SELECT MIN(meter_id) FROM {t} UNION ALL "
@@ -148,7 +152,7 @@ def plot(db, meter_id, obis=None, t_from=None, t_to=None, points=1000):
     one last read, else the first), "registers": [{"obis", "count"}] in the range, "count":
     plottable readings of obis in the range, "untimed", "failed": its readings left off,
     "bucket_ms": the bucket width or None (every reading returned), "readings": rows of
-    READING_VIEW plus "n" (readings the point stands for)}."""
+    PLOT_VIEW plus "n" (readings the point stands for)}."""
     rng, rparams = _range(t_from, t_to)
     stats = db.query(
         "SELECT obis, COUNT(*) AS n, SUM(CASE WHEN (status & 1) = 1 THEN 1 ELSE 0 END) AS failed, "
@@ -170,7 +174,7 @@ def plot(db, meter_id, obis=None, t_from=None, t_to=None, points=1000):
     failed, untimed = int(s["failed"] or 0), int(s["untimed"] or 0)
     count = int(s["n"]) - failed - untimed
     out.update(count=count, untimed=untimed, failed=failed)
-    cols = ", ".join(READING_VIEW)
+    cols = ", ".join(PLOT_VIEW)
     where = "meter_id = ? AND obis = ? AND %s%s" % (_PLOTTABLE, rng)
     params = [meter_id, obis] + rparams
     if count <= points:
@@ -179,14 +183,15 @@ def plot(db, meter_id, obis=None, t_from=None, t_to=None, points=1000):
         lo, hi = int(s["lo"]), int(s["hi"])
         width = -(-(hi - lo + 1) // points)
         bucket = "(ts - CAST(? AS BIGINT)) / CAST(? AS BIGINT)"
+        # the buckets from the readings_plot index alone; the picked rows are read for those alone
         rows = db.query(
-            "SELECT %s, n FROM (SELECT %s, COUNT(*) OVER (PARTITION BY %s) AS n, ROW_NUMBER() OVER "
-            "(PARTITION BY %s ORDER BY ts DESC, seq DESC) AS k FROM readings WHERE %s) AS b "
-            "WHERE k = 1 ORDER BY ts, seq" % (cols, cols, bucket, bucket, where),
+            "SELECT %s, b.n AS n FROM readings JOIN (SELECT id AS bid, COUNT(*) OVER (PARTITION BY %s) AS n, "
+            "ROW_NUMBER() OVER (PARTITION BY %s ORDER BY ts DESC, seq DESC) AS k FROM readings WHERE %s) AS b "
+            "ON readings.id = b.bid WHERE b.k = 1 ORDER BY ts, seq"
+            % (", ".join("readings." + c for c in PLOT_VIEW), bucket, bucket, where),
             [lo, width, lo, width] + params)
         out["bucket_ms"] = width
     for r in rows:
-        r["verified"] = bool(r["verified"])
         r["n"] = int(r["n"])
     out["readings"] = rows
     return out

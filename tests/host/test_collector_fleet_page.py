@@ -219,3 +219,17 @@ def test_postgresql_answers_as_sqlite_at_fleet_size(built, server, pg_server):
             assert api(srv.base, plot_path(meter), **query) == api(server, plot_path(meter), **query)
     finally:
         srv.stop()
+
+
+# ---- the benchmark function (lightmeter bench --page), on a small fleet ----
+
+def test_page_bench_measures_both_sizes_and_the_whole_table_peers():
+    import os
+    from lightmeter_host.collector import pagebench
+    out = pagebench.run(quick=True, sizes=(120, 12), heavy=60)
+    assert out["page_readings_120"] == 120 * 2 + 60 and out["page_readings_12"] == 12 * 2 + 60
+    for name in ("meters_first", "meters_middle", "meters_search", "summary", "plot"):
+        assert out["page_api_ms_%s_120" % name] > 0 and out["page_api_ratio_%s" % name] > 0
+    assert out["page_whole_table_bytes_120"] > out["page_api_bytes_meters_first_120"]
+    if os.path.exists(pagebench.CHROMIUM) and os.path.exists(pagebench.CHROMEDRIVER):
+        assert out["page_load_ms_120"] > 0 and out["page_plot_load_ms_12"] > 0 and out["page_load_ratio"] > 0

@@ -20,7 +20,8 @@
 
   // What the page shows, for people and tests: the fleet page, the points drawn and the range.
   window.lightmeter = { plot: null, points: 0, count: 0, bucket: null, from: null, to: null, meter: null,
-    obis: null, summary: null, fleet: { offset: 0, limit: PAGE_SIZE, q: "", total: 0, rows: 0, loads: 0 } };
+    obis: null, summary: null, summaryMs: null, drawnMs: null,
+    fleet: { offset: 0, limit: PAGE_SIZE, q: "", total: 0, rows: 0, loads: 0, ms: null } };
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -149,8 +150,9 @@
     $("next").disabled = last >= res.total;
     $("loaded").textContent = "Updated " + fmtTime(Date.now());
     const f = window.lightmeter.fleet;
+    // ms: when this page of the fleet was shown, since navigation started (the benchmark's mark)
     Object.assign(f, { offset: res.offset, limit: res.limit, q: res.q, total: res.total,
-      rows: res.meters.length, loads: f.loads + 1 });
+      rows: res.meters.length, loads: f.loads + 1, ms: performance.now() });
   }
 
   async function loadSummary() {
@@ -159,6 +161,7 @@
       " · " + num.format(s.verified) + " verified · " + num.format(s.rejected) + " rejected · " +
       num.format(s.gaps) + (s.gaps === 1 ? " gap" : " gaps");
     window.lightmeter.summary = s;
+    window.lightmeter.summaryMs = performance.now();
   }
 
   function turnPage(step) {
@@ -343,6 +346,7 @@
       series, axes, cursor: { drag: { x: true, y: false } }, legend: { live: true },
     }, data, box);
     window.lightmeter.plot = plot;
+    window.lightmeter.drawnMs = performance.now();
 
     cap.append(el("strong", num.format(res.count) + (res.count === 1 ? " reading" : " readings")));
     cap.append(el("span", " of " + state.obis + " · " + fmtTime(timed[0].ts) + " to " +
