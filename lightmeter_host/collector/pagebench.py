@@ -57,13 +57,16 @@ def _get(url):
         return r.read()
 
 
-def _median_ms(fn, runs):
-    times = []
+def _interleaved(fns, runs):
+    """{key: median ms of fn()} over runs rounds, every fn once a round: load that comes and
+    goes on a shared machine falls on both sizes alike."""
+    times = {k: [] for k in fns}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return round(statistics.median(times), 2)
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t0) * 1000)
+    return {k: round(statistics.median(v), 2) for k, v in times.items()}
 
 
 def _apis(meters):
@@ -87,16 +90,13 @@ def _browser():
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def _page_ms(driver, url, ready, mark, runs):
-    """Median of the page's own mark (ms since navigation start) once `ready` holds."""
+def _page_ms(driver, url, ready, mark):
+    """The page's own mark (ms since navigation start) once `ready` holds, on a fresh load."""
     from selenium.webdriver.support.ui import WebDriverWait
-    got = []
-    for _ in range(runs):
-        driver.get("about:blank")
-        driver.get(url)
-        WebDriverWait(driver, 120, poll_frequency=0.02).until(lambda d: d.execute_script(ready))
-        got.append(driver.execute_script(mark))
-    return round(statistics.median(got), 1)
+    driver.get("about:blank")
+    driver.get(url)
+    WebDriverWait(driver, 120, poll_frequency=0.02).until(lambda d: d.execute_script(ready))
+    return driver.execute_script(mark)
 
 
 FLEET_READY = "const l = window.lightmeter; return !!l && l.fleet.loads > 0 && l.summaryMs !== null"
@@ -120,21 +120,26 @@ def run(quick=False, sizes=SIZES, heavy=HEAVY):
             out["page_build_s_%d" % n] = round(time.perf_counter() - t0, 1)
             out["page_readings_%d" % n] = summary["verified"]
             servers[n] = (url, _Server(url))
+        fns, dbs = {}, []
         for n, (url, srv) in servers.items():
             for name, path in _apis(n).items():
                 _get(srv.base + path)  # warm
-                out["page_api_ms_%s_%d" % (name, n)] = _median_ms(lambda: _get(srv.base + path), runs)
+                fns["page_api_ms_%s_%d" % (name, n)] = lambda u=srv.base + path: _get(u)
+            fns["page_readings_all_ms_%d" % n] = \
+                lambda u=srv.base + "/api/meters/%s/readings" % HEAVY_METER: _get(u)
             out["page_api_bytes_meters_first_%d" % n] = len(_get(srv.base + _apis(n)["meters_first"]))
-            # the whole-table peers
-            d = db_mod.open_db(url, read_only=True)
-            try:
-                out["page_whole_table_ms_%d" % n] = _median_ms(lambda: json.dumps(d.meters()),
-                                                               max(3, runs // 4))
+        out.update(_interleaved(fns, runs))
+        # the whole-table peer: what /api/meters answered before paging
+        try:
+            for n, (url, srv) in servers.items():
+                d = db_mod.open_db(url, read_only=True)
+                dbs.append(d)
                 out["page_whole_table_bytes_%d" % n] = len(json.dumps(d.meters(), separators=(",", ":")))
-            finally:
+            out.update(_interleaved({"page_whole_table_ms_%d" % n: (lambda d=d: json.dumps(d.meters()))
+                                     for n, d in zip(servers, dbs)}, max(3, runs // 3)))
+        finally:
+            for d in dbs:
                 d.close()
-            every = srv.base + "/api/meters/%s/readings" % HEAVY_METER
-            out["page_readings_all_ms_%d" % n] = _median_ms(lambda: _get(every), runs)
         big, small = sizes
         for name in _apis(big):
             out["page_api_ratio_%s" % name] = round(out["page_api_ms_%s_%d" % (name, big)] /
@@ -147,14 +152,19 @@ def run(quick=False, sizes=SIZES, heavy=HEAVY):
             out["page_load"] = "not measured: needs %s and %s" % (CHROMIUM, CHROMEDRIVER)
             return out
         driver = _browser()
+        loads = {}
         try:
             for n, (url, srv) in servers.items():
-                _page_ms(driver, srv.base + "/", FLEET_READY, FLEET_MARK, 1)  # static files cached
-                out["page_load_ms_%d" % n] = _page_ms(driver, srv.base + "/", FLEET_READY, FLEET_MARK, page_runs)
-                out["page_plot_load_ms_%d" % n] = _page_ms(driver, srv.base + "/#meter=" + HEAVY_METER,
-                                                           PLOT_READY, PLOT_MARK, page_runs)
+                _page_ms(driver, srv.base + "/", FLEET_READY, FLEET_MARK)  # static files cached
+            for _ in range(page_runs):
+                for n, (url, srv) in servers.items():
+                    loads.setdefault("page_load_ms_%d" % n, []).append(
+                        _page_ms(driver, srv.base + "/", FLEET_READY, FLEET_MARK))
+                    loads.setdefault("page_plot_load_ms_%d" % n, []).append(
+                        _page_ms(driver, srv.base + "/#meter=" + HEAVY_METER, PLOT_READY, PLOT_MARK))
         finally:
             driver.quit()
+        out.update({k: round(statistics.median(v), 1) for k, v in loads.items()})
         out["page_load_ratio"] = round(out["page_load_ms_%d" % big] / out["page_load_ms_%d" % small], 2)
         out["page_plot_load_ratio"] = round(out["page_plot_load_ms_%d" % big] / out["page_plot_load_ms_%d" % small], 2)
         return out
