@@ -510,6 +510,50 @@ def test_any_request_gets_a_json_answer_never_a_crash(server, meter, query):
         assert isinstance(body["error"], str) and body["error"]
 
 
+@settings(max_examples=120, deadline=None)
+@given(path=st.sampled_from(["/api/meters", "PLOT"]),
+       meter=st.one_of(st.sampled_from(["MTR-0001", "MTR-0003", HOSTILE]), st.text(max_size=20)),
+       query=st.dictionaries(st.sampled_from(["offset", "limit", "q", "from", "to", "obis", "points", "page"]),
+                             st.one_of(st.integers(-2 ** 70, 2 ** 70).map(str), st.text(max_size=30)),
+                             max_size=4))
+def test_any_page_or_plot_request_gets_a_json_answer_never_a_crash(server, path, meter, query):
+    url = server + (plot_path(meter) if path == "PLOT" else path) + "?" + urllib.parse.urlencode(query)
+    status, headers, raw = http(url)
+    body = json.loads(raw)
+    assert status in (200, 400, 404), (status, body)
+    if status != 200:
+        assert isinstance(body["error"], str) and body["error"]
+    elif path == "PLOT":
+        assert len(body["readings"]) <= body["points"] <= 5000
+    else:
+        assert len(body["meters"]) <= body["limit"] <= 500
+
+
+@settings(max_examples=60, deadline=None)
+@given(points=st.integers(2, 300), start=st.integers(0, 239), span=st.integers(0, 260),
+       meter=st.sampled_from(["MTR-0001", "MTR-0002"]), obis=st.sampled_from([ENERGY, VOLTAGE]))
+def test_a_bounded_plot_is_the_last_reading_of_each_bucket(server, fleet, points, start, span, meter, obis):
+    every = expected(fleet["rows"], meter, obis, None, None, plotted=True)
+    if not every:
+        return
+    t_from = every[min(start, len(every) - 1)]["ts"]
+    t_to = t_from + span * HOUR
+    want = [r for r in every if t_from <= r["ts"] <= t_to]
+    status, body = api(server, plot_path(meter), obis=obis, points=points, **{"from": t_from, "to": t_to})
+    got = body["readings"]
+    assert status == 200 and body["count"] == len(want) and sum(r["n"] for r in got) == len(want)
+    assert len(got) <= points
+    if body["bucket_ms"] is None:
+        assert [r["seq"] for r in got] == [r["seq"] for r in want]
+        return
+    width, lo = body["bucket_ms"], want[0]["ts"]
+    assert width * points >= want[-1]["ts"] - lo + 1
+    buckets = {}
+    for r in want:  # the last reading of each bucket, by ts then seq
+        buckets[(r["ts"] - lo) // width] = r
+    assert [r["seq"] for r in got] == [r["seq"] for r in sorted(buckets.values(), key=lambda r: (r["ts"], r["seq"]))]
+
+
 # ---- the command ----
 
 def lm(*args):
