@@ -12,7 +12,8 @@ served by `collector serve`'s app under uvicorn in this process. Measured, media
 - API latency over HTTP: a page of the fleet (first, middle), a search, the totals, the first
   meter's plot (3,002 readings, 1,000 points);
 - the whole-table peers: db.meters() with its JSON (what /api/meters answered before paging) and
-  every reading of the first meter (/readings, what the plot fetched before it was bounded).
+  every reading of the first meter (/readings, what the plot fetched before it was bounded);
+- the API figures again on a throw-away PostgreSQL server (collector.pgtemp), when one starts.
 """
 
 import json
@@ -105,6 +106,36 @@ PLOT_READY = "const l = window.lightmeter; return !!l && l.drawnMs !== null"
 PLOT_MARK = "return window.lightmeter.drawnMs"
 
 
+def _postgresql(chains, runs):
+    """The same API figures on a throw-away PostgreSQL server (Unix socket), when one starts here."""
+    from lightmeter_host.collector.pgtemp import PgServer, PgUnavailable
+    try:
+        pg = PgServer()
+    except PgUnavailable as e:
+        return {"page_postgresql": "not measured: %s" % e}
+    out, servers = {}, {}
+    try:
+        for n, built in chains.items():
+            url = pg.new_database()
+            fleetdb.fill(url, built)
+            servers[n] = _Server(url)
+        fns = {}
+        for n, srv in servers.items():
+            for name, path in _apis(n).items():
+                _get(srv.base + path)  # warm
+                fns["page_pg_api_ms_%s_%d" % (name, n)] = lambda u=srv.base + path: _get(u)
+        out.update(_interleaved(fns, runs))
+        big, small = chains
+        for name in _apis(big):
+            out["page_pg_api_ratio_%s" % name] = round(out["page_pg_api_ms_%s_%d" % (name, big)] /
+                                                       out["page_pg_api_ms_%s_%d" % (name, small)], 2)
+        return out
+    finally:
+        for srv in servers.values():
+            srv.stop()
+        pg.stop()
+
+
 def run(quick=False, sizes=SIZES, heavy=HEAVY):
     """The figures as a dict (see the module docstring); keys end in the fleet size. sizes: the
     fleet and its peer; heavy: the first meter's readings beyond two."""
@@ -113,10 +144,12 @@ def run(quick=False, sizes=SIZES, heavy=HEAVY):
     out = {"page_sizes": list(sizes), "page_heavy_readings": heavy + 2}
     servers = {}
     try:
+        chains = {}
         for n in sizes:
             url = "sqlite://" + os.path.join(tmp, "fleet-%d.db" % n)
             t0 = time.perf_counter()
-            summary = fleetdb.build(url, n, 2, heavy)
+            chains[n] = fleetdb.chain(n, 2, heavy)
+            summary = fleetdb.fill(url, chains[n])
             out["page_build_s_%d" % n] = round(time.perf_counter() - t0, 1)
             out["page_readings_%d" % n] = summary["verified"]
             servers[n] = (url, _Server(url))
@@ -148,6 +181,7 @@ def run(quick=False, sizes=SIZES, heavy=HEAVY):
                                                         out["page_api_ms_meters_first_%d" % big], 1)
         out["page_readings_all_vs_plot_%d" % big] = round(out["page_readings_all_ms_%d" % big] /
                                                          out["page_api_ms_plot_%d" % big], 2)
+        out.update(_postgresql(chains, runs))
         if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
             out["page_load"] = "not measured: needs %s and %s" % (CHROMIUM, CHROMEDRIVER)
             return out
