@@ -151,8 +151,9 @@ def plot(db, meter_id, obis=None, t_from=None, t_to=None, points=1000):
     {"obis": the register (obis, or the default: 1-0:1.8.0, else an energy register, else the
     one last read, else the first), "registers": [{"obis", "count"}] in the range, "count":
     plottable readings of obis in the range, "untimed", "failed": its readings left off,
-    "bucket_ms": the bucket width or None (every reading returned), "readings": rows of
-    PLOT_VIEW plus "n" (readings the point stands for)}."""
+    "bucket_ms": the bucket width or None (every reading returned), "first": the range's first
+    plottable reading (consumption over the range is the last one's value minus its), "readings":
+    rows of PLOT_VIEW plus "n" (readings the point stands for)}."""
     rng, rparams = _range(t_from, t_to)
     stats = db.query(
         "SELECT obis, COUNT(*) AS n, SUM(CASE WHEN (status & 1) = 1 THEN 1 ELSE 0 END) AS failed, "
@@ -168,7 +169,7 @@ def plot(db, meter_id, obis=None, t_from=None, t_to=None, points=1000):
                 or (last[0]["obis"] if last and last[0]["obis"] in by else None) or (codes[0] if codes else None))
     s = by.get(obis)
     out = {"obis": obis, "registers": [{"obis": k["obis"], "count": int(k["n"])} for k in stats],
-           "count": 0, "untimed": 0, "failed": 0, "bucket_ms": None, "readings": []}
+           "count": 0, "untimed": 0, "failed": 0, "bucket_ms": None, "first": None, "readings": []}
     if s is None:
         return out
     failed, untimed = int(s["failed"] or 0), int(s["untimed"] or 0)
@@ -194,4 +195,8 @@ def plot(db, meter_id, obis=None, t_from=None, t_to=None, points=1000):
     for r in rows:
         r["n"] = int(r["n"])
     out["readings"] = rows
+    if rows:
+        first = rows[0] if out["bucket_ms"] is None else db.query(
+            "SELECT %s, 1 AS n FROM readings WHERE %s ORDER BY ts, seq LIMIT 1" % (cols, where), params)[0]
+        out["first"] = dict(first, n=int(first["n"]))
     return out

@@ -200,6 +200,11 @@ def test_the_page_plots_a_long_history_in_bounded_points(browser, server, fleet)
     assert got["bucket"] is not None
     caption = browser.find_element(By.ID, "plot-caption").text
     assert "3,002 readings" in caption and "drawn as %s points" % format(got["points"], ",") in caption
+    # readings 1 to 3,002 of 1,000 kWh + 1.234 kWh a reading: the bars and the caption count from
+    # the first reading, not from the first bucket's last
+    assert "consumed in range: 3,703.234 kWh" in caption
+    bars = browser.execute_script("return window.lightmeter.plot.data[2].reduce((a, b) => a + (b || 0), 0)")
+    assert abs(bars - 3001 * 1.234) < 1e-6
     plots = [u for u, _ in browser.execute_script(API_CALLS) if "/plot" in u]
     assert plots and all("points=1000" in u for u in plots)
     assert not [u for u, _ in browser.execute_script(API_CALLS) if "/readings" in u]

@@ -270,6 +270,7 @@ def test_plot_draws_at_most_the_points_asked_for(server, fleet):
             want = {k: v for k, v in by_seq[r["seq"]].items() if k in r and k not in ("verified",)}
             assert {k: r[k] for k in want} == want
         assert got[-1]["seq"] == every[-1]["seq"] and got[0]["ts"] >= every[0]["ts"]
+        assert body["first"]["seq"] == every[0]["seq"] and body["first"]["value"] == every[0]["value"]
 
 
 def test_plot_counts_what_it_leaves_off_and_takes_a_register_and_range(server, fleet):
@@ -543,6 +544,7 @@ def test_a_bounded_plot_is_the_last_reading_of_each_bucket(server, fleet, points
     got = body["readings"]
     assert status == 200 and body["count"] == len(want) and sum(r["n"] for r in got) == len(want)
     assert len(got) <= points
+    assert (body["first"] or {}).get("seq") == (want[0]["seq"] if want else None)
     if body["bucket_ms"] is None:
         assert [r["seq"] for r in got] == [r["seq"] for r in want]
         return

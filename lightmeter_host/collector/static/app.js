@@ -53,6 +53,7 @@
       pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
   function fmtSpan(ms) {
+    if (Math.abs(ms) < 59.5e3) return Math.round(Math.abs(ms) / 1000) + " s";
     const m = Math.round(Math.abs(ms) / 60e3);
     if (m < 60) return m + " min";
     if (m < 48 * 60) return Math.floor(m / 60) + " h " + (m % 60) + " min";
@@ -284,7 +285,10 @@
     // or a value (status bit 0, a meter failure) are counted in the caption.
     const timed = res.readings, failed = res.failed, untimed = res.untimed;
     const xs = [], ys = [], ds = [];
-    let prev = null;
+    // Bucketed, each point is the last reading of its bucket: the first bar runs from the range's
+    // first reading, so the bars add up to the consumption over the range.
+    const start = res.first ? res.first.value : null;
+    let prev = res.bucket_ms !== null ? start : null;
     for (const r of timed) {
       xs.push(r.ts / 1000);
       ys.push(r.value);
@@ -352,11 +356,11 @@
     cap.append(el("span", " of " + state.obis + " · " + fmtTime(timed[0].ts) + " to " +
       fmtTime(timed[timed.length - 1].ts)));
     if (res.bucket_ms !== null) {
-      cap.append(el("span", " · drawn as " + num.format(xs.length) + " points, the last reading of each " +
-        fmtSpan(res.bucket_ms) + (energy ? " (bars: consumption per " + fmtSpan(res.bucket_ms) + ")" : ""), "muted"));
+      cap.append(el("span", " · drawn as " + num.format(xs.length) + " points, one per " + fmtSpan(res.bucket_ms) +
+        " (its last reading" + (energy ? "; bars: consumption over it" : "") + ")", "muted"));
     }
-    if (energy && timed.length > 1) {
-      cap.append(el("span", " · consumed in range: " + fmtValue(ys[ys.length - 1] - ys[0], unit)));
+    if (energy && res.count > 1) {
+      cap.append(el("span", " · consumed in range: " + fmtValue(ys[ys.length - 1] - (start === null ? ys[0] : start), unit)));
     }
     notes(cap, untimed, failed);
   }
