@@ -135,11 +135,11 @@
       c.append(el("span", label, "badge " + tone));
       tr.append(c);
 
-      tr.append(el("td", m.verified, "num"));
-      const rej = el("td", m.rejected, "num" + (m.rejected ? " bad" : ""));
+      tr.append(el("td", num.format(m.verified), "num"));
+      const rej = el("td", num.format(m.rejected), "num" + (m.rejected ? " bad" : ""));
       rej.title = (m.duplicates || 0) + " duplicate or replayed submissions besides";
       tr.append(rej);
-      tr.append(el("td", m.gaps, "num" + (m.gaps ? " warnt" : "")));
+      tr.append(el("td", num.format(m.gaps), "num" + (m.gaps ? " warnt" : "")));
       body.append(tr);
     });
     $("fleet-empty").hidden = res.total > 0 || !!state.q;
