@@ -244,8 +244,13 @@ def batch_quorum(quick=False, sealers=21, signers=15):
     return out
 
 
-def collect(quick=False, node=False, link=False, sync=False, collector=False, batch=False, mcu=False):
+def collect(quick=False, node=False, link=False, sync=False, collector=False, batch=False, mcu=False,
+            page=False):
     out = {"python": sys.version.split()[0], "quick": quick}
+    if page:
+        from lightmeter_host.collector import pagebench
+        out.update(pagebench.run(quick))
+        return out
     if batch:
         out.update(batch_quorum(quick))
         return out
@@ -300,8 +305,8 @@ def collector_ingest(quick=False):
 
 
 def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False, batch=False,
-         mcu=False):
-    res = collect(quick, node, link, sync, collector, batch, mcu)
+         mcu=False, page=False):
+    res = collect(quick, node, link, sync, collector, batch, mcu, page)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0

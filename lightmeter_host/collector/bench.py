@@ -65,9 +65,12 @@ def _all_proofs(leaves, H):
     return out
 
 
-def build_chain(n, per_block=500, devices=50, sealers=4):
+def build_chain(n, per_block=500, devices=50, sealers=4, plan=None):
     """(MemorySource, TRUST.json object, fleet entries) of ceil(n / per_block) blocks holding n
-    readings (ecdsa suite)."""
+    readings (ecdsa suite).
+
+    plan: the record() calls in chain order, each (device index, seq, meter id or None for the
+    device's own); n is then its length. Default: the devices in turn, seqs 1, 2, 3... each."""
     from lightmeter.device import reading
 
     backends.install()  # fast hashes while building
@@ -92,22 +95,29 @@ def build_chain(n, per_block=500, devices=50, sealers=4):
     reg = registry.ADDRESS.hex()
     blocks, txs = {}, {}
     seqs = [0] * devices
+    if plan is not None:
+        plan = list(plan)
+        n = len(plan)
     made, number = 0, 0
     while made < n:
         number += 1
         count = min(per_block, n - made)
         tx_list, receipts = [], []
         for j in range(count):
-            d = (made + j) % devices
-            seqs[d] += 1
+            if plan is None:
+                d = (made + j) % devices
+                seqs[d] += 1
+                seq, meter = seqs[d], None
+            else:
+                d, seq, meter = plan[made + j]
             k, entry = devs[d]
-            m = {reading.METER_ID: entry["meter_id"], reading.FIRMWARE: "lightmeter-0.1", reading.SEQ: seqs[d],
-                 reading.TIME: T0 + 900_000 * seqs[d], reading.CLOCK: 0, reading.OBIS: "1-0:1.8.0",
-                 reading.VALUE: 1_000_000 + 1234 * seqs[d], reading.SCALE: -3, reading.UNIT: "kWh",
+            m = {reading.METER_ID: meter or entry["meter_id"], reading.FIRMWARE: "lightmeter-0.1", reading.SEQ: seq,
+                 reading.TIME: T0 + 900_000 * seq, reading.CLOCK: 0, reading.OBIS: "1-0:1.8.0",
+                 reading.VALUE: 1_000_000 + 1234 * seq, reading.SCALE: -3, reading.UNIT: "kWh",
                  reading.STATUS: 0, reading.SUITE: "ecdsa"}
             data = reading.encode(m)
             tx = txbuild.make("chain0", "group0", number + 500, "b-%d-%d" % (number, j), registry.ADDRESS,
-                              abi.encode_call(RECORD, [seqs[d], data], s.hash))
+                              abi.encode_call(RECORD, [seq, data], s.hash))
             digest = tx_mod.tx_hash(tx, s)
             tx["signature"] = sign(k, digest)
             sender = bytes.fromhex(entry["address"][2:])
@@ -115,7 +125,7 @@ def build_chain(n, per_block=500, devices=50, sealers=4):
                   "status": 0, "blockNumber": number, "output": "0x", "message": "",
                   "transactionHash": fields.hex0x(digest),
                   "logEntries": [{"address": reg, "topics": [fields.hex0x(topic), fields.hex0x(bytes(12) + sender),
-                                                             fields.hex0x(seqs[d].to_bytes(32, "big"))],
+                                                             fields.hex0x(seq.to_bytes(32, "big"))],
                                   "data": fields.hex0x(abi.encode(["bytes"], [data]))}]}
             rc["hash"] = fields.hex0x(receipt_mod.from_json(rc).hash(s))
             tx_list.append((digest, tx_mod.to_json(tx, s, digest, sender)))

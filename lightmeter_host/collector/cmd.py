@@ -54,6 +54,22 @@ def _trust(path):
     return obj
 
 
+def _metrics(listen):
+    """A collector.metrics.Ingest served at HOST:PORT (port 0: a free one, printed on stderr)."""
+    from lightmeter_host.collector import metrics as metrics_mod
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise _usage("--metrics takes HOST:PORT, got %r" % listen)
+    m = metrics_mod.Ingest()
+    try:
+        got = m.serve(host.strip("[]") or "127.0.0.1", int(port))
+    except OSError as e:
+        raise _usage("cannot serve metrics on %s: %s" % (listen, e.strerror or e))
+    print("collect: metrics at http://%s:%d/metrics" % (host.strip("[]") or "127.0.0.1", got),
+          file=sys.stderr, flush=True)
+    return m
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt()
 
@@ -70,11 +86,12 @@ def collect(args):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise _usage("--%s must be a block number above 0" % name.split("_")[0])
+    metrics = _metrics(args.metrics) if getattr(args, "metrics", None) else None
     signal.signal(signal.SIGTERM, _interrupt)  # a service stop ends --follow like Ctrl-C, summary and all
     try:
         out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
                              to_block=args.to_block, follow=args.follow, interval=args.interval,
-                             pure=args.pure, progress=ingest.stderr_progress)
+                             pure=args.pure, progress=ingest.stderr_progress, metrics=metrics)
     except ingest.CollectError as e:
         raise _usage(str(e))
     except db.DatabaseError as e:
@@ -87,6 +104,9 @@ def collect(args):
         raise CommandError("collect failed: %s; nothing stored" % e, status=1)
     except LightmeterError as e:
         raise _usage("the node's answers are malformed: %s" % e)
+    finally:
+        if metrics is not None:
+            metrics.close()
     stopped = out.pop("stopped", None)
     if args.json:
         print(json.dumps(out))

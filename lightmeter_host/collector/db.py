@@ -87,6 +87,12 @@ def _schema(pg):
         """CREATE TABLE IF NOT EXISTS devices (
             address TEXT PRIMARY KEY, meter_id TEXT NOT NULL, public_key TEXT NOT NULL,
             suite TEXT NOT NULL)""",
+        # the page finds a meter's devices and counts its verified readings from indexes alone
+        # (collector/fleetquery.py): verified sits after the evidence text in a row
+        "CREATE INDEX IF NOT EXISTS devices_meter ON devices (meter_id)",
+        "CREATE INDEX IF NOT EXISTS readings_meter_verified ON readings (meter_id, verified)",
+        # a register's readings in a time range, bucketed for a plot from the index alone
+        "CREATE INDEX IF NOT EXISTS readings_plot ON readings (meter_id, obis, ts, seq, clock, status, id)",
     ]
 
 

@@ -154,6 +154,7 @@ class Walker:
         self.whole_history = (anchor["number"] if anchor is not None else self.trust.number) == 0
         self.progress = progress
         self.hook = hook  # hook(stage, number): tests crash the walk with it
+        self.metrics = None  # a collector.metrics.Ingest, when collect exposes metrics
         self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0}
         self.first = self.last = None
 
@@ -256,6 +257,8 @@ class Walker:
         for rj in rejections:
             self.totals["duplicates" if rj["kind"] in DUPLICATE_KINDS else "rejected"] += 1
         self.trust = new
+        if self.metrics is not None:
+            self.metrics.block(seen, readings, rejections, gaps)
         self.first = n if self.first is None else self.first
         self.last = n
         if self.hook:
@@ -349,12 +352,16 @@ class Walker:
                                  "tx_hash": "", "kind": lie.kind, "reason": lie.reason,
                                  "collected_at": _now_ms()}])
         self.totals["rejected"] += 1
+        if self.metrics is not None:
+            self.metrics.lie(lie.kind)
 
     def walk(self, to=None):
         """Blocks from the checkpoint's next to `to` (default: the node's head). Raises Stopped."""
         head = self.source.head() if to is None else to
         t_last = time.monotonic()
         start = self.next_block
+        if self.metrics is not None:
+            self.metrics.position(self.trust.number, head)
         while self.next_block <= head:
             n = self.next_block
             try:
@@ -362,6 +369,8 @@ class Walker:
             except NodeLie as lie:
                 self.record_lie(n, lie)
                 raise Stopped(n, lie)
+            if self.metrics is not None:
+                self.metrics.position(n, head)
             if self.progress and (time.monotonic() - t_last >= PROGRESS_SECONDS):
                 t_last = time.monotonic()
                 self.progress(n, head, start, self.totals)
@@ -423,14 +432,15 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
 
 
 def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=None, follow=False,
-            interval=2.0, pure=False, progress=None, stop=None, source=None):
+            interval=2.0, pure=False, progress=None, stop=None, source=None, metrics=None):
     """Collect from the node at rpc_url into db_url; returns the summary dict.
 
     trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
     The summary has "readings", "verified", "rejected", "gaps", "duplicates", "from_block",
     "to_block", "checkpoint", and "stopped" {block, kind, reason} when a node's lie stopped the
-    walk. Raises CollectError (bad input), ConnectionError / chain.rpc.NodeError (node unreachable).
+    walk. metrics: a collector.metrics.Ingest the walk keeps up to date.
+    Raises CollectError (bad input), ConnectionError / chain.rpc.NodeError (node unreachable).
     """
     from lightmeter_host.chain import backends
     from lightmeter_host.collector import db as db_mod, source as source_mod
@@ -443,6 +453,7 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     try:
         src = source or source_mod.RpcSource(rpc_url)
         w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress)
+        w.metrics = metrics
         from lightmeter_host.chain.rpc import NodeError
         try:
             while True:
@@ -451,6 +462,8 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
                 except (ConnectionError, NodeError) as e:
                     if not follow:
                         raise
+                    if metrics is not None:
+                        metrics.node_error()
                     # a follower outlives a node restart: what is stored stays, the walk resumes
                     print("collect: the node failed (%s); trying again in %g s" % (e, interval),
                           file=sys.stderr, flush=True)

@@ -4,9 +4,15 @@
 
   GET /                                          the page (static/index.html, app.js, app.css)
   GET /api/health                                {"ok": true, "database": scheme, "meters": n}
-  GET /api/meters                                db.meters(): one row per meter
+  GET /api/meters?offset=&limit=&q=              one page of the fleet, searched on the server:
+                                                 {"total", "offset", "limit", "q", "meters": rows}
+  GET /api/summary                               the fleet's totals (fleetquery.summary)
+  GET /api/problems                              the latest rejections that name no meter
   GET /api/meters/{id}/readings?from=&to=&limit= {"meter_id", "from", "to", "limit",
                                                   "truncated", "readings": db.readings(...)}
+  GET /api/meters/{id}/plot?from=&to=&obis=&points=  one register, at most `points` readings
+                                                 (fleetquery.plot), with the meter's row
+  GET /metrics                                   Prometheus metrics of the requests
   GET /static/vendor/uPlot.iife.min.js, uPlot.min.css   uPlot, from the project's node_modules
 
 from/to are milliseconds since the Unix epoch or ISO 8601 (no zone: UTC), both inclusive.
@@ -22,17 +28,19 @@ import math
 import re
 import socket
 import sys
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from lightmeter_host.collector import db as dbmod
+from lightmeter_host.collector import db as dbmod, fleetquery, metrics as metrics_mod
 
 STATIC_DIR = Path(__file__).resolve().with_name("static")
 from lightmeter_host.paths import NODE_MODULES
@@ -40,6 +48,8 @@ VENDOR_FILES = ("uPlot.iife.min.js", "uPlot.min.css")
 
 # One request never returns more readings than this; the page says when a range was cut short.
 MAX_LIMIT = 200_000
+PAGE_SIZE = 50        # fleet rows per page by default (at most fleetquery.MAX_PAGE)
+PLOT_POINTS = 1000    # points a plot draws by default (at most fleetquery.MAX_POINTS)
 _INT64 = 2 ** 63 - 1
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MS = datetime.timedelta(milliseconds=1)
@@ -103,6 +113,16 @@ def parse_limit(text):
     return int(text)
 
 
+def parse_count(text, name, low, high, default):
+    """A whole number from low to high (default when blank); BadParameter otherwise."""
+    text = text.strip()
+    if not text:
+        return default
+    if not re.fullmatch(r"[0-9]{1,19}", text) or not low <= int(text) <= high:
+        raise BadParameter("%s: %r is not a whole number from %d to %d" % (name, text[:64], low, high))
+    return int(text)
+
+
 def _finite(row):
     # Rows carry values as floats (mantissa * 10**scale); a huge scale overflows to inf, which
     # JSON cannot carry. The exact mantissa and scale are in the row anyway.
@@ -150,6 +170,10 @@ class Reader:
         fn = getattr(self.db, name)
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kw))
 
+    async def run(self, fn, *args):
+        """fn(db, *args) on the database's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(self.db, *args))
+
     def close(self):
         try:
             self._pool.submit(self.db.close).result()
@@ -161,18 +185,60 @@ def _error(status, message):
     return JSON({"error": message}, status_code=status)
 
 
-def create_app(url, node_modules=None):
+def create_app(url, node_modules=None, metrics=None):
     """The Starlette app over the database at url (see db.open_db); opens it now, so a bad
-    URL or a missing database fails here rather than at the first request."""
+    URL or a missing database fails here rather than at the first request. metrics: the
+    collector.metrics.Page its /metrics exposes (default: a new one)."""
     dist = vendor_dir(node_modules)
     reader = Reader(url)
+    metrics = metrics if metrics is not None else metrics_mod.Page()
 
     async def health(request):
-        meters = await reader.call("meters")
-        return JSON({"ok": True, "database": reader.scheme, "meters": len(meters)})
+        got = await reader.run(fleetquery.page, 0, 1, "")
+        return JSON({"ok": True, "database": reader.scheme, "meters": got["total"]})
 
     async def meters(request):
-        return JSON([_finite(dict(r)) for r in await reader.call("meters")])
+        q = request.query_params
+        unknown = sorted(set(q) - {"offset", "limit", "q"})
+        if unknown:
+            return _error(400, "unknown parameter %r (use offset, limit, q)" % unknown[0][:64])
+        try:
+            offset = parse_count(q.get("offset", ""), "offset", 0, _INT64, 0)
+            limit = parse_count(q.get("limit", ""), "limit", 1, fleetquery.MAX_PAGE, PAGE_SIZE)
+        except BadParameter as e:
+            return _error(400, str(e))
+        text = q.get("q", "").strip()
+        if len(text) > 200:
+            return _error(400, "q: at most 200 characters")
+        got = await reader.run(fleetquery.page, offset, limit, text)
+        got["meters"] = [_finite(r) for r in got["meters"]]
+        return JSON(got)
+
+    async def summary(request):
+        return JSON(await reader.run(fleetquery.summary))
+
+    async def plot(request):
+        meter_id = request.path_params["meter_id"]
+        q = request.query_params
+        unknown = sorted(set(q) - {"from", "to", "obis", "points"})
+        if unknown:
+            return _error(400, "unknown parameter %r (use from, to, obis, points)" % unknown[0][:64])
+        try:
+            t_from = parse_time(q["from"], "from") if q.get("from", "").strip() else None
+            t_to = parse_time(q["to"], "to") if q.get("to", "").strip() else None
+            points = parse_count(q.get("points", ""), "points", 2, fleetquery.MAX_POINTS, PLOT_POINTS)
+        except BadParameter as e:
+            return _error(400, str(e))
+        if t_from is not None and t_to is not None and t_from > t_to:
+            return _error(400, "from (%d) is after to (%d)" % (t_from, t_to))
+        obis = q.get("obis") or None
+        row = await reader.run(fleetquery.meter, meter_id)
+        if row is None:
+            return _error(404, "no meter %r" % meter_id[:200])
+        got = await reader.run(fleetquery.plot, meter_id, obis, t_from, t_to, points)
+        got.update(meter_id=meter_id, meter=_finite(row), points=points, **{"from": t_from, "to": t_to})
+        got["readings"] = [_finite(r) for r in got["readings"]]
+        return JSON(got)
 
     async def problems(request):
         return JSON({"problems": [dict(r) for r in await reader.call("problems")]})
@@ -193,13 +259,14 @@ def create_app(url, node_modules=None):
             return _error(400, "from (%d) is after to (%d)" % (t_from, t_to))
         # One more than asked says whether the range holds more.
         rows = await reader.call("readings", meter_id, t_from, t_to, limit + 1)
-        if not rows:
-            known = await reader.call("meters")
-            if not any(m["meter_id"] == meter_id for m in known):
-                return _error(404, "no meter %r" % meter_id[:200])
+        if not rows and await reader.run(fleetquery.meter, meter_id) is None:
+            return _error(404, "no meter %r" % meter_id[:200])
         return JSON({"meter_id": meter_id, "from": t_from, "to": t_to, "limit": limit,
                      "truncated": len(rows) > limit,
                      "readings": [_finite(dict(r)) for r in rows[:limit]]})
+
+    async def exposition(request):
+        return Response(metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
     async def index(request):
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
@@ -218,11 +285,14 @@ def create_app(url, node_modules=None):
 
     routes = [
         Route("/", index),
+        Route("/metrics", exposition),
         Route("/api/health", health),
         Route("/api/meters", meters),
+        Route("/api/summary", summary),
         Route("/api/problems", problems),
         # path: meter ids are device data and may hold '/'.
         Route("/api/meters/{meter_id:path}/readings", readings),
+        Route("/api/meters/{meter_id:path}/plot", plot),
     ]
     routes += [Route("/static/vendor/" + name, vendor(name)) for name in VENDOR_FILES]
     routes.append(Mount("/static", app=StaticFiles(directory=STATIC_DIR)))
@@ -237,7 +307,33 @@ def create_app(url, node_modules=None):
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error,
                                         dbmod.DatabaseError: database_error})
-    return _SecurityHeaders(app)
+    return _SecurityHeaders(_Measured(app, metrics))
+
+
+class _Measured:
+    """ASGI wrapper counting each HTTP request in metrics by its route's template (the route
+    Starlette matched, "other" for none) and status, with its latency."""
+
+    def __init__(self, app, metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def send_seen(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_seen)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "other"
+            self.metrics.request(route, status[0], time.perf_counter() - t0)
 
 
 class _SecurityHeaders:

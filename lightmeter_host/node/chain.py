@@ -96,6 +96,7 @@ class Chain:
         self.background = background_mod.Background(self, seed)
         self.background_per_block = 0  # background transactions sealed into every new block
         self.after_block = None  # called with the number, under the lock, after the sealer thread seals a block
+        self.on_seal = None  # on_seal(number, pool txs, background txs) after every block sealed (metrics)
         self._new_evm()
         if self.store.height() < 0:
             self._write_genesis()
@@ -298,6 +299,8 @@ class Chain:
             for p, rc in zip(batch, receipts):
                 p.receipt = rc
                 p.done.set()
+            if self.on_seal is not None:
+                self.on_seal(n, len(batch), bg)
             return n
 
     def _signatures(self, digest, sealers, n):

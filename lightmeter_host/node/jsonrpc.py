@@ -52,6 +52,7 @@ class Methods:
 
     def __init__(self, chain):
         self.chain = chain
+        self.metrics = None  # a node.metrics.Metrics counting calls, when the node exposes them
         # name -> (number of params after group and node, of which optional, handler)
         self.table = {
             "getBlockNumber": (0, 0, self.get_block_number),
@@ -99,6 +100,12 @@ class Methods:
         method, params = req.get("method"), req.get("params")
         if req.get("jsonrpc") != "2.0" or not isinstance(method, str) or not isinstance(params, list):
             return rid, None, INVALID_REQUEST
+        out = self._call(rid, method, params)
+        if self.metrics is not None:
+            self.metrics.rpc(method if method in self.table else "unknown", out[2] is not None)
+        return out
+
+    def _call(self, rid, method, params):
         entry = self.table.get(method)
         if entry is None:
             return rid, None, METHOD_NOT_FOUND

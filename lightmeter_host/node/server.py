@@ -57,10 +57,13 @@ class _HTTPServer(ThreadingHTTPServer):
 class NodeServer:
     """A chain's RPC server and its sealer thread; start() returns once listening."""
 
-    def __init__(self, chain, host="127.0.0.1", port=20200, verbose=False):
+    def __init__(self, chain, host="127.0.0.1", port=20200, verbose=False, metrics=None):
+        """metrics: a node.metrics.Metrics to count what this node seals and answers."""
         self.chain = chain
         self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.methods = Methods(chain)
+        if metrics is not None:
+            metrics.bind(chain, self.httpd.methods)
         self.httpd.verbose = verbose
         self.stop_event = threading.Event()
         self._threads = []
@@ -88,11 +91,12 @@ class NodeServer:
 
 def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_mode, verbose,
           simulate=0, set_changes=0, fisco_version=None, interval_ms=1000, background=0,
-          readings=True):
+          readings=True, metrics=None):
     """Run a node in the foreground until interrupted (the `lightmeter node` command).
 
     With simulate, first append that many blocks (with set_changes sealer-set changes) to
-    the chain, reporting progress on stderr, then serve."""
+    the chain, reporting progress on stderr, then serve. metrics: HOST:PORT to serve Prometheus
+    metrics at (node.metrics)."""
     import signal
     import sys
 
@@ -115,8 +119,17 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     chain.background_per_block = background
     if simulate:
         _simulate(chain, simulate, set_changes, seed, interval_ms, readings)
+    exposed = None
+    if metrics is not None:
+        from lightmeter_host.node import metrics as metrics_mod
+        exposed = metrics_mod.Metrics()
+        m_host, _, m_port = metrics.rpartition(":")
+        try:
+            m_port = exposed.serve(m_host.strip("[]") or "127.0.0.1", int(m_port))
+        except OSError as e:
+            raise RuntimeError("cannot serve metrics on %s: %s" % (metrics, e.strerror or e))
     try:
-        srv = NodeServer(chain, host, port, verbose).start()
+        srv = NodeServer(chain, host, port, verbose, exposed).start()
     except OSError as e:
         raise RuntimeError("cannot listen on %s:%d: %s" % (host, port, e.strerror or e))
     print("lightmeter node: %s chain %s/%s at height %d, %d sealers, signing: %s"
@@ -124,6 +137,8 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     print("  answers as    FISCO BCOS %s (compatibility_version %s)"
           % (chain.release.name, chain.release.compatibility))
     print("  JSON-RPC      %s" % srv.url)
+    if exposed is not None:
+        print("  metrics       http://%s:%d/metrics" % (m_host.strip("[]") or "127.0.0.1", m_port))
     print("  MeterRegistry 0x%s" % registry.ADDRESS.hex())
     print("  data          %s" % (data_dir or "in memory (lost on exit)"))
     for n, w in chain.sealer_list():
@@ -136,6 +151,8 @@ def serve(crypto, chain_id, group_id, sealers, data_dir, host, port, seed, sign_
     except KeyboardInterrupt:
         pass
     srv.stop()
+    if exposed is not None:
+        exposed.close()
     return 0
 
 

@@ -34,6 +34,9 @@ def add_parser(sub):
                    help="measure the collector instead: verified readings ingested per second on "
                         "SQLite and on a throw-away PostgreSQL server (when one can be started), "
                         "with the native signature backends and on the pure-Python path")
+    b.add_argument("--page", action="store_true",
+                   help="measure the collector's page instead: load time in headless Chromium and API "
+                        "latency at 10,000 meters against 100, and against the whole-table answers")
     b.add_argument("--mcu", action="store_true",
                    help="measure the device cycle on the 32-bit port (mcu/, m0 in QEMU) instead: "
                         "smallest heap and guest instructions, 4 and 21 sealers, both suites")
@@ -44,4 +47,5 @@ def run(args):
     if args.device_day:
         return bench.device_day_main(args.json, args.readings, args.blocks_between)
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
-                      sync=args.sync, collector=args.collector, batch=args.batch, mcu=args.mcu)
+                      sync=args.sync, collector=args.collector, batch=args.batch, mcu=args.mcu,
+                      page=args.page)

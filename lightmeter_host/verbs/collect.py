@@ -43,6 +43,9 @@ def add_parser(sub):
     co.add_argument("--follow", action="store_true", help="keep polling for new blocks until Ctrl-C")
     co.add_argument("--interval", type=float, default=2.0, metavar="S",
                     help="with --follow: seconds between polls (default 2)")
+    co.add_argument("--metrics", metavar="HOST:PORT",
+                    help="serve Prometheus metrics at http://HOST:PORT/metrics (readings verified and "
+                         "rejected by kind, blocks behind the head; docs/collector.md)")
     co.add_argument("--pure", action="store_true", help="pure-Python crypto (default: native backends)")
     co.add_argument("--json", action="store_true", help="end with one JSON summary on stdout")
 

@@ -48,6 +48,9 @@ def add_parser(sub):
     n.add_argument("--no-readings", action="store_true",
                    help="with --simulate and --background: no meter readings, so a block without a "
                         "set change is background only (fast: thousands of blocks a minute)")
+    n.add_argument("--metrics", metavar="HOST:PORT",
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics: blocks and transactions "
+                        "sealed, JSON-RPC calls by method, height, pool depth")
     n.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
 
@@ -67,6 +70,10 @@ def run(args):
         raise UsageError("--set-changes needs --simulate BLOCKS")
     if args.interval_ms < 1 or args.background < 0:
         raise UsageError("--interval-ms must be positive and --background not negative")
+    if args.metrics is not None:
+        m_port = args.metrics.rpartition(":")[2]
+        if ":" not in args.metrics or not m_port.isdigit() or int(m_port) > 65535:
+            raise UsageError("--metrics takes HOST:PORT, got %r" % args.metrics)
     if args.no_readings and not args.background:
         raise UsageError("--no-readings needs --background N")
     return node_server.serve(crypto=args.crypto, chain_id=args.chain_id, group_id=args.group_id,
@@ -75,4 +82,4 @@ def run(args):
                              verbose=args.verbose, simulate=args.simulate, set_changes=args.set_changes,
                              fisco_version=args.fisco_version,
                              interval_ms=args.interval_ms, background=args.background,
-                             readings=not args.no_readings)
+                             readings=not args.no_readings, metrics=args.metrics)

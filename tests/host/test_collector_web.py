@@ -108,6 +108,10 @@ def readings_path(meter):
     return "/api/meters/%s/readings" % urllib.parse.quote(meter, safe="")
 
 
+def plot_path(meter):
+    return "/api/meters/%s/plot" % urllib.parse.quote(meter, safe="")
+
+
 class ServerThread:
     """The app under uvicorn in a thread, listening before it starts (requests queue till then)."""
 
@@ -145,6 +149,10 @@ def fill(url, rows, now):
              "kind": "bad_proof", "reason": PROBLEM_REASON, "collected_at": now}])
         database.add_gaps([{"meter_id": "MTR-0002", "address": "0x" + "22" * 20, "after_seq": 20,
                             "before_seq": 23, "block_number": 90}])
+        # the fleet entries of the devices, as collect stores them: the page searches their addresses
+        database.put_devices([{"address": "0x" + c * 20, "meter_id": m, "public_key": "0x" + "00" * 64,
+                               "suite": "ecdsa"} for c, m in (("11", "MTR-0001"), ("22", "MTR-0002"),
+                                                              ("33", "MTR-0003"), ("44", HOSTILE))])
     finally:
         database.close()
 
@@ -180,13 +188,120 @@ def test_health_counts_the_meters(server):
 
 
 def test_meters_lists_every_meter_with_its_counts(server, fleet):
-    status, meters = api(server, "/api/meters")
-    assert status == 200
+    status, body = api(server, "/api/meters")
+    assert status == 200 and (body["total"], body["offset"], body["limit"], body["q"]) == (4, 0, 50, "")
+    meters = body["meters"]
     by_id = {m["meter_id"]: m for m in meters}
     assert sorted(by_id) == sorted({r["meter_id"] for r in fleet["rows"]})
     m2 = by_id["MTR-0002"]
     assert (m2["rejected"], m2["gaps"], m2["verified"], m2["last_clock"]) == (2, 1, 47, 1)
     assert by_id["MTR-0003"]["last_clock"] == 2
+
+
+def whole(fleet):
+    """db.meters(): the whole-table reference the paged answers must agree with."""
+    d = db.open_db(fleet["url"], read_only=True)
+    try:
+        return d.meters()
+    finally:
+        d.close()
+
+
+def test_meters_pages_on_the_server_in_meter_id_order(server, fleet):
+    everyone = whole(fleet)
+    for offset, limit in ((0, 1), (1, 2), (3, 5), (4, 1), (9, 3)):
+        status, body = api(server, "/api/meters", offset=offset, limit=limit)
+        assert status == 200 and body["total"] == 4 and (body["offset"], body["limit"]) == (offset, limit)
+        assert body["meters"] == everyone[offset:offset + limit]
+
+
+@pytest.mark.parametrize("q, want", [
+    ("mtr-000", ["MTR-0001", "MTR-0002", "MTR-0003"]),   # case folded, anywhere in the id
+    ("0003", ["MTR-0003"]),
+    ("0X3333", ["MTR-0003"]),                            # a device's address
+    ("_", [HOSTILE]),                                    # LIKE's wildcards are literal
+    ("%", []),
+    ("!", []),
+    ("<script>", [HOSTILE]),
+    ("nothing like it", []),
+])
+def test_meters_search_on_the_server(server, q, want):
+    status, body = api(server, "/api/meters", q=q)
+    assert status == 200 and [m["meter_id"] for m in body["meters"]] == sorted(want)
+    assert body["total"] == len(want) and body["q"] == q
+
+
+@settings(max_examples=60, deadline=None)
+@given(q=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=6),
+       offset=st.integers(0, 6), limit=st.integers(1, 5))
+def test_any_search_and_page_is_the_matching_slice_of_the_whole_table(server, fleet, q, offset, limit):
+    everyone = whole(fleet)
+    addresses = {m["meter_id"]: m["address"] for m in everyone}
+    match = [m for m in everyone if q.strip().lower() in m["meter_id"].lower()
+             or q.strip().lower() in addresses[m["meter_id"]].lower()]
+    status, body = api(server, "/api/meters", q=q, offset=offset, limit=limit)
+    assert status == 200 and body["total"] == len(match)
+    assert body["meters"] == match[offset:offset + limit]
+
+
+def test_summary_counts_the_fleet(server, fleet):
+    rows = fleet["rows"]
+    status, body = api(server, "/api/summary")
+    assert status == 200 and body == {
+        "meters": 4, "readings": len(rows), "verified": sum(1 for r in rows if r["verified"]),
+        "rejected": 2, "duplicates": 0, "gaps": 1, "problems": 1}
+
+
+def test_plot_draws_at_most_the_points_asked_for(server, fleet):
+    every = expected(fleet["rows"], "MTR-0001", ENERGY, None, None, plotted=True)
+    status, body = api(server, plot_path("MTR-0001"))
+    assert status == 200 and body["obis"] == ENERGY and body["bucket_ms"] is None
+    assert body["registers"] == [{"obis": ENERGY, "count": 240}, {"obis": VOLTAGE, "count": 40}]
+    assert [r["seq"] for r in body["readings"]] == [r["seq"] for r in every] and body["count"] == 240
+    assert body["meter"] == [m for m in whole(fleet) if m["meter_id"] == "MTR-0001"][0]
+    for points in (2, 10, 239):
+        status, body = api(server, plot_path("MTR-0001"), points=points)
+        got = body["readings"]
+        assert status == 200 and 1 < len(got) <= points and body["count"] == 240
+        assert sum(r["n"] for r in got) == 240             # each point stands for its bucket
+        assert body["bucket_ms"] * points >= every[-1]["ts"] - every[0]["ts"] + 1
+        by_seq = {r["seq"]: r for r in every}
+        for r in got:  # every point is a stored reading, the last of its bucket
+            want = {k: v for k, v in by_seq[r["seq"]].items() if k in r and k not in ("verified",)}
+            assert {k: r[k] for k in want} == want
+        assert got[-1]["seq"] == every[-1]["seq"] and got[0]["ts"] >= every[0]["ts"]
+        assert body["first"]["seq"] == every[0]["seq"] and body["first"]["value"] == every[0]["value"]
+
+
+def test_plot_counts_what_it_leaves_off_and_takes_a_register_and_range(server, fleet):
+    status, body = api(server, plot_path("MTR-0003"))
+    assert status == 200 and (body["count"], body["untimed"], body["failed"]) == (5, 3, 2)
+    assert len(body["readings"]) == 5
+    t_from = fleet["now"] - 50 * HOUR
+    status, body = api(server, plot_path("MTR-0001"), obis=VOLTAGE, **{"from": t_from})
+    assert body["obis"] == VOLTAGE and [r["seq"] for r in body["readings"]] == \
+        [r["seq"] for r in expected(fleet["rows"], "MTR-0001", VOLTAGE, t_from, None)]
+    status, body = api(server, plot_path("MTR-0001"), obis="9-9:9.9.9")
+    assert status == 200 and body["readings"] == [] and body["count"] == 0
+
+
+@pytest.mark.parametrize("path, query, word", [
+    ("/api/meters", {"offset": "-1"}, "offset"),
+    ("/api/meters", {"limit": "0"}, "limit"),
+    ("/api/meters", {"limit": "501"}, "limit"),
+    ("/api/meters", {"limit": "ten"}, "limit"),
+    ("/api/meters", {"page": "2"}, "page"),
+    ("/api/meters", {"q": "x" * 201}, "q"),
+    ("PLOT", {"points": "1"}, "points"),
+    ("PLOT", {"points": "5001"}, "points"),
+    ("PLOT", {"from": "soon"}, "from"),
+    ("PLOT", {"from": "20", "to": "10"}, "after"),
+    ("PLOT", {"limit": "5"}, "limit"),
+])
+def test_bad_page_and_plot_parameters_are_400(server, path, query, word):
+    status, body = api(server, plot_path("MTR-0001") if path == "PLOT" else path, **query)
+    assert status == 400 and word in body["error"]
+    assert api(server, plot_path("MTR-9999"))[0] == 404
 
 
 def test_readings_range_is_inclusive_in_milliseconds(server, fleet):
@@ -264,7 +379,7 @@ def test_a_meter_id_with_markup_and_slash_is_served_and_escaped(server):
     status, headers, raw = http(server + "/api/meters")
     assert status == 200 and headers["content-type"].startswith("application/json")
     assert b"<" not in raw and b">" not in raw  # escaped as \u003c, \u003e
-    assert HOSTILE in [m["meter_id"] for m in json.loads(raw)]
+    assert HOSTILE in [m["meter_id"] for m in json.loads(raw)["meters"]]
     status, headers, raw = http(server + readings_path(HOSTILE))
     assert status == 200 and b"<" not in raw
     body = json.loads(raw)
@@ -318,6 +433,12 @@ def test_postgresql_serves_what_sqlite_serves(server, fleet, pg_server):
     try:
         assert api(srv.base, "/api/health")[1] == {"ok": True, "database": "postgresql", "meters": 4}
         assert api(srv.base, "/api/meters") == api(server, "/api/meters")
+        assert api(srv.base, "/api/summary") == api(server, "/api/summary")
+        for query in ({"q": "mtr-000"}, {"offset": 1, "limit": 2}, {"q": "0x4444"}, {"q": "<"}):
+            assert api(srv.base, "/api/meters", **query) == api(server, "/api/meters", **query)
+        for meter in ("MTR-0001", "MTR-0003", HOSTILE):
+            for query in ({}, {"points": 10}, {"obis": VOLTAGE}, {"from": fleet["now"] - 50 * HOUR, "points": 7}):
+                assert api(srv.base, plot_path(meter), **query) == api(server, plot_path(meter), **query)
         assert api(srv.base, "/api/problems") == api(server, "/api/problems")
         for meter in ("MTR-0001", "MTR-0003", HOSTILE):
             query = {"from": fleet["now"] - 50 * HOUR, "limit": 30}
@@ -388,6 +509,51 @@ def test_any_request_gets_a_json_answer_never_a_crash(server, meter, query):
         assert body["meter_id"] == meter and isinstance(body["readings"], list)
     else:
         assert isinstance(body["error"], str) and body["error"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(path=st.sampled_from(["/api/meters", "PLOT"]),
+       meter=st.one_of(st.sampled_from(["MTR-0001", "MTR-0003", HOSTILE]), st.text(max_size=20)),
+       query=st.dictionaries(st.sampled_from(["offset", "limit", "q", "from", "to", "obis", "points", "page"]),
+                             st.one_of(st.integers(-2 ** 70, 2 ** 70).map(str), st.text(max_size=30)),
+                             max_size=4))
+def test_any_page_or_plot_request_gets_a_json_answer_never_a_crash(server, path, meter, query):
+    url = server + (plot_path(meter) if path == "PLOT" else path) + "?" + urllib.parse.urlencode(query)
+    status, headers, raw = http(url)
+    body = json.loads(raw)
+    assert status in (200, 400, 404), (status, body)
+    if status != 200:
+        assert isinstance(body["error"], str) and body["error"]
+    elif path == "PLOT":
+        assert len(body["readings"]) <= body["points"] <= 5000
+    else:
+        assert len(body["meters"]) <= body["limit"] <= 500
+
+
+@settings(max_examples=60, deadline=None)
+@given(points=st.integers(2, 300), start=st.integers(0, 239), span=st.integers(0, 260),
+       meter=st.sampled_from(["MTR-0001", "MTR-0002"]), obis=st.sampled_from([ENERGY, VOLTAGE]))
+def test_a_bounded_plot_is_the_last_reading_of_each_bucket(server, fleet, points, start, span, meter, obis):
+    every = expected(fleet["rows"], meter, obis, None, None, plotted=True)
+    if not every:
+        return
+    t_from = every[min(start, len(every) - 1)]["ts"]
+    t_to = t_from + span * HOUR
+    want = [r for r in every if t_from <= r["ts"] <= t_to]
+    status, body = api(server, plot_path(meter), obis=obis, points=points, **{"from": t_from, "to": t_to})
+    got = body["readings"]
+    assert status == 200 and body["count"] == len(want) and sum(r["n"] for r in got) == len(want)
+    assert len(got) <= points
+    assert (body["first"] or {}).get("seq") == (want[0]["seq"] if want else None)
+    if body["bucket_ms"] is None:
+        assert [r["seq"] for r in got] == [r["seq"] for r in want]
+        return
+    width, lo = body["bucket_ms"], want[0]["ts"]
+    assert width * points >= want[-1]["ts"] - lo + 1
+    buckets = {}
+    for r in want:  # the last reading of each bucket, by ts then seq
+        buckets[(r["ts"] - lo) // width] = r
+    assert [r["seq"] for r in got] == [r["seq"] for r in sorted(buckets.values(), key=lambda r: (r["ts"], r["seq"]))]
 
 
 # ---- the command ----

@@ -1,21 +1,27 @@
-// The collector's page: the fleet table from /api/meters, the chain problems from /api/problems,
-// and, for the selected meter, its readings from /api/meters/{id}/readings drawn with uPlot. Every text from the database
-// goes into the page through textContent or an attribute, never as markup.
+// The collector's page: the fleet table a page at a time from /api/meters?offset&limit&q (paged
+// and searched on the server), its totals from /api/summary, the chain problems from /api/problems,
+// and, for the selected meter, a bounded plot from /api/meters/{id}/plot drawn with uPlot. Every
+// text from the database goes into the page through textContent or an attribute, never as markup.
 "use strict";
 
 (function () {
   const HOUR = 3600e3, DAY = 24 * HOUR;
   const PRESETS = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "all": null };
-  const METER_ERROR = 1;  // reading status flag: the device could not read its meter (proto/reading.md)
   const CLOCK = { 0: ["synced", "ok"], 1: ["unsynced", "warn"], 2: ["since boot", "idle"] };
   const COLORS = { line: "#1d4ed8", bars: "rgba(20, 184, 166, 0.35)", barsEdge: "rgba(15, 118, 110, 0.6)" };
 
   const $ = (id) => document.getElementById(id);
-  const state = { meters: [], meter: null, preset: "all", from: null, to: null, rows: [], obis: null };
+  const PAGE_SIZE = 50;        // fleet rows per page
+  const PLOT_POINTS = 1000;    // the most points one plot asks for
+  const SEARCH_DELAY_MS = 250; // a search starts once typing pauses
+  const state = { meters: [], total: 0, offset: 0, q: "", meter: null, preset: "all", from: null, to: null,
+    res: null, obis: null };
   let plot = null;
 
-  // What the page draws, for people and tests: point count and the range asked for.
-  window.lightmeter = { plot: null, points: 0, from: null, to: null, meter: null, obis: null };
+  // What the page shows, for people and tests: the fleet page, the points drawn and the range.
+  window.lightmeter = { plot: null, points: 0, count: 0, bucket: null, from: null, to: null, meter: null,
+    obis: null, summary: null, summaryMs: null, drawnMs: null,
+    fleet: { offset: 0, limit: PAGE_SIZE, q: "", total: 0, rows: 0, loads: 0, ms: null } };
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -47,6 +53,7 @@
       pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
   function fmtSpan(ms) {
+    if (Math.abs(ms) < 59.5e3) return Math.round(Math.abs(ms) / 1000) + " s";
     const m = Math.round(Math.abs(ms) / 60e3);
     if (m < 60) return m + " min";
     if (m < 48 * 60) return Math.floor(m / 60) + " h " + (m % 60) + " min";
@@ -72,16 +79,28 @@
     return Number.isFinite(ms) ? ms : NaN;
   }
 
-  // ---- fleet table ----
+  // ---- fleet table: one page at a time, searched on the server ----
 
+  function pageQuery() {
+    const q = new URLSearchParams({ offset: String(state.offset), limit: String(PAGE_SIZE) });
+    if (state.q) q.set("q", state.q);
+    return "/api/meters?" + q;
+  }
+
+  let fleetSeq = 0;  // answers to an older search or page are dropped
   async function loadFleet() {
-    const meters = await getJSON("/api/meters");
-    state.meters = meters;
+    const seq = ++fleetSeq;
+    const res = await getJSON(pageQuery());
+    if (seq !== fleetSeq) return;
+    if (res.total > 0 && res.offset >= res.total) {  // the fleet shrank under this page
+      state.offset = Math.max(0, Math.floor((res.total - 1) / PAGE_SIZE) * PAGE_SIZE);
+      return loadFleet();
+    }
+    state.meters = res.meters;
+    state.total = res.total;
     const body = $("fleet").tBodies[0];
     body.replaceChildren();
-    let verified = 0, rejected = 0, gaps = 0;
-    meters.forEach((m, i) => {
-      verified += m.verified || 0; rejected += m.rejected || 0; gaps += m.gaps || 0;
+    res.meters.forEach((m, i) => {
       const tr = el("tr");
       tr.dataset.index = String(i);
       if (state.meter === m.meter_id) tr.classList.add("selected");
@@ -116,18 +135,52 @@
       c.append(el("span", label, "badge " + tone));
       tr.append(c);
 
-      tr.append(el("td", m.verified, "num"));
-      const rej = el("td", m.rejected, "num" + (m.rejected ? " bad" : ""));
+      tr.append(el("td", num.format(m.verified), "num"));
+      const rej = el("td", num.format(m.rejected), "num" + (m.rejected ? " bad" : ""));
       rej.title = (m.duplicates || 0) + " duplicate or replayed submissions besides";
       tr.append(rej);
-      tr.append(el("td", m.gaps, "num" + (m.gaps ? " warnt" : "")));
+      tr.append(el("td", num.format(m.gaps), "num" + (m.gaps ? " warnt" : "")));
       body.append(tr);
     });
-    $("fleet-empty").hidden = meters.length > 0;
-    $("fleet-summary").textContent = meters.length + (meters.length === 1 ? " meter" : " meters") +
-      " · " + num.format(verified) + " verified · " + num.format(rejected) + " rejected · " +
-      num.format(gaps) + (gaps === 1 ? " gap" : " gaps");
+    $("fleet-empty").hidden = res.total > 0 || !!state.q;
+    $("fleet-none").hidden = res.total > 0 || !state.q;
+    const first = res.total ? res.offset + 1 : 0, last = res.offset + res.meters.length;
+    $("page-info").textContent = num.format(first) + "–" + num.format(last) + " of " + num.format(res.total) +
+      (state.q ? " matching" : "");
+    $("prev").disabled = res.offset === 0;
+    $("next").disabled = last >= res.total;
     $("loaded").textContent = "Updated " + fmtTime(Date.now());
+    const f = window.lightmeter.fleet;
+    // ms: when this page of the fleet was shown, since navigation started (the benchmark's mark)
+    Object.assign(f, { offset: res.offset, limit: res.limit, q: res.q, total: res.total,
+      rows: res.meters.length, loads: f.loads + 1, ms: performance.now() });
+  }
+
+  async function loadSummary() {
+    const s = await getJSON("/api/summary");
+    $("fleet-summary").textContent = num.format(s.meters) + (s.meters === 1 ? " meter" : " meters") +
+      " · " + num.format(s.verified) + " verified · " + num.format(s.rejected) + " rejected · " +
+      num.format(s.gaps) + (s.gaps === 1 ? " gap" : " gaps");
+    window.lightmeter.summary = s;
+    window.lightmeter.summaryMs = performance.now();
+  }
+
+  function turnPage(step) {
+    state.offset = Math.max(0, state.offset + step * PAGE_SIZE);
+    loadFleet().catch((e) => showError("Fleet: " + e.message));
+  }
+
+  let searchTimer = null;
+  function search(now) {
+    clearTimeout(searchTimer);
+    const run = () => {
+      const q = $("q").value.trim();
+      if (q === state.q) return;
+      state.q = q;
+      state.offset = 0;
+      loadFleet().then(() => showError(""), (e) => showError("Fleet: " + e.message));
+    };
+    if (now) run(); else searchTimer = setTimeout(run, SEARCH_DELAY_MS);
   }
 
   async function loadProblems() {
@@ -152,7 +205,6 @@
   function selectMeter(id) {
     state.meter = id;
     state.obis = null;
-    const m = state.meters.find((x) => x.meter_id === id) || {};
     for (const tr of $("fleet").tBodies[0].rows) {
       const on = state.meters[Number(tr.dataset.index)].meter_id === id;
       tr.classList.toggle("selected", on);
@@ -160,9 +212,9 @@
     }
     $("detail").hidden = false;
     $("detail-meter").textContent = id;
-    // A link to this page with #meter=ID opens the same meter.
+    // A link to this page with #meter=ID opens the same meter, on whatever page of the fleet.
     history.replaceState(null, "", "#meter=" + encodeURIComponent(id));
-    $("detail-address").textContent = m.address || "";
+    $("detail-address").textContent = "";
     applyPreset("all");
   }
 
@@ -184,19 +236,24 @@
     }
   }
 
+  // One register's readings in the range, at most PLOT_POINTS of them: the server picks the
+  // last reading of each time bucket past that (docs/collector.md), so the page's work and
+  // transfer stay bounded whatever the meter's history.
   async function loadReadings() {
     const id = state.meter;
-    const q = new URLSearchParams();
+    const q = new URLSearchParams({ points: String(PLOT_POINTS) });
     if (state.from !== null) q.set("from", String(state.from));
     if (state.to !== null) q.set("to", String(state.to));
-    const url = "/api/meters/" + encodeURIComponent(id) + "/readings" + (q.toString() ? "?" + q : "");
+    if (state.obis) q.set("obis", state.obis);
+    const url = "/api/meters/" + encodeURIComponent(id) + "/plot?" + q;
     $("plot-figure").setAttribute("aria-busy", "true");
     try {
       const res = await getJSON(url);
       if (id !== state.meter) return;  // another meter was selected meanwhile
-      state.rows = res.readings;
-      state.truncated = res.truncated;
-      fillRegisters();
+      state.res = res;
+      state.obis = res.obis;
+      $("detail-address").textContent = res.meter.address || "";
+      fillRegisters(res.registers);
       draw();
       showError("");
     } catch (e) {
@@ -210,35 +267,28 @@
   // DLMS UA "Blue Book" (EN 62056-6-1) OBIS tables; its differences are the consumption.
   function cumulative(obis) { return /^\d+-\d+:\d+\.8\.\d+/.test(obis || ""); }
 
-  function fillRegisters() {
-    const counts = new Map();
-    for (const r of state.rows) counts.set(r.obis, (counts.get(r.obis) || 0) + 1);
-    const codes = [...counts.keys()].sort();
-    const m = state.meters.find((x) => x.meter_id === state.meter) || {};
-    if (!counts.has(state.obis)) {
-      state.obis = codes.find((c) => /^1-0:1\.8\.0/.test(c)) || codes.find(cumulative) ||
-        (counts.has(m.last_obis) ? m.last_obis : codes[0]) || null;
-    }
+  function fillRegisters(registers) {
     const sel = $("obis");
     sel.replaceChildren();
-    for (const c of codes) {
-      const o = el("option", c + " (" + counts.get(c) + ")");
-      o.value = c;
-      o.selected = c === state.obis;
+    for (const r of registers) {
+      const o = el("option", r.obis + " (" + num.format(r.count) + ")");
+      o.value = r.obis;
+      o.selected = r.obis === state.obis;
       sel.append(o);
     }
-    sel.disabled = codes.length < 2;
+    sel.disabled = registers.length < 2;
   }
 
   function draw() {
-    const rows = state.rows.filter((r) => r.obis === state.obis);
-    // A reading the device flagged as a meter failure (status bit 0) carries no value, and a time
-    // since boot is not a wall-clock time: neither has a place on these axes.
-    const failed = rows.filter((r) => r.status & METER_ERROR).length;
-    const timed = rows.filter((r) => r.clock !== 2 && !(r.status & METER_ERROR));
-    const untimed = rows.length - failed - timed.length;
+    const res = state.res;
+    // The server sends plottable readings only; those without a wall-clock time (since boot)
+    // or a value (status bit 0, a meter failure) are counted in the caption.
+    const timed = res.readings, failed = res.failed, untimed = res.untimed;
     const xs = [], ys = [], ds = [];
-    let prev = null;
+    // Bucketed, each point is the last reading of its bucket: the first bar runs from the range's
+    // first reading, so the bars add up to the consumption over the range.
+    const start = res.first ? res.first.value : null;
+    let prev = res.bucket_ms !== null ? start : null;
     for (const r of timed) {
       xs.push(r.ts / 1000);
       ys.push(r.value);
@@ -257,14 +307,14 @@
     fig.dataset.to = state.to === null ? "" : String(state.to);
     fig.dataset.obis = state.obis || "";
     Object.assign(window.lightmeter, { points: xs.length, from: state.from, to: state.to,
-      meter: state.meter, obis: state.obis });
+      meter: state.meter, obis: state.obis, count: res.count, bucket: res.bucket_ms });
 
     if (plot) { plot.destroy(); plot = null; }
     window.lightmeter.plot = null;
     const cap = $("plot-caption");
     cap.replaceChildren();
     if (!xs.length) {
-      cap.append(el("span", rows.length ? "No reading in this range has a wall-clock time."
+      cap.append(el("span", untimed + failed ? "No reading in this range has a wall-clock time and a value."
         : "No readings in this range.", "empty"));
       notes(cap, untimed, failed);
       return;
@@ -300,12 +350,17 @@
       series, axes, cursor: { drag: { x: true, y: false } }, legend: { live: true },
     }, data, box);
     window.lightmeter.plot = plot;
+    window.lightmeter.drawnMs = performance.now();
 
-    cap.append(el("strong", num.format(xs.length) + (xs.length === 1 ? " reading" : " readings")));
+    cap.append(el("strong", num.format(res.count) + (res.count === 1 ? " reading" : " readings")));
     cap.append(el("span", " of " + state.obis + " · " + fmtTime(timed[0].ts) + " to " +
       fmtTime(timed[timed.length - 1].ts)));
-    if (energy && timed.length > 1) {
-      cap.append(el("span", " · consumed in range: " + fmtValue(ys[ys.length - 1] - ys[0], unit)));
+    if (res.bucket_ms !== null) {
+      cap.append(el("span", " · drawn as " + num.format(xs.length) + " points, one per " + fmtSpan(res.bucket_ms) +
+        " (its last reading" + (energy ? "; bars: consumption over it" : "") + ")", "muted"));
+    }
+    if (energy && res.count > 1) {
+      cap.append(el("span", " · consumed in range: " + fmtValue(ys[ys.length - 1] - (start === null ? ys[0] : start), unit)));
     }
     notes(cap, untimed, failed);
   }
@@ -317,18 +372,20 @@
     if (failed > 0) {
       cap.append(el("span", " · " + failed + " flagged as meter failures not plotted", "warn"));
     }
-    if (state.truncated) {
-      cap.append(el("span", " · range cut short: choose a narrower one", "bad"));
-    }
   }
 
   // ---- wiring ----
 
   function init() {
     $("refresh").addEventListener("click", () => {
-      Promise.all([loadFleet(), loadProblems()]).then(() => state.meter !== null ? loadReadings() : null)
+      Promise.all([loadFleet(), loadSummary(), loadProblems()])
+        .then(() => state.meter !== null ? loadReadings() : null)
         .then(() => showError(""), (e) => showError("Fleet: " + e.message));
     });
+    $("prev").addEventListener("click", () => turnPage(-1));
+    $("next").addEventListener("click", () => turnPage(1));
+    $("q").addEventListener("input", () => search(false));
+    $("fleet-search").addEventListener("submit", (ev) => { ev.preventDefault(); search(true); });
     for (const b of document.querySelectorAll("[data-preset]")) {
       b.addEventListener("click", () => applyPreset(b.dataset.preset));
     }
@@ -344,17 +401,17 @@
       markPreset();
       loadReadings();
     });
-    $("obis").addEventListener("change", (ev) => { state.obis = ev.target.value; draw(); });
+    $("obis").addEventListener("change", (ev) => { state.obis = ev.target.value; loadReadings(); });
     window.addEventListener("resize", () => {
       if (plot) plot.setSize({ width: Math.max(320, $("plot").clientWidth), height: 340 });
     });
-    loadFleet().then(() => {
-      const m = /^#meter=(.*)$/.exec(location.hash);
-      let id = null;
-      try { id = m ? decodeURIComponent(m[1]) : null; } catch (_) { /* a mangled link: no meter */ }
-      if (id !== null && state.meters.some((x) => x.meter_id === id)) selectMeter(id);
-    }).catch((e) => showError("Fleet: " + e.message));
+    loadFleet().catch((e) => showError("Fleet: " + e.message));
+    loadSummary().catch((e) => showError("Summary: " + e.message));
     loadProblems().catch((e) => showError("Problems: " + e.message));
+    const m = /^#meter=(.*)$/.exec(location.hash);
+    let id = null;
+    try { id = m ? decodeURIComponent(m[1]) : null; } catch (_) { /* a mangled link: no meter */ }
+    if (id !== null) selectMeter(id);
   }
 
   init();
