@@ -116,12 +116,15 @@ def check_signatures(header, digest, sealers, suite):
         # the single checks accept; if it fails, the single checks below name the bad signer.
         from lightmeter.crypto import batch
 
-        # In groups of BATCH_SIZE, to bound the memory: a batch holds its keys' and R's tables.
+        # The sealers' tables are kept for the current set (batch.KEYS); in groups of BATCH_SIZE,
+        # to bound the memory: a batch holds its R's tables.
         sigs = header.signatures
         ok = suite.verify is batch.secp256k1.verify
+        keys = batch.KEYS
+        keys.keep([node for node, _ in sealers])
         i = 0
         while ok and i < len(sigs):
-            ok = batch.verify_same_hash(digest, [(sealers[idx][0], sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
+            ok = batch.verify_same_hash(digest, [(keys.get(sealers[idx][0]), sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
             i += BATCH_SIZE
         if ok:
             return [idx for idx, _ in sigs], total_weight([sealers[idx] for idx, _ in sigs])
