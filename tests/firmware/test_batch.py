@@ -8,7 +8,7 @@ draws many more cases on CPython.
 
 import hashlib
 
-from lightmeter.crypto import batch, secp256k1 as S
+from lightmeter.crypto import batch, keys as keys_mod, secp256k1 as S
 from lightmeter.errors import Malformed
 from support import raises
 
@@ -108,12 +108,12 @@ def test_weights_are_128_bit_and_bound_to_the_input():
 
 
 def test_kept_sealer_tables():
-    # batch.Keys: one packed table a sealer, built once, dropped when the set leaves it; the batch
+    # keys.Keys: one packed table a sealer, built once, dropped when the set leaves it; the batch
     # with them answers as with bare keys, good and bad alike.
-    keys = batch.Keys()
+    keys = keys_mod.Keys(S.prepare, keys_mod.WINDOWS["ecdsa"][0], 1)
     a = keys.get(PUBS[0])
     assert keys.get(bytearray(PUBS[0])) is a and len(keys) == 1
-    assert a.data == PUBS[0] and a.tables[0][0] == batch.KEY_WINDOW
+    assert a.data == PUBS[0] and a.tables[0][0] == 7
     kept = [(keys.get(p), s) for p, s in ITEMS]
     assert len(keys) == 6
     assert batch.verify_same_hash(H, kept)

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from lightmeter.client import verify
 from lightmeter.chain import header
-from lightmeter.crypto import batch, secp256k1 as S, suite
+from lightmeter.crypto import batch, keys, secp256k1 as S, suite
 from lightmeter.errors import Invalid
 
 N = S.N
@@ -18,7 +18,7 @@ SEALERS = 21
 PRIVS = [hashlib.sha256(b"hypothesis sealer %d" % i).digest() for i in range(SEALERS)]
 PUBS = [S.public_key(k) for k in PRIVS]
 SETTINGS = settings(max_examples=25, deadline=None)
-KEYS = batch.Keys()  # sealers' tables kept across examples, as the light client keeps them
+KEYS = keys.Keys(S.prepare, keys.WINDOWS["ecdsa"][0], 1)  # sealers' tables kept across examples, as the light client keeps them
 
 
 def fisco_accepts(pub, h, sig):

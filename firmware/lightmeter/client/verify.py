@@ -10,6 +10,7 @@ in docs/light-client.md.
 """
 
 from lightmeter.chain import merkle, tx as tx_mod
+from lightmeter.crypto import keys
 from lightmeter.errors import Invalid
 from lightmeter.client.trust import quorum
 
@@ -19,6 +20,10 @@ BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 10
 # batch adds ~15 KiB to the heap the device cycle needs (bench/RESULTS.md), while the saving
 # needs about 5 a batch (1.4x on 15). A device with the heap to spare may raise it.
 BATCH_SIZE = 1
+# Single checks with the sealers' tables kept from header to header (crypto/keys.py, 2 KB a
+# sealer): sm about 1.6x faster, ecdsa about 1.15x (bench/RESULTS.md). Off by default: a device's
+# heap has no room for a set's tables (docs/light-client.md). A batch (BATCH_SIZE > 1) keeps them.
+KEY_TABLES = False
 
 
 class QuorumNotReached(Invalid):
@@ -111,20 +116,22 @@ def check_signatures(header, digest, sealers, suite):
     """
     # Structure first (cheap), signatures after.
     signer_indices(header, len(sealers))
-    if BATCH_SIZE > 1 and len(header.signatures) > 1 and suite.name == "ecdsa":
+    kept = None
+    if KEY_TABLES or (BATCH_SIZE > 1 and suite.name == "ecdsa"):
+        kept = keys.kept(suite)  # None with a native backend: it takes the keys as bytes
+        if kept is not None:
+            kept.keep([node for node, _ in sealers])
+    if kept is not None and BATCH_SIZE > 1 and len(header.signatures) > 1 and suite.name == "ecdsa":
         # LC-S3: one randomized check of them all (crypto/batch.py), which accepts exactly what
         # the single checks accept; if it fails, the single checks below name the bad signer.
         from lightmeter.crypto import batch
 
-        # The sealers' tables are kept for the current set (batch.KEYS); in groups of BATCH_SIZE,
-        # to bound the memory: a batch holds its R's tables.
+        # In groups of BATCH_SIZE, to bound the memory: a batch holds its R's tables.
         sigs = header.signatures
-        ok = suite.verify is batch.secp256k1.verify
-        keys = batch.KEYS
-        keys.keep([node for node, _ in sealers])
+        ok = True
         i = 0
         while ok and i < len(sigs):
-            ok = batch.verify_same_hash(digest, [(keys.get(sealers[idx][0]), sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
+            ok = batch.verify_same_hash(digest, [(kept.get(sealers[idx][0]), sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
             i += BATCH_SIZE
         if ok:
             return [idx for idx, _ in sigs], total_weight([sealers[idx] for idx, _ in sigs])
@@ -132,7 +139,7 @@ def check_signatures(header, digest, sealers, suite):
     weight = 0
     for idx, sig in header.signatures:
         node, w = sealers[idx]
-        if not suite.verify_node(node, digest, sig):
+        if not suite.verify_node(node if kept is None else kept.get(node), digest, sig):
             raise Invalid("signature of sealer %d does not verify" % idx)
         signers.append(idx)
         weight += w

@@ -28,9 +28,9 @@ unpredictable seed the bound is the 2**-128 above.
 Cost (15 signatures, docs/light-client.md "Batch verification" has the counts): the G
 terms collapse into one scalar; the Q_i scalars are split by GLV into halves of ~128 bits and
 the R_i scalars are 128 bits already, so one chain of ~128 doublings serves all. Each Q_i costs
-~32 mixed additions from its sealer's table, kept between headers (`Keys`: 32 entries, packed,
-built once per set; a bare key gets an 8-entry table and ~43 additions), each R_i a 4-entry
-table, ~26 additions and one square root (secp256k1.sqrt_candidate). All table inversions and
+~32 mixed additions from its sealer's table, kept between headers (crypto/keys.py: 32
+entries, packed, built once per set; a bare key gets an 8-entry table and ~43 additions), each
+R_i a 4-entry table, ~26 additions and one square root (secp256k1.sqrt_candidate). All table inversions and
 all s^-1 are shared (Montgomery's trick): two inversions per batch. A single check costs ~128
 doublings and ~71 additions, so the saving is the doublings, the generator's additions and
 the key tables, less the R terms and the square roots (bench/RESULTS.md).
@@ -43,8 +43,6 @@ from lightmeter.errors import Malformed
 
 Q_WINDOW = 5  # wNAF width of a key's table built for one batch: 8 entries (3 integers each, with beta*x)
 R_WINDOW = 4  # wNAF width of the R's tables: 4 entries (2 integers each)
-KEY_WINDOW = 7  # wNAF width of a sealer's table kept by `Keys`: 32 entries, 2 KB packed
-KEYS_MAX = 64  # `Keys` holds at most this many sealers' tables (a set has at most this many signers)
 
 _N = secp256k1.N
 _CURVE = secp256k1.CURVE
@@ -119,48 +117,6 @@ def odd_multiples_all(curve, points, counts):
         ends.append(end)
     invs = invert_all(ends, curve.p)
     return [curve.odd_affine(chains[j], invs[j]) for j in range(len(chains))]
-
-
-class Keys:
-    """Sealers' keys with their tables (`ec.PublicKey`, width KEY_WINDOW, packed), kept from one
-    header to the next: a sealer set changes rarely, and its keys sign every block.
-
-    `get` builds a key's table on first use (about one single check's worth of work); `keep`
-    drops the tables of keys outside the current set. A key that is not a curve point comes
-    back as its bytes, for the batch to refuse and the single checks to report.
-    """
-
-    def __init__(self, window=KEY_WINDOW):
-        self.window = window
-        self._keys = {}
-
-    def __len__(self):
-        return len(self._keys)
-
-    def get(self, pub64):
-        pub64 = bytes(pub64)
-        k = self._keys.get(pub64)
-        if k is None:
-            try:
-                k = secp256k1.prepare(pub64, self.window, 1, True)
-            except Malformed:
-                return pub64
-            if len(self._keys) >= KEYS_MAX:
-                self._keys.clear()
-            self._keys[pub64] = k
-        return k
-
-    def keep(self, pubs):
-        """Forget every table but those of pubs (the current sealer set's node ids)."""
-        want = {}
-        for p in pubs:
-            want[bytes(p)] = True
-        for p in list(self._keys):
-            if p not in want:
-                del self._keys[p]
-
-
-KEYS = Keys()  # the light client's (client/verify.py); tests and benchmarks make their own
 
 
 def verify_same_hash(digest, items, seed=None):
