@@ -167,13 +167,9 @@ class Scaled:
         return self.xs[j] * self.c % self.p
 
 
-def _pack(xs):
-    return Packed(b"".join([x.to_bytes(32, "big") for x in xs]))
-
-
-def _compact(xs):
-    # Fresh integers with 256-bit digit buffers. On MicroPython a reduced
-    # product keeps the buffer of the unreduced one (96-128 bytes, not 48).
+def compact(xs):
+    """Fresh copies of integers below 2**256, each with a 256-bit digit buffer: on MicroPython
+    a reduced product keeps the buffer of the unreduced one (96-128 bytes, not 48)."""
     return [int.from_bytes(x.to_bytes(32, "big"), "big") for x in xs]
 
 
@@ -384,6 +380,27 @@ class Curve:
             i -= 1
         return xs, ys
 
+    def odd_packed(self, chain, zi):
+        """`odd_affine` written straight into `Packed` columns (x, y), the chain let go as it goes.
+
+        For tables kept long: the affine integers (each holding a product's larger buffer on
+        MicroPython) are never all alive at once, and no list of the table's size is made.
+        """
+        p = self.p
+        xs, ys, hs = chain
+        i = len(xs) - 1
+        bx = bytearray(32 * len(xs))
+        by = bytearray(32 * len(xs))
+        while i >= 0:
+            zi2 = zi * zi % p
+            o = i << 5
+            bx[o:o + 32] = (xs[i] * zi2 % p).to_bytes(32, "big")
+            by[o:o + 32] = (ys[i] * zi2 * zi % p).to_bytes(32, "big")
+            zi = zi * hs[i] % p
+            xs[i] = ys[i] = hs[i] = None
+            i -= 1
+        return Packed(bx), Packed(by)
+
     def table(self, pt, w, keep=False, packed=False):
         """Width-w table of an affine point: (w, xs, ys, bxs), bxs = beta*xs on GLV curves else None.
 
@@ -391,22 +408,21 @@ class Curve:
         packed: store xs and ys as `Packed` bytes (32 bytes an entry, not 48) and make bxs as
         looked up (`Scaled`): a table kept long, as the sealers' tables of a batch check.
         """
+        if packed:
+            chain, end = self.odd_chain(pt, 1 << (w - 2))
+            xs, ys = self.odd_packed(chain, inverse(end, self.p))
+            return (w, xs, ys, None if self.glv is None else Scaled(xs, self.glv[0], self.p))
         xs, ys = self.odd_multiples(pt, 1 << (w - 2))
         bxs = None
-        if packed:
-            xs = _pack(xs)
-            if self.glv is not None:
-                bxs = Scaled(xs, self.glv[0], self.p)
-            return (w, xs, _pack(ys), bxs)
         if self.glv is not None:
             beta = self.glv[0]
             p = self.p
             bxs = [x * beta % p for x in xs]
         if keep:
-            xs = _compact(xs)
-            ys = _compact(ys)
+            xs = compact(xs)
+            ys = compact(ys)
             if bxs is not None:
-                bxs = _compact(bxs)
+                bxs = compact(bxs)
         return (w, xs, ys, bxs)
 
     def shifted(self, pt, parts, shift):
