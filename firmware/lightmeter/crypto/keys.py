@@ -13,8 +13,8 @@ from lightmeter.errors import Malformed
 
 MAX_KEYS = 64  # tables held at most (all are dropped when full): a bound on memory, not a limit
 # (wNAF width, parts) of a kept table by suite, and its packed size a sealer: ecdsa 32 entries,
-# 2 KB (beta*x made as looked up); sm 16 entries in each of 2 parts, 2 KB. bench/RESULTS.md.
-WINDOWS = {"ecdsa": (7, 1), "sm": (6, 2)}
+# 2 KB (beta*x made as looked up); sm 8 entries in each of 2 parts, 1 KB. bench/RESULTS.md.
+WINDOWS = {"ecdsa": (7, 1), "sm": (5, 2)}
 _KEPT = {}
 
 
