@@ -125,10 +125,11 @@ def _receipt_json(s, number, device, seq):
                            "0x" + seq.to_bytes(32, "big").hex()]}]}
 
 
-def build_cycle(suite_name, sealers, out_dir, batch_size=1, key_tables=False):
+def build_cycle(suite_name, sealers, out_dir, batch_size=1, key_tables=False, warm_tables=False):
     """Write the cycle's input to out_dir: the UART bytes of the answer, the store's files, cycle.json.
 
-    batch_size, key_tables: the light client's verify.BATCH_SIZE and verify.KEY_TABLES on the device.
+    batch_size, key_tables: the light client's verify.BATCH_SIZE and verify.KEY_TABLES on the device;
+    warm_tables: the sealers' kept tables built before the cycle (as an earlier cycle leaves them).
     """
     s = suite_mod.get(suite_name)
     keys = [hashlib.sha256(b"mcu-sealer" + bytes([i])).digest() for i in range(sealers)]
@@ -185,7 +186,8 @@ def build_cycle(suite_name, sealers, out_dir, batch_size=1, key_tables=False):
     with open(os.path.join(out_dir, "answer.bin"), "wb") as f:
         f.write(uart)
     cfg = {"suite": suite_name, "sealers": sealers, "files": names, "rid": RID, "root": ROOT,
-           "registry": REGISTRY.hex(), "block": BLOCK, "batch_size": batch_size, "key_tables": key_tables}
+           "registry": REGISTRY.hex(), "block": BLOCK, "batch_size": batch_size, "key_tables": key_tables,
+           "warm_tables": warm_tables}
     with open(os.path.join(out_dir, "cycle.json"), "w") as f:
         json.dump(cfg, f)
     return {"answer_bytes": len(uart), "store_bytes": sum(len(v) for v in fs.files.values())}
@@ -219,6 +221,8 @@ suite = suite_mod.get(CFG["suite"])
 from lightmeter.client import verify
 verify.BATCH_SIZE = CFG["batch_size"]
 verify.KEY_TABLES = CFG["key_tables"]
+if verify.BATCH_SIZE > 1 or verify.KEY_TABLES:
+    __import__("lightmeter.crypto.keys")
 if verify.BATCH_SIZE > 1:
     __import__("lightmeter.crypto.batch")
 loaded = set(sys.modules)
@@ -325,6 +329,13 @@ qkey = queue.keys()[0]
 from lightmeter.link import cbor
 rec = cbor.loads(queue.get(qkey))
 uart = open(DATA + "/answer.bin", "rb")
+if CFG["warm_tables"]:
+    # a device that keeps tables: built in an earlier cycle, before this one's data
+    from lightmeter.crypto import keys
+    kept = keys.kept(suite)
+    for s in checkpoint.load(store).sealers:
+        kept.get(s[0])
+    s = kept = None
 step("setup")
 
 # 1. the relay's answer off the UART, in 64-byte reads
@@ -412,7 +423,7 @@ def _script_result(res):
 def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, **options):
     """One run of the device cycle: the guest's JSON (baseline bytes, instructions per step).
 
-    options: batch_size, key_tables (`build_cycle`)."""
+    options: batch_size, key_tables, warm_tables (`build_cycle`)."""
     from lightmeter_host.runtimes import mcu
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **options)
@@ -424,7 +435,7 @@ def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, t
 def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None, **options):
     """Smallest heap (1 KiB steps, real MemoryErrors) that runs the cycle, with one full run's figures.
 
-    options: batch_size, key_tables (`build_cycle`)."""
+    options: batch_size, key_tables, warm_tables (`build_cycle`)."""
     from lightmeter_host.runtimes import mcu
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **options)

@@ -10,19 +10,19 @@ in docs/light-client.md.
 """
 
 from lightmeter.chain import merkle, tx as tx_mod
-from lightmeter.crypto import keys
 from lightmeter.errors import Invalid
 from lightmeter.client.trust import quorum
 
 BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 1000]
 # Signatures per batch check (LC-S3); 1: every signature checked on its own, one at a time.
-# A batch's tables stay in memory until its check ends: on the 32-bit port each signature in a
-# batch adds ~15 KiB to the heap the device cycle needs (bench/RESULTS.md), while the saving
-# needs about 5 a batch (1.4x on 15). A device with the heap to spare may raise it.
+# A batch of 15 with the sealers' tables kept is 1.7-1.9x faster than single checks, but the
+# tables (2.4 KB a sealer) and a batch's own R tables and digits need far more heap than the
+# device cycle's budget (bench/RESULTS.md). A device with the heap to spare may raise it.
 BATCH_SIZE = 1
-# Single checks with the sealers' tables kept from header to header (crypto/keys.py, 2 KB a
-# sealer): sm about 1.6x faster, ecdsa about 1.15x (bench/RESULTS.md). Off by default: a device's
-# heap has no room for a set's tables (docs/light-client.md). A batch (BATCH_SIZE > 1) keeps them.
+# Single checks with the sealers' tables kept from header to header (crypto/keys.py; on the
+# 32-bit port 1.5 KB a sealer for sm, 2.4 KB for ecdsa): sm 1.6x faster, ecdsa 1.18x (m0
+# instructions, bench/RESULTS.md). Off by default: the device budget has no room for a set's
+# tables (docs/light-client.md). A batch (BATCH_SIZE > 1) keeps them whatever this says.
 KEY_TABLES = False
 
 
@@ -118,6 +118,8 @@ def check_signatures(header, digest, sealers, suite):
     signer_indices(header, len(sealers))
     kept = None
     if KEY_TABLES or (BATCH_SIZE > 1 and suite.name == "ecdsa"):
+        from lightmeter.crypto import keys  # here: a device that keeps no tables never loads it
+
         kept = keys.kept(suite)  # None with a native backend: it takes the keys as bytes
         if kept is not None:
             kept.keep([node for node, _ in sealers])

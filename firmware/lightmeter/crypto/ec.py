@@ -41,7 +41,12 @@ harmless for verification (everything is public) and is the price of pure
 Python when signing; see secp256k1.py and sm2.py.
 """
 
+import gc
+import sys
+
 from lightmeter.errors import Malformed, Unsupported
+
+_MICROPYTHON = sys.implementation.name == "micropython"
 
 try:
     from micropython import const
@@ -380,8 +385,9 @@ class Curve:
             i -= 1
         return xs, ys
 
-    def odd_packed(self, chain, zi):
-        """`odd_affine` written straight into `Packed` columns (x, y), the chain let go as it goes.
+    def odd_packed(self, chain, zi, bx, by):
+        """`odd_affine` written straight into bytearrays bx, by (32 bytes an entry): `Packed`
+        columns (x, y), the chain let go as it goes.
 
         For tables kept long: the affine integers (each holding a product's larger buffer on
         MicroPython) are never all alive at once, and no list of the table's size is made.
@@ -389,8 +395,6 @@ class Curve:
         p = self.p
         xs, ys, hs = chain
         i = len(xs) - 1
-        bx = bytearray(32 * len(xs))
-        by = bytearray(32 * len(xs))
         while i >= 0:
             zi2 = zi * zi % p
             o = i << 5
@@ -409,8 +413,16 @@ class Curve:
         looked up (`Scaled`): a table kept long, as the sealers' tables of a batch check.
         """
         if packed:
-            chain, end = self.odd_chain(pt, 1 << (w - 2))
-            xs, ys = self.odd_packed(chain, inverse(end, self.p))
+            count = 1 << (w - 2)
+            if _MICROPYTHON:
+                # The columns live as long as the key: made first, right after a collection,
+                # they take the lowest free blocks, not blocks between the chain's garbage,
+                # which would cut the free heap into pieces (bench/RESULTS.md, "Heap").
+                gc.collect()
+            bx = bytearray(count << 5)
+            by = bytearray(count << 5)
+            chain, end = self.odd_chain(pt, count)
+            xs, ys = self.odd_packed(chain, inverse(end, self.p), bx, by)
             return (w, xs, ys, None if self.glv is None else Scaled(xs, self.glv[0], self.p))
         xs, ys = self.odd_multiples(pt, 1 << (w - 2))
         bxs = None
