@@ -140,7 +140,8 @@ class Packed:
 
     Generator tables ship precomputed in this form (gtab_*.py): a `bytes` constant stays in
     flash when the modules are frozen, and takes 32 bytes an entry in RAM when they are not
-    (an integer takes 48 or more); each lookup makes one short-lived integer.
+    (an integer takes 48 or more); each lookup makes one short-lived integer. The sealers'
+    kept tables (crypto/keys.py) are `bytearray`s in this form, built by `Curve.odd_packed`.
     """
 
     def __init__(self, data):

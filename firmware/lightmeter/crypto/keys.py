@@ -2,8 +2,8 @@
 
 A PBFT sealer set changes rarely and each of its keys signs every block, so a verifier can
 decode each key once and keep its table of odd multiples (`ec.PublicKey`, packed: x and y as
-bytes, 64 bytes an entry a part). Verifying then skips the table (about a fifth of a single
-check) and, with wider windows, needs fewer additions; with parts = 2 (SM2) half the doublings.
+bytes, 64 bytes an entry a part). Verifying then skips building the key's table and, with
+wider windows, needs fewer additions; with parts = 2 (SM2) half the doublings.
 The light client (client/verify.py) keeps one `Keys` a suite (`kept`): for the secp256k1
 batch check (crypto/batch.py) and, when `verify.KEY_TABLES` is set, for the single checks
 (docs/light-client.md, "Batch verification" and "SM2 has no v").
