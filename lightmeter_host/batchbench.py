@@ -15,8 +15,9 @@ interleaved, best of n:
 
 The ratios: batch_speedup_ecdsa_15_* is singles / batch (against what a device runs today),
 batch_speedup_ecdsa_15_same_tables_* is singles_kept / batch (the same tables on both sides).
-Heap (`heap`): on the 32-bit port (host32: same objects and GC as m0), the smallest heap that
-verifies the quorum, bisected with real MemoryErrors, and what the kept tables hold.
+Heap (`cycle_heaps`, not --quick, with the 32-bit port built): the device cycle's smallest heap
+(host32: same objects and GC as m0) with kept tables and batches, bisected with real
+MemoryErrors, and what a kept table holds.
 """
 
 import hashlib
@@ -171,6 +172,63 @@ def figures(best, tag, unit, scale):
     return out
 
 
+# Device cycles whose heap `cycle_heaps` bisects: (suite, name, mcubench.build_cycle options).
+CYCLES = (("ecdsa", "single", {}),
+          ("ecdsa", "kept", {"key_tables": True}),
+          ("ecdsa", "kept_warm", {"key_tables": True, "warm_tables": True}),
+          ("ecdsa", "batch15", {"batch_size": 15}),
+          ("ecdsa", "batch15_warm", {"batch_size": 15, "warm_tables": True}),
+          ("sm", "single", {}),
+          ("sm", "kept", {"key_tables": True}),
+          ("sm", "kept_warm", {"key_tables": True, "warm_tables": True}))
+
+TABLE_SIZE = r"""
+import gc
+from lightmeter.crypto import keys, secp256k1, sm2
+pubs = [secp256k1.public_key(bytes([i + 1]) * 32) for i in range(15)]
+smpubs = [sm2.public_key(bytes([i + 1]) * 32) for i in range(15)]
+for name, prep, w, parts, ps in (("ecdsa", secp256k1.prepare, 7, 1, pubs), ("sm", sm2.prepare, 5, 2, smpubs),
+                                 ("sm", sm2.prepare, 6, 2, smpubs), ("sm", sm2.prepare, 7, 2, smpubs)):
+    gc.collect()
+    m = gc.mem_alloc()
+    k = keys.Keys(prep, w, parts)
+    for p in ps:
+        k.get(p)
+    gc.collect()
+    print("TABLE %s_w%d %d" % (name, w, (gc.mem_alloc() - m) // len(ps)))
+    k = None
+"""
+
+
+def cycle_heaps():
+    """The device cycle's smallest heap (21 sealers, host32, modules from .mpy) with the kept tables
+    and batches of CYCLES, and the heap a kept table takes, on the 32-bit port.
+
+    Bisected from 64 to 512 KiB (host32 accepts more than m0's 256 KiB), the same way for every row,
+    so rows compare with each other (a bisection's path moves the answer by up to ~15 KiB)."""
+    import tempfile
+    from lightmeter_host import mcubench
+    from lightmeter_host.runtimes import mcu
+    out = {}
+    res = mcu.run(TABLE_SIZE, heap=1024 * 1024, paths=[_firmware()], target="host32", mpy=True, timeout=600)
+    for line in res.stdout.splitlines():
+        if line.startswith("TABLE "):
+            _, name, size = line.split()
+            out["kept_table_bytes_%s" % name] = int(size)
+    for suite, name, options in CYCLES:
+        with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
+            mcubench.build_cycle(suite, 21, d, **options)
+            full = mcubench._script_result(mcu.run(mcubench.MAIN, heap=1024 * 1024, paths=mcubench._paths(d),
+                                                   target="host32", mpy=True, timeout=600, args=[d]))
+            smallest = mcu.smallest_heap(mcubench.MAIN, lo=64 * 1024, hi=512 * 1024, paths=mcubench._paths(d),
+                                         target="host32", mpy=True, timeout=600, args=[d])
+        tag = "%s_%s" % (suite, name)
+        out["cycle_heap_kib_" + tag] = None if smallest is None else smallest / 1024
+        out["cycle_heap_above_baseline_kib_" + tag] = (
+            None if smallest is None else round((smallest - full["baseline"]) / 1024, 1))
+    return out
+
+
 def collect(quick=False, m0=True):
     out = figures(run_cpython(3 if quick else 10), "cpython", "ms", 1000)
     out.update(figures(run_micropython(2 if quick else 8), "micropython", "ms", 1000))
@@ -182,4 +240,5 @@ def collect(quick=False, m0=True):
             out["batch_m0"] = "not measured: %s" % e
         else:
             out.update(figures(run_m0(), "m0", "minstr", 1e6))
+            out.update(cycle_heaps())
     return out
