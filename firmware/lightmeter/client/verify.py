@@ -15,7 +15,7 @@ from lightmeter.client.trust import quorum
 
 BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 1000]
 # Signatures per batch check (LC-S3); 1: every signature checked on its own, one at a time.
-# A batch of 15 with the sealers' tables kept is 1.6-2.0x faster than single checks, but the
+# A batch of 15 with the sealers' tables kept is 1.6x faster than single checks (m0), but the
 # tables (2.4 KB a sealer) and a batch's own R tables and digits need far more heap than the
 # device cycle's budget (bench/RESULTS.md). A device with the heap to spare may raise it.
 BATCH_SIZE = 1
