@@ -183,65 +183,11 @@ def micropython_heap(block, trust):
             "header21_loaded_heap_kb_micropython": loaded / 1024}
 
 
-_MP_BATCH = """
-import json, sys, time
-from lightmeter.crypto import batch, secp256k1
-args = json.loads(sys.stdin.read())
-h = bytes.fromhex(args["hash"])
-items = [(bytes.fromhex(p), bytes.fromhex(s)) for p, s in args["items"]]
-def run_batch():
-    assert batch.verify_same_hash(h, items)
-def run_singles():
-    for p, s in items:
-        assert secp256k1.verify(p, h, s)
-best = [None, None]
-for _ in range(args["n"]):
-    for i, fn in ((0, run_batch), (1, run_singles)):
-        t0 = time.ticks_us()
-        fn()
-        dt = time.ticks_diff(time.ticks_us(), t0)
-        best[i] = dt if best[i] is None or dt < best[i] else best[i]
-print("batch_us", best[0], "singles_us", best[1])
-"""
-
-
-def batch_quorum(quick=False, sealers=21, signers=15):
-    """One header's quorum (15 of 21 secp256k1 sealers, one hash): batch vs 15 single verifies.
-
-    Same run, interleaved, best of n, with our pure firmware code on CPython and inside the
-    MicroPython WebAssembly port.
-    """
-    from lightmeter.crypto import batch
-    from lightmeter_host.runtimes import micropython
-
-    privs = _keys(b"bench-sealer", sealers)
-    digest = hashlib.sha256(b"bench-header").digest()
-    items = [(secp256k1.public_key(k), secp256k1.sign(k, digest)) for k in privs[:signers]]
-    n = 3 if quick else 10
-    best = [None, None]
-    for _ in range(n):
-        for i, fn in ((0, lambda: batch.verify_same_hash(digest, items)),
-                      (1, lambda: all(secp256k1.verify(p, digest, s) for p, s in items))):
-            t0 = time.process_time()
-            assert fn()
-            dt = time.process_time() - t0
-            best[i] = dt if best[i] is None or dt < best[i] else best[i]
-    key = "batch_speedup_ecdsa_%d" % signers
-    out = {"batch_ecdsa_%d_ms_cpython" % signers: best[0] * 1000,
-           "singles_ecdsa_%d_ms_cpython" % signers: best[1] * 1000,
-           key + "_cpython": best[1] / best[0]}
-    payload = json.dumps({"hash": digest.hex(), "items": [(p.hex(), s.hex()) for p, s in items],
-                          "n": 2 if quick else 4})
-    res = micropython.run(code=_MP_BATCH, stdin=payload, timeout=900)
-    if res.returncode != 0:
-        raise RuntimeError("MicroPython batch benchmark failed:\n" + res.stderr)
-    words = res.stdout.split()
-    b_us = int(words[words.index("batch_us") + 1])
-    s_us = int(words[words.index("singles_us") + 1])
-    out["batch_ecdsa_%d_ms_micropython" % signers] = b_us / 1000
-    out["singles_ecdsa_%d_ms_micropython" % signers] = s_us / 1000
-    out[key + "_micropython"] = s_us / b_us
-    return out
+def batch_quorum(quick=False):
+    """One header's quorum (15 of 21 sealers, one hash): batch against single checks, and SM2's
+    kept tables; CPython, the WebAssembly port and (not --quick) m0 instructions (batchbench.py)."""
+    from lightmeter_host import batchbench
+    return batchbench.collect(quick)
 
 
 def collect(quick=False, node=False, link=False, sync=False, collector=False, batch=False, mcu=False,

@@ -125,8 +125,12 @@ def _receipt_json(s, number, device, seq):
                            "0x" + seq.to_bytes(32, "big").hex()]}]}
 
 
-def build_cycle(suite_name, sealers, out_dir):
-    """Write the cycle's input to out_dir: the UART bytes of the answer, the store's files, cycle.json."""
+def build_cycle(suite_name, sealers, out_dir, batch_size=1, key_tables=False, warm_tables=False):
+    """Write the cycle's input to out_dir: the UART bytes of the answer, the store's files, cycle.json.
+
+    batch_size, key_tables: the light client's verify.BATCH_SIZE and verify.KEY_TABLES on the device;
+    warm_tables: the sealers' kept tables built before the cycle (as an earlier cycle leaves them).
+    """
     s = suite_mod.get(suite_name)
     keys = [hashlib.sha256(b"mcu-sealer" + bytes([i])).digest() for i in range(sealers)]
     nodes = sorted((s.public_key(k), k) for k in keys)
@@ -182,7 +186,8 @@ def build_cycle(suite_name, sealers, out_dir):
     with open(os.path.join(out_dir, "answer.bin"), "wb") as f:
         f.write(uart)
     cfg = {"suite": suite_name, "sealers": sealers, "files": names, "rid": RID, "root": ROOT,
-           "registry": REGISTRY.hex(), "block": BLOCK}
+           "registry": REGISTRY.hex(), "block": BLOCK, "batch_size": batch_size, "key_tables": key_tables,
+           "warm_tables": warm_tables}
     with open(os.path.join(out_dir, "cycle.json"), "w") as f:
         json.dump(cfg, f)
     return {"answer_bytes": len(uart), "store_bytes": sum(len(v) for v in fs.files.values())}
@@ -213,6 +218,13 @@ from lightmeter.client import anchor, transition
 from lightmeter.device import store as store_mod, checkpoint, reading
 from lightmeter.crypto import suite as suite_mod
 suite = suite_mod.get(CFG["suite"])
+from lightmeter.client import verify
+verify.BATCH_SIZE = CFG["batch_size"]
+verify.KEY_TABLES = CFG["key_tables"]
+if verify.BATCH_SIZE > 1 or verify.KEY_TABLES:
+    __import__("lightmeter.crypto.keys")
+if verify.BATCH_SIZE > 1:
+    __import__("lightmeter.crypto.batch")
 loaded = set(sys.modules)
 gc.collect()
 baseline = gc.mem_alloc()
@@ -317,6 +329,13 @@ qkey = queue.keys()[0]
 from lightmeter.link import cbor
 rec = cbor.loads(queue.get(qkey))
 uart = open(DATA + "/answer.bin", "rb")
+if CFG["warm_tables"]:
+    # a device that keeps tables: built in an earlier cycle, before this one's data
+    from lightmeter.crypto import keys
+    kept = keys.kept(suite)
+    for s in checkpoint.load(store).sealers:
+        kept.get(s[0])
+    s = kept = None
 step("setup")
 
 # 1. the relay's answer off the UART, in 64-byte reads
@@ -401,21 +420,25 @@ def _script_result(res):
     return out
 
 
-def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600):
-    """One run of the device cycle: the guest's JSON (baseline bytes, instructions per step)."""
+def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, **options):
+    """One run of the device cycle: the guest's JSON (baseline bytes, instructions per step).
+
+    options: batch_size, key_tables, warm_tables (`build_cycle`)."""
     from lightmeter_host.runtimes import mcu
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
-        build_cycle(suite_name, sealers, d)
+        build_cycle(suite_name, sealers, d, **options)
         res = mcu.run(MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
                       args=[d])
         return _script_result(res)
 
 
-def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None):
-    """Smallest heap (1 KiB steps, real MemoryErrors) that runs the cycle, with one full run's figures."""
+def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None, **options):
+    """Smallest heap (1 KiB steps, real MemoryErrors) that runs the cycle, with one full run's figures.
+
+    options: batch_size, key_tables, warm_tables (`build_cycle`)."""
     from lightmeter_host.runtimes import mcu
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
-        build_cycle(suite_name, sealers, d)
+        build_cycle(suite_name, sealers, d, **options)
         full = _script_result(mcu.run(MAIN, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
                                       target=target, mpy=mpy, timeout=timeout, args=[d]))
         smallest = mcu.smallest_heap(MAIN, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),

@@ -8,7 +8,7 @@ draws many more cases on CPython.
 
 import hashlib
 
-from lightmeter.crypto import batch, secp256k1 as S
+from lightmeter.crypto import batch, keys as keys_mod, secp256k1 as S
 from lightmeter.errors import Malformed
 from support import raises
 
@@ -105,6 +105,33 @@ def test_weights_are_128_bit_and_bound_to_the_input():
     assert batch.weights(H, ITEMS, b"seeD") != zs
     assert batch.weights(H, ITEMS[:5] + [(PUBS[5], S.sign(PRIVS[5], sha256(b"x")))], b"seed")[0] != zs[0]
     assert batch.verify_same_hash(H, ITEMS, seed=b"fixed")
+
+
+def test_kept_sealer_tables():
+    # keys.Keys: one packed table a sealer, built once, dropped when the set leaves it; the batch
+    # with them answers as with bare keys, good and bad alike.
+    keys = keys_mod.Keys(S.prepare, keys_mod.WINDOWS["ecdsa"][0], 1)
+    a = keys.get(PUBS[0])
+    assert keys.get(bytearray(PUBS[0])) is a and len(keys) == 1
+    assert a.data == PUBS[0] and a.tables[0][0] == 7
+    kept = [(keys.get(p), s) for p, s in ITEMS]
+    assert len(keys) == 6
+    assert batch.verify_same_hash(H, kept)
+    for i in (0, 5):
+        bad = list(kept)
+        bad[i] = (kept[i][0], S.sign(PRIVS[(i + 1) % 6], H))
+        assert not batch.verify_same_hash(H, bad)
+    swapped = kept[:2] + [(kept[2][0], kept[2][1][:64] + bytes((kept[2][1][64] ^ 1,)))] + kept[3:]
+    assert not batch.verify_same_hash(H, swapped)
+    assert S.verify(kept[3][0], H, kept[3][1])
+    keys.keep(PUBS[2:4])
+    assert len(keys) == 2 and keys.get(PUBS[2]) is kept[2][0]
+    assert keys.get(PUBS[0]) is not a  # built again
+    # A key off the curve stays bytes: the batch refuses it, the single check reports it.
+    off = bytes(63) + b"\x01"
+    assert keys.get(off) == off and len(keys) == 3
+    assert not batch.verify_same_hash(H, kept[:2] + [(keys.get(off), ITEMS[2][1])])
+    assert raises(Malformed, S.verify, keys.get(off), H, ITEMS[2][1])
 
 
 def test_shared_inversions():

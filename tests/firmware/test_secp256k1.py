@@ -100,12 +100,24 @@ def test_variable_base_multiplication():
 
 def test_double_scalar_multiplication():
     # u1*G + u2*Q by interleaving, stateless and with prepared keys of two shapes.
-    keys = [Q7, S.prepare(C.encode_point(Q7)), S.prepare(C.encode_point(Q7), 6, 2)]
+    keys = [Q7, S.prepare(C.encode_point(Q7)), S.prepare(C.encode_point(Q7), 6, 2),
+            S.prepare(C.encode_point(Q7), 7, 1, True), S.prepare(C.encode_point(Q7), 4, 2, True)]
     pairs = [(1, 1), (0, 5), (5, 0), (N - 1, 1), (1 << 128, S.LAMBDA), (S.LAMBDA, N - 1)]
     for u1, u2 in pairs:
         want = refcurve.add(plain_mul(u1, G), plain_mul(u2, Q7), P, 0)
         for key in keys:
             assert C.to_affine(C.mul_add(u1, u2, key)) == want, (u1, u2)
+
+
+def test_packed_tables_hold_the_same_points():
+    # A packed table (bytes columns, beta*x made as looked up) is the kept table, entry by entry.
+    pub = C.encode_point(Q7)
+    kept = S.prepare(pub, 7).tables[0]
+    packed = S.prepare(pub, 7, 1, True).tables[0]
+    assert packed[0] == kept[0] == 7 and len(packed[1]) == len(kept[1]) == 32
+    for j in (0, 1, 17, 31, -1):
+        assert (packed[1][j], packed[2][j], packed[3][j]) == (kept[1][j], kept[2][j], kept[3][j])
+    assert (kept[1][5], kept[2][5]) == plain_mul(11, Q7)
 
 
 def test_exceptional_sums():
@@ -126,6 +138,18 @@ def test_point_encoding():
     assert C.lift_x(S.GX, 1 - (S.GY & 1)) == (S.GX, P - S.GY)
     assert C.lift_x(5, 0) is None  # 5^3 + 7 is not a square mod p
     assert C.lift_x(P, 0) is None
+
+
+def test_square_root_chain_is_the_exponentiation():
+    # The addition chain computes c**((p+1)/4) exactly, squares and non-squares alike.
+    e = (P + 1) >> 2
+    assert e == int("1" * 223 + "0" + "1" * 22 + "0000" + "11" + "00", 2)
+    x = 0
+    for c in (0, 1, 2, 3, 5, 7, P - 1, P - 2, S.GX, S.GY, S.GX * S.GY % P):
+        assert S.sqrt_candidate(c) == pow(c, e, P)
+    for i in range(20):
+        x = (x * 0x9E3779B97F4A7C15 + i + 1) % P
+        assert S.sqrt_candidate(x) == pow(x, e, P)
 
 
 # -- RFC 6979 ----------------------------------------------------------------

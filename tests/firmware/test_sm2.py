@@ -52,7 +52,8 @@ def test_scalar_multiplication_matches_double_and_add():
         assert C.to_affine(C.mul_g(k)) == want, k
         assert C.to_affine(C.mul(k, G)) == want, k
     keys = [q, sm2.prepare(C.encode_point(q)), sm2.prepare(C.encode_point(q), 5, 1),
-            sm2.prepare(C.encode_point(q), 4, 4)]
+            sm2.prepare(C.encode_point(q), 4, 4), sm2.prepare(C.encode_point(q), 5, 2, True),
+            sm2.prepare(C.encode_point(q), 6, 1, True)]
     for u1, u2 in ((1, 1), (0, 3), (N - 1, 1 << 128), ((1 << 128) - 1, N - 2)):
         want = refcurve.add(plain_mul(u1, G, P, sm2.A), plain_mul(u2, q, P, sm2.A), P, sm2.A)
         for key in keys:

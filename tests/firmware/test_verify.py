@@ -214,3 +214,31 @@ def test_short_quorum_has_its_own_type():
     e = raises(Invalid, verify.verify_header, header.from_json(b, 64), trust_mod.from_json(trust2()),
                suite.get("sm"))
     assert not isinstance(e, verify.QuorumNotReached)
+
+
+def test_kept_sealer_tables_give_the_same_answers():
+    # verify.KEY_TABLES: single checks with the sealers' tables kept (crypto/keys.py); same
+    # answers on both suites, the real SM vector included; the tables follow the trusted set.
+    from lightmeter.crypto import keys
+
+    saved = verify.KEY_TABLES
+    verify.KEY_TABLES = True
+    try:
+        assert check.check_header(block2(), trust2())["valid"]
+        sm = keys.kept(suite.get("sm"))
+        assert sm is keys.kept(suite.get("sm")) and len(sm) == 3  # built as its 3 signers sign
+        for name in ("ecdsa", "sm"):
+            nodes, js, t = _built(name, 4, signers=[0, 1, 2])
+            assert check.check_header(js, t)["valid"]
+            assert len(keys.kept(suite.get(name))) == 3  # block2's SM keys dropped with their set
+            outsider = sealers(name, 1, b"outsider")[0]
+            s = suite.get(name)
+            h = header.from_json(js, s.node_sig_len)
+            js["signatureList"][1]["signature"] = "0x" + s.sign_node(outsider[1], h.hash(s)).hex()
+            out = check.check_header(js, t)
+            assert not out["valid"] and "sealer 1 does not verify" in out["reason"]
+        other = suite.Suite("ecdsa")  # not the shared one of suite.get
+        other.verify = lambda pub, digest, sig: True  # a backend that is not the firmware's
+        assert keys.kept(other) is None
+    finally:
+        verify.KEY_TABLES = saved

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from lightmeter.client import verify
 from lightmeter.chain import header
-from lightmeter.crypto import batch, secp256k1 as S, suite
+from lightmeter.crypto import batch, keys, secp256k1 as S, suite
 from lightmeter.errors import Invalid
 
 N = S.N
@@ -18,6 +18,7 @@ SEALERS = 21
 PRIVS = [hashlib.sha256(b"hypothesis sealer %d" % i).digest() for i in range(SEALERS)]
 PUBS = [S.public_key(k) for k in PRIVS]
 SETTINGS = settings(max_examples=25, deadline=None)
+KEYS = keys.Keys(S.prepare, keys.WINDOWS["ecdsa"][0], 1)  # sealers' tables kept across examples, as the light client keeps them
 
 
 def fisco_accepts(pub, h, sig):
@@ -86,6 +87,7 @@ def test_batch_equals_the_and_of_single_checks(h, mutations, count, seed):
     assert singles == [fisco_accepts(p, h, s) for p, s in items]
     assert batch.verify_same_hash(h, items, seed=seed) == all(singles)
     assert batch.verify_same_hash(h, items) == all(singles)
+    assert batch.verify_same_hash(h, [(KEYS.get(p), s) for p, s in items], seed=seed) == all(singles)
 
 
 @SETTINGS

@@ -60,5 +60,9 @@ def test_batch_bench_quick_reports_both_speedups():
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    for k in ("batch_speedup_ecdsa_15_cpython", "batch_speedup_ecdsa_15_micropython"):
-        assert isinstance(out[k], float) and out[k] > 0, k
+    for tag in ("cpython", "micropython"):
+        # against today's single checks, and against single checks with the same kept tables
+        for k in ("batch_speedup_ecdsa_15_" + tag, "batch_speedup_ecdsa_15_same_tables_" + tag,
+                  "sm2_kept_tables_speedup_w5_" + tag):
+            assert isinstance(out[k], float) and out[k] > 0, k
+        assert out["batch_ecdsa_15_ms_" + tag] > 0 and out["singles_kept_tables_ecdsa_15_ms_" + tag] > 0

@@ -74,3 +74,17 @@ def test_cycle_fits_the_best_ceiling_above_the_baseline(suite):
     _built("host32")
     baseline = mcubench.cycle_once(suite, 21, target="host32")["baseline"]
     assert _fits(suite, "host32", baseline + FROZEN_CEILING)
+
+
+@pytest.mark.parametrize("suite,options", [("ecdsa", {"batch_size": 15}), ("ecdsa", {"key_tables": True, "warm_tables": True}),
+                                           ("sm", {"key_tables": True})])
+def test_cycle_with_kept_tables_and_batches_runs(suite, options):
+    # The options bench --batch measures the heap of (verify.BATCH_SIZE, KEY_TABLES, tables built
+    # before the cycle) reach the device's light client: the cycle verifies with them, imports
+    # nothing beyond its baseline, and loads keys.py (and batch.py) only when asked.
+    _built("host32")
+    plain = mcubench.cycle_once(suite, 21, target="host32", heap=mcu.HEAP_MAX["host32"] // 16)
+    kept = mcubench.cycle_once(suite, 21, target="host32", heap=mcu.HEAP_MAX["host32"] // 16, **options)
+    assert plain["checkpoint"] == kept["checkpoint"] == mcubench.BLOCK
+    assert kept["extra_modules"] == []
+    assert kept["baseline"] > plain["baseline"]  # keys.py (and batch.py) loaded only when asked

@@ -15,10 +15,15 @@ from lightmeter.client.trust import quorum
 
 BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 1000]
 # Signatures per batch check (LC-S3); 1: every signature checked on its own, one at a time.
-# A batch's tables stay in memory until its check ends: on the 32-bit port each signature in a
-# batch adds ~15 KiB to the heap the device cycle needs (bench/RESULTS.md), while the saving
-# needs about 5 a batch (1.4x on 15). A device with the heap to spare may raise it.
+# A batch of 15 with the sealers' tables kept is 1.6x faster than single checks (m0), but the
+# tables (2.4 KB a sealer) and a batch's own R tables and digits need far more heap than the
+# device cycle's budget (bench/RESULTS.md). A device with the heap to spare may raise it.
 BATCH_SIZE = 1
+# Single checks with the sealers' tables kept from header to header (crypto/keys.py; on the
+# 32-bit port 1.5 KB a sealer for sm, 2.4 KB for ecdsa): sm 1.57x faster, ecdsa 1.18x (m0
+# instructions, bench/RESULTS.md). Off by default: the device budget has no room for a set's
+# tables (docs/light-client.md). A batch (BATCH_SIZE > 1) keeps them whatever this says.
+KEY_TABLES = False
 
 
 class QuorumNotReached(Invalid):
@@ -111,17 +116,24 @@ def check_signatures(header, digest, sealers, suite):
     """
     # Structure first (cheap), signatures after.
     signer_indices(header, len(sealers))
-    if BATCH_SIZE > 1 and len(header.signatures) > 1 and suite.name == "ecdsa":
+    kept = None
+    if KEY_TABLES or (BATCH_SIZE > 1 and suite.name == "ecdsa"):
+        from lightmeter.crypto import keys  # here: a device that keeps no tables never loads it
+
+        kept = keys.kept(suite)  # None with a native backend: it takes the keys as bytes
+        if kept is not None:
+            kept.keep([node for node, _ in sealers])
+    if kept is not None and BATCH_SIZE > 1 and len(header.signatures) > 1 and suite.name == "ecdsa":
         # LC-S3: one randomized check of them all (crypto/batch.py), which accepts exactly what
         # the single checks accept; if it fails, the single checks below name the bad signer.
         from lightmeter.crypto import batch
 
-        # In groups of BATCH_SIZE, to bound the memory: a batch holds its keys' and R's tables.
+        # In groups of BATCH_SIZE, to bound the memory: a batch holds its R's tables.
         sigs = header.signatures
-        ok = suite.verify is batch.secp256k1.verify
+        ok = True
         i = 0
         while ok and i < len(sigs):
-            ok = batch.verify_same_hash(digest, [(sealers[idx][0], sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
+            ok = batch.verify_same_hash(digest, [(kept.get(sealers[idx][0]), sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
             i += BATCH_SIZE
         if ok:
             return [idx for idx, _ in sigs], total_weight([sealers[idx] for idx, _ in sigs])
@@ -129,7 +141,7 @@ def check_signatures(header, digest, sealers, suite):
     weight = 0
     for idx, sig in header.signatures:
         node, w = sealers[idx]
-        if not suite.verify_node(node, digest, sig):
+        if not suite.verify_node(node if kept is None else kept.get(node), digest, sig):
             raise Invalid("signature of sealer %d does not verify" % idx)
         signers.append(idx)
         weight += w

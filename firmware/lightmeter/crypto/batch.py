@@ -25,16 +25,15 @@ hash: a forged batch needs signatures whose own hash solves one equation mod n,
 about 2**128 hash evaluations (as any Fiat-Shamir challenge); with an
 unpredictable seed the bound is the 2**-128 above.
 
-Cost (15 signatures, field multiplications, docs/light-client.md): the G
-terms collapse into one scalar; the Q_i scalars are split by GLV into halves
-of ~128 bits and the R_i scalars are 128 bits already, so one chain of ~128
-doublings serves all; each Q_i costs an 8-entry table and ~43 mixed additions,
-each R_i a 4-entry table, ~26 additions and one square root (one modular
-exponentiation, in C on both Pythons). All table inversions and all s^-1 are
-shared (Montgomery's trick): two inversions per batch. A single check costs
-~128 doublings and ~71 additions, so the saving is the doublings and the
-generator's additions, less the R terms and the square roots: about 1.5x,
-measured in bench/RESULTS.md.
+Cost (15 signatures, docs/light-client.md "Batch verification" has the counts): the G
+terms collapse into one scalar; the Q_i scalars are split by GLV into halves of ~128 bits and
+the R_i scalars are 128 bits already, so one chain of ~128 doublings serves all. Each Q_i costs
+~32 mixed additions from its sealer's table, kept between headers (crypto/keys.py: 32
+entries, packed, built once per set; a bare key gets an 8-entry table and ~43 additions), each
+R_i a 4-entry table, ~26 additions and one square root (secp256k1.sqrt_candidate). All table inversions and
+all s^-1 are shared (Montgomery's trick): two inversions per batch. A single check costs ~128
+doublings and ~71 additions, so the saving is the doublings, the generator's additions and
+the key tables, less the R terms and the square roots (bench/RESULTS.md).
 """
 
 import hashlib
@@ -42,7 +41,7 @@ import hashlib
 from lightmeter.crypto import ec, secp256k1
 from lightmeter.errors import Malformed
 
-Q_WINDOW = 5  # wNAF width of the keys' tables: 8 entries (3 integers each, with beta*x)
+Q_WINDOW = 5  # wNAF width of a key's table built for one batch: 8 entries (3 integers each, with beta*x)
 R_WINDOW = 4  # wNAF width of the R's tables: 4 entries (2 integers each)
 
 _N = secp256k1.N
@@ -176,7 +175,9 @@ def verify_same_hash(digest, items, seed=None):
     for R in rpts:
         pts.append(R)
         counts.append(1 << (R_WINDOW - 2))
-    tabs = odd_multiples_all(c, pts, counts)
+    # Compacted: all the R tables live until the end, and a reduced product keeps its larger
+    # buffer on MicroPython (host32, a batch of 15: about 30 KiB less heap).
+    tabs = [(ec.compact(xs), ec.compact(ys)) for xs, ys in odd_multiples_all(c, pts, counts)]
     beta = c.glv[0]
     p = c.p
     terms = []

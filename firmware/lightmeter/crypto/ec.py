@@ -41,7 +41,12 @@ harmless for verification (everything is public) and is the price of pure
 Python when signing; see secp256k1.py and sm2.py.
 """
 
+import gc
+import sys
+
 from lightmeter.errors import Malformed, Unsupported
+
+_MICROPYTHON = sys.implementation.name == "micropython"
 
 try:
     from micropython import const
@@ -135,7 +140,8 @@ class Packed:
 
     Generator tables ship precomputed in this form (gtab_*.py): a `bytes` constant stays in
     flash when the modules are frozen, and takes 32 bytes an entry in RAM when they are not
-    (an integer takes 48 or more); each lookup makes one short-lived integer.
+    (an integer takes 48 or more); each lookup makes one short-lived integer. The sealers'
+    kept tables (crypto/keys.py) are `bytearray`s in this form, built by `Curve.odd_packed`.
     """
 
     def __init__(self, data):
@@ -151,9 +157,25 @@ class Packed:
         return int.from_bytes(self.data[o:o + 32], "big")
 
 
-def _compact(xs):
-    # Fresh integers with 256-bit digit buffers. On MicroPython a reduced
-    # product keeps the buffer of the unreduced one (96-128 bytes, not 48).
+class Scaled:
+    """A column c*x mod p over a column of x: the beta*x column of a packed GLV table, made as
+    looked up (one multiplication) instead of stored (a third of the table)."""
+
+    def __init__(self, xs, c, p):
+        self.xs = xs
+        self.c = c
+        self.p = p
+
+    def __len__(self):
+        return len(self.xs)
+
+    def __getitem__(self, j):
+        return self.xs[j] * self.c % self.p
+
+
+def compact(xs):
+    """Fresh copies of integers below 2**256, each with a 256-bit digit buffer: on MicroPython
+    a reduced product keeps the buffer of the unreduced one (96-128 bytes, not 48)."""
     return [int.from_bytes(x.to_bytes(32, "big"), "big") for x in xs]
 
 
@@ -163,10 +185,14 @@ class Curve:
     glv, for curves with an efficient endomorphism, is (beta, lam, a1, b1, a2, b2):
     lam*(x, y) == (beta*x, y), and (a1, b1), (a2, b2) are short vectors with
     a + b*lam == 0 (mod n) (Gallant, Lambert, Vanstone, CRYPTO 2001, section 4).
+
+    sqrt, if given, is c**((p+1)/4) mod p written as an addition chain for this p (`lift_x`);
+    otherwise lift_x calls pow().
     """
 
-    def __init__(self, name, p, a, b, n, gx, gy, glv=None):
+    def __init__(self, name, p, a, b, n, gx, gy, glv=None, sqrt=None):
         self.name = name
+        self.sqrt = sqrt
         self.p = p
         self.a = a % p
         self.b = b % p
@@ -218,7 +244,7 @@ class Curve:
         if p & 3 != 3:
             raise Unsupported("square roots are implemented for p = 3 mod 4 only")
         c = ((x * x + self.a) * x + self.b) % p
-        y = pow(c, (p + 1) >> 2, p)
+        y = pow(c, (p + 1) >> 2, p) if self.sqrt is None else self.sqrt(c)
         if y * y % p != c:
             return None
         if (y & 1) != odd:
@@ -360,11 +386,45 @@ class Curve:
             i -= 1
         return xs, ys
 
-    def table(self, pt, w, keep=False):
+    def odd_packed(self, chain, zi, bx, by):
+        """`odd_affine` written straight into bytearrays bx, by (32 bytes an entry): `Packed`
+        columns (x, y), the chain let go as it goes.
+
+        For tables kept long: the affine integers (each holding a product's larger buffer on
+        MicroPython) are never all alive at once, and no list of the table's size is made.
+        """
+        p = self.p
+        xs, ys, hs = chain
+        i = len(xs) - 1
+        while i >= 0:
+            zi2 = zi * zi % p
+            o = i << 5
+            bx[o:o + 32] = (xs[i] * zi2 % p).to_bytes(32, "big")
+            by[o:o + 32] = (ys[i] * zi2 * zi % p).to_bytes(32, "big")
+            zi = zi * hs[i] % p
+            xs[i] = ys[i] = hs[i] = None
+            i -= 1
+        return Packed(bx), Packed(by)
+
+    def table(self, pt, w, keep=False, packed=False):
         """Width-w table of an affine point: (w, xs, ys, bxs), bxs = beta*xs on GLV curves else None.
 
         keep: the table outlives the call; store its integers compactly.
+        packed: store xs and ys as `Packed` bytes (32 bytes an entry, not 48) and make bxs as
+        looked up (`Scaled`): a table kept long, as the sealers' tables of a batch check.
         """
+        if packed:
+            count = 1 << (w - 2)
+            if _MICROPYTHON:
+                # The columns live as long as the key: made first, right after a collection,
+                # they take the lowest free blocks, not blocks between the chain's garbage,
+                # which would cut the free heap into pieces (bench/RESULTS.md, "Heap").
+                gc.collect()
+            bx = bytearray(count << 5)
+            by = bytearray(count << 5)
+            chain, end = self.odd_chain(pt, count)
+            xs, ys = self.odd_packed(chain, inverse(end, self.p), bx, by)
+            return (w, xs, ys, None if self.glv is None else Scaled(xs, self.glv[0], self.p))
         xs, ys = self.odd_multiples(pt, 1 << (w - 2))
         bxs = None
         if self.glv is not None:
@@ -372,10 +432,10 @@ class Curve:
             p = self.p
             bxs = [x * beta % p for x in xs]
         if keep:
-            xs = _compact(xs)
-            ys = _compact(ys)
+            xs = compact(xs)
+            ys = compact(ys)
             if bxs is not None:
-                bxs = _compact(bxs)
+                bxs = compact(bxs)
         return (w, xs, ys, bxs)
 
     def shifted(self, pt, parts, shift):
@@ -388,9 +448,9 @@ class Curve:
             out.append(self.to_affine(jp))
         return out
 
-    def tables(self, pt, w, parts, keep=False):
+    def tables(self, pt, w, parts, keep=False, packed=False):
         """Width-w tables of P, 2**s * P, ... (parts of them, s = `shift(parts)`)."""
-        return [self.table(q, w, keep) for q in self.shifted(pt, parts, self.shift(parts))]
+        return [self.table(q, w, keep, packed) for q in self.shifted(pt, parts, self.shift(parts))]
 
     def shift(self, parts):
         """Bits per part when scalars are cut into parts (GLV halves are < 2**129)."""
@@ -598,9 +658,11 @@ class PublicKey:
     (secp256k1) or 2 (SM2) integers: 1.2 KB (secp256k1, defaults), 1.6 KB
     (SM2, defaults). Each generator table for parts > 1 that is not built yet
     adds 10 KB (secp256k1) or 6.7 KB (SM2), once for all keys.
+    packed: 2**(window-2) * 64 bytes a part (x and y as `Packed` bytes, beta*x made as looked
+    up): 2 KB for window 7 on secp256k1 (crypto/batch.py keeps one per sealer).
     """
 
-    def __init__(self, curve, data, window=P_WINDOW, parts=None):
+    def __init__(self, curve, data, window=P_WINDOW, parts=None, packed=False):
         if parts is None:
             parts = 1 if curve.glv is not None else 2
         if not (2 <= window <= 9 and 1 <= parts <= 8):
@@ -608,4 +670,4 @@ class PublicKey:
         self.curve = curve
         self.data = bytes(data)
         self.point = curve.decode_point(data)
-        self.tables = curve.tables(self.point, window, parts, True)
+        self.tables = curve.tables(self.point, window, parts, True, packed)

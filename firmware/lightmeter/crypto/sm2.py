@@ -74,13 +74,13 @@ def za(pub64, uid=DEFAULT_ID, hasher=sm3):
     return _za(CURVE, _pub_bytes(pub64), uid, hasher)
 
 
-def prepare(pub64, window=ec.P_WINDOW, parts=None):
+def prepare(pub64, window=ec.P_WINDOW, parts=None, packed=False):
     """The key decoded once with its tables (ec.PublicKey), for `verify` in a loop.
 
     Verifying with it takes half the doublings (see ec.PublicKey); building
     it costs about one verification.
     """
-    return ec.PublicKey(CURVE, pub64, window, parts)
+    return ec.PublicKey(CURVE, pub64, window, parts, packed)
 
 
 def public_key(priv32):
