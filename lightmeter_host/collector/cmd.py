@@ -74,7 +74,8 @@ def collect(args):
     try:
         out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
                              to_block=args.to_block, follow=args.follow, interval=args.interval,
-                             pure=args.pure, progress=ingest.stderr_progress)
+                             pure=args.pure, progress=ingest.stderr_progress,
+                             batch_urls=args.batches or ())
     except ingest.CollectError as e:
         raise _usage(str(e))
     except db.DatabaseError as e:
@@ -92,8 +93,9 @@ def collect(args):
         print(json.dumps(out))
     else:
         print("collected blocks %s to %s: %d readings, %d verified and stored, %d rejected, %d gaps, "
-              "%d duplicates" % (out["from_block"], out["to_block"], out["readings"], out["verified"],
-                                 out["rejected"], out["gaps"], out["duplicates"]), file=sys.stderr)
+              "%d duplicates; %d batches stored, %d pending" % (out["from_block"], out["to_block"], out["readings"],
+                                                  out["verified"], out["rejected"], out["gaps"], out["duplicates"],
+                                                  out["batches"], out["batches_pending"]), file=sys.stderr)
     if stopped:
         print("lightmeter: collect stopped at block %d: the node lied (%s: %s); nothing of that block "
               "stored" % (stopped["block"], stopped["kind"], stopped["reason"]), file=sys.stderr)

@@ -32,7 +32,7 @@ from lightmeter.client import transition, trust as trust_mod
 from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import LightmeterError, Malformed, Unsupported
 
-from lightmeter_host.collector import evidence
+from lightmeter_host.collector import batches as batches_mod, evidence
 from lightmeter_host.collector.db import DUPLICATE_KINDS
 from lightmeter_host.collector.evidence import NodeLie, Refused
 
@@ -120,10 +120,16 @@ def value_of(mantissa, scale):
     return float("%de%d" % (mantissa, scale))
 
 
+class _LeafFacts:
+    """What a batch leaf gives the fleet checks (the fields of evidence.Facts they read)."""
+
+    __slots__ = ("sender", "registry", "public_key", "reading", "seq")
+
+
 class Walker:
     """The collector's state between blocks: the checkpoint, the fleet, each meter's last seq."""
 
-    def __init__(self, db, source, trust, entries, progress=None, hook=None):
+    def __init__(self, db, source, trust, entries, progress=None, hook=None, fetch=None):
         """trust: the lightmeter.client.trust.Trust to start from when the database has none."""
         self.db = db
         self.source = source
@@ -154,7 +160,10 @@ class Walker:
         self.whole_history = (anchor["number"] if anchor is not None else self.trust.number) == 0
         self.progress = progress
         self.hook = hook  # hook(stage, number): tests crash the walk with it
-        self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0}
+        # batch contents (proto/batch.md): batches.Fetcher over the concentrators' URLs
+        self.fetch = fetch or batches_mod.Fetcher()
+        self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0,
+                       "batches": 0, "batches_pending": 0}
         self.first = self.last = None
 
     @property
@@ -185,6 +194,7 @@ class Walker:
             raise NodeLie("incomplete_block", "the block's transaction list does not make its txsRoot")
         parts = None
         readings, rejections, gaps, changes, change_json = [], [], [], [], []
+        anchored = []  # batches.Anchored of the block's recordBatch transactions
         pending = {}  # (meter_id, seq) -> row, this block's
         block_last = {}  # meter_id -> highest seq among this block's rows
         seen = 0  # record() calls
@@ -217,6 +227,13 @@ class Walker:
                 change_json.append({"tx": evidence.tx_json(tx, suite, digest, tx_mod.sender(tx, suite, digest), proof),
                                     "receipt": evidence.receipt_json(r, rdigest, rproof)})
                 continue
+            if batches_mod.batch_call(tx, suite) is not None:
+                try:
+                    anchored.append(batches_mod.check_anchor(h, trust, suite, tx, proof, r, rproof, i,
+                                                             bytes.fromhex(to)))
+                except Refused:
+                    pass  # a batch the registry refused anchors nothing
+                continue
             try:
                 f = evidence.check_reading(h, trust, suite, tx, proof, r, rproof, i)
                 if f is None:
@@ -239,6 +256,13 @@ class Walker:
             new = transition.apply_set_changes(trust, h, changes, suite)
         except LightmeterError as e:
             raise NodeLie("bad_set_change", str(e))
+        block_rows, batch_rows = [], []
+        if anchored:
+            parts = parts or evidence.block_parts(h, res.hash, trust.sealers)
+            block_rows.append({"block_number": n, "header": parts[0], "sealers": parts[1]})
+            for a in anchored:
+                batch_rows.append(self._batch(a, now, pending, block_last, readings, rejections, gaps))
+                seen += a.count if batch_rows[-1]["state"] == "stored" else 0
         checkpoint = None
         if changes:
             checkpoint = {"block_number": n, "header": evidence.dumps(evidence.header_json(h, res.hash)),
@@ -246,20 +270,104 @@ class Walker:
                               evidence.sealers_json(new.sealers))}
         before = (lambda: self.hook("inside_commit", n)) if self.hook else None
         self.db.commit_block(readings, rejections, gaps, checkpoint, {"checkpoint": new.to_json()},
-                             before_commit=before)
+                             before_commit=before, blocks=block_rows, batches=batch_rows)
         # counted once stored: a crash before this point leaves no trace in the totals
         for row in readings:
             self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
-        self.totals["readings"] += seen
-        self.totals["verified"] += len(readings)
-        self.totals["gaps"] += len(gaps)
-        for rj in rejections:
-            self.totals["duplicates" if rj["kind"] in DUPLICATE_KINDS else "rejected"] += 1
+        self._count(seen, readings, rejections, gaps)
+        for b in batch_rows:
+            self.totals["batches" if b["state"] == "stored" else "batches_pending"] += 1
         self.trust = new
         self.first = n if self.first is None else self.first
         self.last = n
         if self.hook:
             self.hook("after_commit", n)
+
+    def _count(self, seen, readings, rejections, gaps):
+        self.totals["readings"] += seen
+        self.totals["verified"] += len(readings)
+        self.totals["gaps"] += len(gaps)
+        for rj in rejections:
+            self.totals["duplicates" if rj["kind"] in DUPLICATE_KINDS else "rejected"] += 1
+
+    # -- batches (proto/batch.md, docs/collector.md "Batches") ------------------------------------
+
+    def _batch(self, a, now, pending, block_last, readings, rejections, gaps):
+        """The batches row of a proven recordBatch; its readings, rejections and gaps added to the
+        block's lists when its contents are had and make its root, else the batch is pending."""
+        row = {"tx_hash": fields.hex0x(a.tx_hash), "block_number": a.block_number, "tx_index": a.index,
+               "root": fields.hex0x(a.root), "count": a.count, "submitter": fields.hex0x(a.submitter),
+               "registry": fields.hex0x(a.registry), "tx": a.tx_text, "receipt": a.receipt_text,
+               "leaves": None, "state": "pending", "kind": None, "reason": None, "attempts": 1, "readings": 0,
+               "collected_at": now}
+        try:
+            leaves, hashes = self.fetch(a.root, a.count, self.suite)
+        except batches_mod.Unavailable as e:
+            row["kind"], row["reason"] = e.kind, e.reason
+            rejections.append({"meter_id": None, "address": None, "seq": None, "block_number": a.block_number,
+                               "tx_hash": row["tx_hash"], "kind": e.kind, "reason": e.reason, "collected_at": now})
+            return row
+        rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, pending, block_last)
+        readings += rs
+        rejections += rj
+        gaps += gs
+        row.update(state="stored", leaves=b"".join(hashes), readings=len(rs))
+        return row
+
+    def _leaf_rows(self, a, leaves, hashes, now, pending, block_last):
+        """(readings, rejections, gaps) of a batch's checked contents: each signed reading opened
+        (its signer from its signature) and put through the fleet checks of a reading transaction."""
+        readings, rejections, gaps = [], [], []
+        chain_id, group_id, sm = self.trust.chain_id, self.trust.group_id, self.suite.name == "sm"
+        batch_tx = fields.hex0x(a.tx_hash)
+        for i, leaf in enumerate(leaves):
+            lh = fields.hex0x(hashes[i])
+            f = _LeafFacts()
+            f.sender = f.seq = None
+            try:
+                f.reading, sig, f.sender = batches_mod.open_leaf(leaf, chain_id, group_id, a.registry, self.suite)
+                f.public_key = bytes(sig[64:]) if sm else None
+                f.registry = a.registry
+                try:
+                    f.seq = reading_mod.decode(f.reading)[reading_mod.SEQ]
+                except LightmeterError:
+                    f.seq = None  # _fleet_checks refuses it as malformed
+                entry, m = self._fleet_checks(f)
+                self._check_new(entry["meter_id"], entry["address"], f, pending)
+            except Refused as e:
+                rejections.append(self._rejection(e, a.block_number, lh, f if f.sender else None, now))
+                continue
+            row = self._row(entry, m, f.seq, a.block_number, a.index, lh, f.reading,
+                            batches_mod.evidence_text(a.tx_hash, i, sig), now)
+            row["batch_tx"], row["leaf_index"] = batch_tx, i
+            gap = self._gap(row, block_last)
+            if gap:
+                gaps.append(gap)
+            pending[(row["meter_id"], row["seq"])] = row
+            readings.append(row)
+        return readings, rejections, gaps
+
+    def retry_batches(self):
+        """Fetch again the contents of every pending batch (withheld or mismatching before); each
+        one whose contents now make its root is stored whole, in one transaction."""
+        now = _now_ms()
+        for b in self.db.pending_batches():
+            a = batches_mod.Anchored()
+            a.tx_hash, a.root = bytes.fromhex(b["tx_hash"][2:]), bytes.fromhex(b["root"][2:])
+            a.registry, a.submitter = bytes.fromhex(b["registry"][2:]), bytes.fromhex(b["submitter"][2:])
+            a.count, a.index, a.block_number = b["count"], b["tx_index"], b["block_number"]
+            try:
+                leaves, hashes = self.fetch(a.root, a.count, self.suite)
+            except batches_mod.Unavailable as e:
+                self.db.batch_failed(b["tx_hash"], e.kind, e.reason)
+                continue
+            rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, {}, {})
+            before = (lambda: self.hook("inside_batch", a.block_number)) if self.hook else None
+            if self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs, before_commit=before):
+                for row in rs:
+                    self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
+                self._count(len(leaves), rs, rj, gs)
+                self.totals["batches"] += 1
 
     def _rejection(self, e, n, hx, f, now):
         meter = address = None
@@ -273,6 +381,14 @@ class Walker:
                 "kind": e.kind, "reason": e.reason, "collected_at": now}
 
     def _reading_row(self, f, h, parts, now, pending):
+        entry, m = self._fleet_checks(f)
+        self._check_new(entry["meter_id"], entry["address"], f, pending)
+        return self._row(entry, m, f.seq, h.number, f.index, fields.hex0x(f.tx_hash), f.reading,
+                         evidence.bundle_text(parts, f, self.suite), now)
+
+    def _fleet_checks(self, f):
+        """(fleet entry, decoded reading) of a signed reading (f: sender, registry, public_key,
+        reading, seq); Refused if it is no good reading of the fleet."""
         entry = self.devices.get(f.sender)
         if entry is None:
             raise Refused("unknown_device", "sender %s is not in the fleet" % fields.hex0x(f.sender))
@@ -298,14 +414,15 @@ class Walker:
                 raise Refused("unsupported", "reading %s %d does not fit 64 bits" % (name, m[k]))
         if f.seq >= INT64:
             raise Refused("unsupported", "seq %d does not fit 64 bits" % f.seq)
-        meter = entry["meter_id"]
-        self._check_new(meter, entry["address"], f, pending)
-        return {"meter_id": meter, "address": entry["address"], "seq": f.seq, "obis": m[R.OBIS],
+        return entry, m
+
+    def _row(self, entry, m, seq, block_number, tx_index, tx_hash, reading, evidence_text, now):
+        R = reading_mod
+        return {"meter_id": entry["meter_id"], "address": entry["address"], "seq": seq, "obis": m[R.OBIS],
                 "value": value_of(m[R.VALUE], m[R.SCALE]), "mantissa": m[R.VALUE], "scale": m[R.SCALE],
                 "unit": m[R.UNIT], "ts": m[R.TIME], "clock": m[R.CLOCK], "status": m[R.STATUS],
-                "block_number": h.number, "tx_index": f.index, "tx_hash": fields.hex0x(f.tx_hash),
-                "reading": bytes(f.reading), "evidence": evidence.bundle_text(parts, f, self.suite),
-                "verified": True, "collected_at": now}
+                "block_number": block_number, "tx_index": tx_index, "tx_hash": tx_hash,
+                "reading": bytes(reading), "evidence": evidence_text, "verified": True, "collected_at": now}
 
     def _check_new(self, meter, address, f, pending):
         """Refused("replay" | "duplicate") if the meter already has a reading with this seq."""
@@ -369,6 +486,7 @@ class Walker:
 
     def summary(self):
         out = dict(self.totals)
+        out["batches_pending"] = len(self.db.pending_batches())
         out["from_block"] = self.first
         out["to_block"] = self.last
         out["checkpoint"] = self.trust.number
@@ -393,7 +511,7 @@ def _sync_to(trust, rpc_url, number, progress):
     return new
 
 
-def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progress=None, hook=None):
+def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progress=None, hook=None, fetch=None):
     """A Walker on db, resuming from its stored checkpoint or starting from trust (or from block
     from_block, the checkpoint synced there by skipping over rpc_url). Stores the anchor."""
     if isinstance(trust, dict):
@@ -416,16 +534,18 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
             if rpc_url is None:
                 raise CollectError("--from above the checkpoint's next block needs a node to sync with")
             trust = _sync_to(trust, rpc_url, from_block - 1, progress)
-    w = Walker(db, source, trust, entries, progress, hook)
+    w = Walker(db, source, trust, entries, progress, hook, fetch)
     if stored is None:
         db.commit_block(state={"anchor": w.trust.to_json(), "checkpoint": w.trust.to_json()})
     return w
 
 
 def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=None, follow=False,
-            interval=2.0, pure=False, progress=None, stop=None, source=None):
+            interval=2.0, pure=False, progress=None, stop=None, source=None, batch_urls=(), fetch=None):
     """Collect from the node at rpc_url into db_url; returns the summary dict.
 
+    batch_urls: concentrators serving batch contents (proto/batch.md); pending batches are
+    fetched again before each walk (fetch: a batches.Fetcher to use instead).
     trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
     The summary has "readings", "verified", "rejected", "gaps", "duplicates", "from_block",
@@ -442,11 +562,13 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     database = db_mod.open_db(db_url)
     try:
         src = source or source_mod.RpcSource(rpc_url)
-        w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress)
+        w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress,
+                        fetch=fetch or batches_mod.Fetcher(batch_urls))
         from lightmeter_host.chain.rpc import NodeError
         try:
             while True:
                 try:
+                    w.retry_batches()
                     w.walk(to_block)
                 except (ConnectionError, NodeError) as e:
                     if not follow:

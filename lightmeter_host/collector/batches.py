@@ -1,0 +1,163 @@
+"""Batch-anchored readings (proto/batch.md): the on-chain half of a batch, its contents fetched
+from a concentrator, and the checks that bind the two (docs/collector.md, "Batches").
+
+A MeterRegistry `recordBatch(root, count)` transaction, proven into a quorum-signed header like
+any reading transaction, with its receipt and the registry's one `Batch(submitter, root, count)`
+log, anchors a batch; the chain holds no reading of it. The collector fetches the contents
+(`GET <url>/batches/<root hex>`, the CBOR array of signed readings) and believes none of it:
+the array's length must be the anchored count and its leaf hashes must rebuild the anchored
+root (else the batch is `batch_mismatch`); a concentrator that answers nothing usable is
+`batch_withheld`. Each leaf then opens to a reading and its signer (lightmeter.client.batch)
+and goes through the same fleet checks as a reading transaction (ingest.Walker).
+"""
+
+import urllib.error
+import urllib.request
+
+from lightmeter.chain import abi, batchtree, fields
+from lightmeter.chain.meter_registry import BATCH_EVENT, RECORD_BATCH
+from lightmeter.client import batch as batch_mod
+from lightmeter.errors import LightmeterError
+from lightmeter.link import cbor
+
+from lightmeter_host.collector import evidence
+from lightmeter_host.collector.evidence import NodeLie, Refused
+
+WITHHELD = "batch_withheld"
+MISMATCH = "batch_mismatch"
+EVIDENCE_VERSION = 2  # a batch reading's evidence: {"batch", "leaf", "signature", "v": 2}
+FETCH_TIMEOUT = 10.0
+
+_CONSTANTS = {}
+
+
+def _constants(suite):
+    c = _CONSTANTS.get(suite.name)
+    if c is None:
+        c = _CONSTANTS[suite.name] = (abi.selector(RECORD_BATCH, suite.hash), abi.event_topic(BATCH_EVENT, suite.hash))
+    return c
+
+
+class Unavailable(Exception):
+    """The batch's contents could not be had; kind is WITHHELD or MISMATCH."""
+
+    def __init__(self, kind, reason):
+        super().__init__("%s: %s" % (kind, reason))
+        self.kind, self.reason = kind, reason
+
+
+class Anchored:
+    """A proven recordBatch: where it is, who sent it, what it anchors, its evidence texts."""
+
+    __slots__ = ("tx_hash", "submitter", "index", "registry", "root", "count", "block_number",
+                 "tx_text", "receipt_text")
+
+
+def batch_call(tx, suite):
+    """(root, count) of a recordBatch call, None for another method. A recordBatch whose call
+    data is not canonical is no batch (the registry would not log it as one)."""
+    data = bytes(tx["input"])
+    if data[:4] != _constants(suite)[0] or len(data) != 68 or data[36:64] != bytes(28):
+        return None
+    return data[4:36], int.from_bytes(data[64:68], "big")
+
+
+def check_anchor(h, trust, suite, tx, proof, r, rproof, index, registry):
+    """Anchored for a recordBatch transaction at index of header h (already verified under trust).
+
+    NodeLie for a proof, hash or log that fails; evidence.Refused("reverted") for a batch the
+    registry refused (it anchors nothing)."""
+    root, count = batch_call(tx, suite)
+    digest, sender, pos = evidence.check_tx(tx, proof, h, trust, suite, index)
+    rdigest = evidence.check_receipt(r, rproof, h, suite, pos)
+    want = [_constants(suite)[1], bytes(12) + sender, root]
+    reg = registry.hex().encode()
+    found = 0
+    for address, topics, data in r.logs:
+        if address == reg and topics[:1] == want[:1]:
+            if topics != want or data != count.to_bytes(32, "big"):
+                raise NodeLie("tampered_log", "the Batch log does not match the recordBatch call")
+            found += 1
+    if found != 1:
+        raise NodeLie("tampered_log", "%d Batch logs for the recordBatch call, expected 1" % found)
+    a = Anchored()
+    a.tx_hash, a.submitter, a.index, a.registry = digest, sender, pos, registry
+    a.root, a.count, a.block_number = root, count, h.number
+    a.tx_text = evidence.dumps(evidence.tx_json(tx, suite, digest, sender, proof))
+    a.receipt_text = evidence.dumps(evidence.receipt_json(r, rdigest, rproof))
+    return a
+
+
+def leaves_of(data, root, count, suite):
+    """The signed readings of a batch's contents, checked against the anchored root and count;
+    Unavailable(MISMATCH) otherwise. Returns (leaves, leaf hashes)."""
+    try:
+        leaves = cbor.loads(bytes(data))
+    except (LightmeterError, ValueError, TypeError, IndexError) as e:
+        raise Unavailable(MISMATCH, "the contents are not CBOR: %s" % e)
+    if not isinstance(leaves, list) or not all(isinstance(x, bytes) for x in leaves):
+        raise Unavailable(MISMATCH, "the contents are not an array of signed readings")
+    if len(leaves) != count:
+        raise Unavailable(MISMATCH, "%d signed readings served, %d anchored" % (len(leaves), count))
+    if cbor.dumps(leaves) != bytes(data):
+        raise Unavailable(MISMATCH, "the contents are not canonical CBOR")
+    H = suite.hash
+    hashes = [H(b"\x00" + x) for x in leaves]
+    if batchtree.root(hashes, H) != root:
+        raise Unavailable(MISMATCH, "the signed readings served do not make the anchored root")
+    return leaves, hashes
+
+
+class Fetcher:
+    """Batch contents from concentrators' HTTP stores (lightmeter_host.batchstore), tried in order."""
+
+    def __init__(self, urls=(), timeout=FETCH_TIMEOUT):
+        self.urls = [u.rstrip("/") for u in urls]
+        self.timeout = timeout
+
+    def __call__(self, root, count, suite):
+        """(leaves, leaf hashes) of the batch with this root, checked; Unavailable if no
+        concentrator serves contents that make it (MISMATCH if one served wrong contents)."""
+        if not self.urls:
+            raise Unavailable(WITHHELD, "no concentrator to fetch batch %s from (collect --batches URL)"
+                              % root.hex()[:16])
+        withheld, wrong = [], []
+        for url in self.urls:
+            try:
+                data = self.get(url, root)
+            except Unavailable as e:
+                withheld.append(e.reason)
+                continue
+            try:
+                return leaves_of(data, root, count, suite)
+            except Unavailable as e:
+                wrong.append("%s: %s" % (url, e.reason))
+        if wrong:
+            raise Unavailable(MISMATCH, "; ".join(wrong))
+        raise Unavailable(WITHHELD, "; ".join(withheld))
+
+    def get(self, url, root):
+        """The bytes served for root at url; Unavailable(WITHHELD) on any HTTP failure."""
+        where = "%s/batches/%s" % (url, root.hex())
+        try:
+            with urllib.request.urlopen(where, timeout=self.timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as e:
+            raise Unavailable(WITHHELD, "%s: HTTP %d" % (where, e.code))
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise Unavailable(WITHHELD, "%s: %s" % (where, getattr(e, "reason", e)))
+
+
+def open_leaf(leaf, chain_id, group_id, registry, suite):
+    """(reading, signature, signer address) of a signed reading; evidence.Refused("malformed")."""
+    try:
+        reading, sender = batch_mod.open_item(leaf, chain_id, group_id, registry, suite)
+    except LightmeterError as e:
+        raise Refused("malformed", "signed reading: %s" % e)
+    return reading, cbor.loads(leaf)[1], sender
+
+
+def evidence_text(batch_tx, index, signature):
+    """A batch reading's own evidence; the batch's and the block's are stored once, beside it."""
+    return '{"batch":"%s","leaf":%d,"signature":"%s","v":%d}' % (
+        fields.hex0x(batch_tx), index, fields.hex0x(signature), EVIDENCE_VERSION)
