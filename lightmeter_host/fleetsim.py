@@ -41,6 +41,8 @@ class InProcessRpc:
         self.methods = jsonrpc.Methods(chain)
         self.group = chain.group_id
         self.received = 0
+        # the key relay.handle caches chain data under (a node's URL elsewhere): one per chain
+        self.url = "inprocess:%x" % id(chain)
 
     def __call__(self, method, *params):
         _, result, error = self.methods.handle({"jsonrpc": "2.0", "method": method, "id": 1,

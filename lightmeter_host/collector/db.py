@@ -40,6 +40,9 @@ READING_VIEW = ("meter_id", "seq", "obis", "value", "mantissa", "scale", "unit",
                 "block_number", "tx_hash", "verified")
 
 
+COPY_ROWS = 64  # PostgreSQL: this many rows or more go in by COPY
+
+
 class DatabaseError(Exception):
     """The database cannot be opened or a statement failed; the message says which."""
 
@@ -279,6 +282,12 @@ class Database:
 
     def _insert(self, cur, table, columns, rows):
         if not rows:
+            return
+        if self.pg and len(rows) >= COPY_ROWS:
+            # COPY: one stream for the lot, several times faster than row-by-row INSERTs
+            with cur.copy("COPY %s (%s) FROM STDIN" % (table, ", ".join(columns))) as cp:
+                for r in rows:
+                    cp.write_row(tuple(self._value(c, r.get(c)) for c in columns))
             return
         sql = self._sql("INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(columns),
                                                            ", ".join("?" * len(columns))))

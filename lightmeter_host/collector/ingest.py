@@ -162,6 +162,7 @@ class Walker:
         self.hook = hook  # hook(stage, number): tests crash the walk with it
         # batch contents (proto/batch.md): batches.Fetcher over the concentrators' URLs
         self.fetch = fetch or batches_mod.Fetcher()
+        self.pool = None  # a batches.Pool: leaves opened in worker processes (set_parallel)
         self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0,
                        "batches": 0, "batches_pending": 0}
         self.first = self.last = None
@@ -318,21 +319,25 @@ class Walker:
         """(readings, rejections, gaps) of a batch's checked contents: each signed reading opened
         (its signer from its signature) and put through the fleet checks of a reading transaction."""
         readings, rejections, gaps = [], [], []
-        chain_id, group_id, sm = self.trust.chain_id, self.trust.group_id, self.suite.name == "sm"
+        sm = self.suite.name == "sm"
+        if self.pool is not None:
+            opened = self.pool.open(leaves, self.trust.chain_id, self.trust.group_id, a.registry, self.suite)
+        else:
+            opened = batches_mod._open_chunk((self.trust.chain_id, self.trust.group_id, a.registry,
+                                              self.suite.name, leaves))
         batch_tx = fields.hex0x(a.tx_hash)
-        for i, leaf in enumerate(leaves):
+        for i, got in enumerate(opened):
             lh = fields.hex0x(hashes[i])
             f = _LeafFacts()
             f.sender = f.seq = None
             try:
-                f.reading, sig, f.sender = batches_mod.open_leaf(leaf, chain_id, group_id, a.registry, self.suite)
+                if len(got) == 2:
+                    raise Refused(*got)  # the leaf does not open: no signer
+                f.reading, sig, f.sender, m = got
                 f.public_key = bytes(sig[64:]) if sm else None
                 f.registry = a.registry
-                try:
-                    f.seq = reading_mod.decode(f.reading)[reading_mod.SEQ]
-                except LightmeterError:
-                    f.seq = None  # _fleet_checks refuses it as malformed
-                entry, m = self._fleet_checks(f)
+                f.seq = m[reading_mod.SEQ] if m else None  # no m: _fleet_checks refuses it as malformed
+                entry, m = self._fleet_checks(f, m)
                 self._check_new(entry["meter_id"], entry["address"], f, pending)
             except Refused as e:
                 rejections.append(self._rejection(e, a.block_number, lh, f if f.sender else None, now))
@@ -346,6 +351,17 @@ class Walker:
             pending[(row["meter_id"], row["seq"])] = row
             readings.append(row)
         return readings, rejections, gaps
+
+    def set_parallel(self, processes):
+        """Open large batches' leaves in this many worker processes (1: here, in this one)."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if processes > 1:
+            self.pool = batches_mod.Pool(processes)
+
+    def close(self):
+        self.set_parallel(1)
 
     def retry_batches(self):
         """Fetch again the contents of every pending batch (withheld or mismatching before); each
@@ -386,9 +402,10 @@ class Walker:
         return self._row(entry, m, f.seq, h.number, f.index, fields.hex0x(f.tx_hash), f.reading,
                          evidence.bundle_text(parts, f, self.suite), now)
 
-    def _fleet_checks(self, f):
+    def _fleet_checks(self, f, m=None):
         """(fleet entry, decoded reading) of a signed reading (f: sender, registry, public_key,
-        reading, seq); Refused if it is no good reading of the fleet."""
+        reading, seq; m: the reading already decoded, if it was); Refused if it is no good
+        reading of the fleet."""
         entry = self.devices.get(f.sender)
         if entry is None:
             raise Refused("unknown_device", "sender %s is not in the fleet" % fields.hex0x(f.sender))
@@ -398,7 +415,7 @@ class Walker:
         if f.public_key is not None and fields.hex0x(f.public_key) != entry["public_key"]:
             raise Refused("unknown_device", "signed with a key that is not the fleet's for %s" % entry["address"])
         try:
-            m = reading_mod.decode(f.reading)
+            m = m or reading_mod.decode(f.reading)
         except LightmeterError as e:
             raise Refused("malformed", "reading: %s" % e)
         R = reading_mod

@@ -253,3 +253,48 @@ def test_a_crash_while_storing_a_late_batch_stores_none_of_it(fc, served, db_url
     out = collect(fc, db_url, [served.url])
     assert out["batches"] == 2 and out["verified"] == 6
     assert reverified(db_url)["ok"]
+
+
+def _slow(leaf, fc):
+    from lightmeter_host.collector import batches
+    try:
+        return batches.open_leaf(leaf, "chain0", "group0", registry.ADDRESS, fc.suite)
+    except Exception as e:
+        return type(e).__name__, getattr(e, "kind", None)
+
+
+def _fast(leaf, fc):
+    from lightmeter_host.collector import batches
+    try:
+        return batches.LeafOpener("chain0", "group0", registry.ADDRESS, fc.suite)(leaf)
+    except Exception as e:
+        return type(e).__name__, getattr(e, "kind", None)
+
+
+def test_the_fast_leaf_opener_agrees_with_the_firmware_rule_on_good_and_bent_leaves(fc):
+    """batches.LeafOpener (hand-split CBOR, prefix encoded once) must answer exactly as
+    batches.open_leaf (lightmeter.client.batch.open_item) on every leaf: good ones, long
+    readings (1- and 2-byte lengths), and bent ones (non-canonical lengths, trailing bytes,
+    another array, a changed byte anywhere)."""
+    from hypothesis import given, settings, strategies as st
+    from lightmeter.link import cbor
+
+    good = [x for _, leaves in fc.batches for x in leaves]
+    long_reading = reading_bytes("m0" + "x" * 60, 7, "ecdsa")
+    digest = batch.signing_digest(long_reading, "chain0", "group0", registry.ADDRESS, fc.suite)
+    good.append(batch.make_item(long_reading, fc.suite.sign_tx(fc.keys["d0"], digest)))
+    r, s = cbor.loads(good[0])
+    bent = [good[0] + b"\x00", b"\x83" + good[0][1:], b"\x82\x58" + bytes([len(r)]) + r + cbor.dumps(s),
+            b"\x82" + cbor.dumps(r) + b"\x59\x00\x41" + s, b"\x82" + cbor.dumps(r), b"", b"\x82\x40\x40",
+            cbor.dumps([r, s, b""]), cbor.dumps([r[:-1], s])]
+    for leaf in good + bent:
+        assert _fast(leaf, fc) == _slow(leaf, fc), leaf.hex()
+    assert all(len(_fast(x, fc)) == 3 for x in good)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(good), st.integers(0, 400), st.integers(1, 255))
+    def flipped(leaf, at, xor):
+        leaf = bytearray(leaf)
+        leaf[at % len(leaf)] ^= xor
+        assert _fast(bytes(leaf), fc) == _slow(bytes(leaf), fc)
+    flipped()
