@@ -70,12 +70,25 @@ def collect(args):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise _usage("--%s must be a block number above 0" % name.split("_")[0])
+    block_range = None
+    if getattr(args, "block_range", None):
+        first, _, last = args.block_range.partition(":")
+        if not (first.isdigit() and last.isdigit()) or not 1 <= int(first) <= int(last):
+            raise _usage("--range takes FIRST:LAST, block numbers with 1 <= FIRST <= LAST")
+        if args.from_block is not None or args.to_block is not None or args.follow:
+            raise _usage("--range names its blocks itself: no --from, --to or --follow with it")
+        block_range = (int(first), int(last))
     signal.signal(signal.SIGTERM, _interrupt)  # a service stop ends --follow like Ctrl-C, summary and all
     try:
-        out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
-                             to_block=args.to_block, follow=args.follow, interval=args.interval,
-                             pure=args.pure, progress=ingest.stderr_progress,
-                             batch_urls=args.batches or ())
+        if block_range is not None:
+            from lightmeter_host.collector import source
+            out = ingest.collect_range(source.RpcSource(args.rpc), trust, entries, db_url(args), *block_range,
+                                       batch_urls=args.batches or (), worker="pid %d" % os.getpid())
+        else:
+            out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
+                                 to_block=args.to_block, follow=args.follow, interval=args.interval,
+                                 pure=args.pure, progress=ingest.stderr_progress,
+                                 batch_urls=args.batches or ())
     except ingest.CollectError as e:
         raise _usage(str(e))
     except db.DatabaseError as e:

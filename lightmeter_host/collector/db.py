@@ -193,6 +193,10 @@ class Database:
                 self._check_schema()
             else:
                 with self.transaction() as cur:
+                    if self.pg:
+                        # several workers opening one new database: CREATE TABLE IF NOT EXISTS
+                        # races in PostgreSQL's catalog, so one at a time
+                        cur.execute("SELECT pg_advisory_xact_lock(7041950311)")
                     for stmt in _schema(self.pg):
                         cur.execute(stmt)
                     self._add_columns(cur)
@@ -390,6 +394,8 @@ class Database:
         """Remember the fleet entries (address, meter_id, public_key, suite); existing ones are kept
         unless they changed, in which case the new entry replaces them."""
         with self.transaction() as cur:
+            if self.pg:  # several workers start at once: one writes the fleet at a time
+                cur.execute("SELECT pg_advisory_xact_lock(7041950312)")
             for e in entries:
                 cur.execute(self._sql("DELETE FROM devices WHERE address = ?"), (e["address"],))
                 self._insert(cur, "devices", DEVICE_COLUMNS, [e])

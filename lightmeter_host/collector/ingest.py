@@ -33,7 +33,7 @@ from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import LightmeterError, Malformed, Unsupported
 
 from lightmeter_host.collector import batches as batches_mod, evidence
-from lightmeter_host.collector.db import DUPLICATE_KINDS
+from lightmeter_host.collector.db import DUPLICATE_KINDS, Duplicate
 from lightmeter_host.collector.evidence import NodeLie, Refused
 
 PRECOMPILE = transition.CONSENSUS_ADDRESS.decode()
@@ -129,12 +129,19 @@ class _LeafFacts:
 class Walker:
     """The collector's state between blocks: the checkpoint, the fleet, each meter's last seq."""
 
-    def __init__(self, db, source, trust, entries, progress=None, hook=None, fetch=None):
-        """trust: the lightmeter.client.trust.Trust to start from when the database has none."""
+    def __init__(self, db, source, trust, entries, progress=None, hook=None, fetch=None, block_range=None):
+        """trust: the lightmeter.client.trust.Trust to start from when the database has none.
+        block_range: (first, last) of a worker's range (collect_range): then trust is that
+        range's resume point, and each block moves the range's row, not the state's checkpoint."""
         self.db = db
         self.source = source
         self.suite = suite_mod.get(trust.crypto)
-        stored = db.get_state("checkpoint")
+        self.block_range = block_range
+        # look every reading's (meter, seq) up in the database, not only those at or below the
+        # meter's last seq seen here: set while a block is checked again after another worker
+        # stored one of its readings first (walk)
+        self.check_all = False
+        stored = db.get_state("checkpoint") if block_range is None else None
         if stored is not None:
             cp = trust_mod.from_json(stored)
             if (cp.chain_id, cp.group_id, cp.crypto) != (trust.chain_id, trust.group_id, trust.crypto):
@@ -152,12 +159,19 @@ class Walker:
         db.put_devices([{"address": e["address"], "meter_id": e["meter_id"], "public_key": e["public_key"],
                          "suite": e["suite"]} for e in self.devices.values()])
         # each meter's highest stored seq; a block's readings move it only once they are stored
+        # (a worker: of its own range's blocks only, which it walks in order)
         self.last_seq = {r["meter_id"]: r["s"] for r in
-                         db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")}
+                         (db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")
+                          if block_range is None else
+                          db.query("SELECT meter_id, MAX(seq) AS s FROM readings WHERE block_number >= ? AND "
+                                   "block_number <= ? GROUP BY meter_id", block_range))}
         # Collected from genesis, a meter's first reading above 1 means readings 1.. are missing
         # from the chain; collected from a later block they may simply be older than it.
         anchor = db.get_state("anchor")
         self.whole_history = (anchor["number"] if anchor is not None else self.trust.number) == 0
+        if block_range is not None:
+            # a worker sees its own range only: a meter's first reading in it says nothing of gaps
+            self.whole_history = self.whole_history and block_range[0] == 1
         self.progress = progress
         self.hook = hook  # hook(stage, number): tests crash the walk with it
         # batch contents (proto/batch.md): batches.Fetcher over the concentrators' URLs
@@ -270,8 +284,12 @@ class Walker:
                           "changes": evidence.dumps(change_json), "sealers": evidence.dumps(
                               evidence.sealers_json(new.sealers))}
         before = (lambda: self.hook("inside_commit", n)) if self.hook else None
-        self.db.commit_block(readings, rejections, gaps, checkpoint, {"checkpoint": new.to_json()},
-                             before_commit=before, blocks=block_rows, batches=batch_rows)
+        if self.block_range is None:
+            state, moved = {"checkpoint": new.to_json()}, None
+        else:
+            state, moved = None, (self.block_range[0], new.to_json())
+        self.db.commit_block(readings, rejections, gaps, checkpoint, state, before_commit=before,
+                             blocks=block_rows, batches=batch_rows, range_checkpoint=moved)
         # counted once stored: a crash before this point leaves no trace in the totals
         for row in readings:
             self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
@@ -379,7 +397,17 @@ class Walker:
                 continue
             rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, {}, {})
             before = (lambda: self.hook("inside_batch", a.block_number)) if self.hook else None
-            if self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs, before_commit=before):
+            try:
+                done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs, before_commit=before)
+            except Duplicate:
+                # a reading of it was stored meanwhile (another worker): look each one up, once more
+                self.check_all = True
+                try:
+                    rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, {}, {})
+                finally:
+                    self.check_all = False
+                done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs)
+            if done:
                 for row in rs:
                     self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
                 self._count(len(leaves), rs, rj, gs)
@@ -445,7 +473,7 @@ class Walker:
         """Refused("replay" | "duplicate") if the meter already has a reading with this seq."""
         seq = f.seq
         old = pending.get((meter, seq))
-        if old is None and seq <= self.last_seq.get(meter, 0):
+        if old is None and (self.check_all or seq <= self.last_seq.get(meter, 0)):
             rows = self.db.query("SELECT tx_hash, reading FROM readings WHERE meter_id = ? AND seq = ?",
                                  (meter, seq))
             old = rows[0] if rows else None
@@ -489,6 +517,8 @@ class Walker:
         head = self.source.head() if to is None else to
         t_last = time.monotonic()
         start = self.next_block
+        if self.block_range is not None:
+            head = min(head, self.block_range[1])
         while self.next_block <= head:
             n = self.next_block
             try:
@@ -496,6 +526,16 @@ class Walker:
             except NodeLie as lie:
                 self.record_lie(n, lie)
                 raise Stopped(n, lie)
+            except Duplicate:
+                if self.block_range is None:
+                    raise
+                # another worker stored one of this block's readings first (nothing of the block
+                # is stored): check the block again, every reading looked up in the database
+                self.check_all = True
+                try:
+                    self.block(n)
+                finally:
+                    self.check_all = False
             if self.progress and (time.monotonic() - t_last >= PROGRESS_SECONDS):
                 t_last = time.monotonic()
                 self.progress(n, head, start, self.totals)
@@ -537,6 +577,8 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
         except LightmeterError as e:
             raise CollectError("trust checkpoint: %s" % e)
     stored = db.get_state("checkpoint")
+    if stored is None and db.ranges():
+        raise CollectError("this database is collected by workers on block ranges (collect --range)")
     if stored is not None:
         nxt = stored["number"] + 1
         if from_block is not None and from_block != nxt:
@@ -606,6 +648,114 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
             return out
         except KeyboardInterrupt:
             pass
+        return w.summary()
+    finally:
+        database.close()
+
+
+# -- several workers, one database (docs/collector.md "Several workers") ------------------------
+
+class _CallRpc:
+    """chain.rpc.Rpc's interface (call, head, received) over a source's call function, for
+    lightmeter.client.sync's node source."""
+
+    def __init__(self, call):
+        self.call = call
+        self.received = 0
+
+    def __call__(self, method, *params):
+        return self.call(method, *params)
+
+    def head(self):
+        return self.call("getBlockNumber")
+
+
+def _sync_over(trust, source, number):
+    """trust moved to block number by skipping sync, over the collector's source."""
+    import asyncio
+
+    from lightmeter.client import sync
+    from lightmeter_host.lightclient import syncsource
+    call = source.call if hasattr(source, "call") else source.rpc
+    suite = suite_mod.get(trust.crypto)
+    new, _ = asyncio.run(sync.sync(trust, suite, syncsource.RpcSource(_CallRpc(call), suite), "skipping", number))
+    return new
+
+
+def plan_ranges(first, last, workers):
+    """[(first, last)] of `workers` contiguous block ranges covering first..last."""
+    if last < first:
+        return []
+    size = -(-(last - first + 1) // workers)
+    return [(a, min(a + size - 1, last)) for a in range(first, last + 1, size)]
+
+
+def open_range(db, source, trust, entries, first, last, worker=None, progress=None, hook=None, fetch=None):
+    """A Walker on block range first..last of db: resuming from the range's row, or (a new range)
+    from trust moved to block first - 1 by skipping sync and stored as the range's row. The
+    database's anchor is trust (the first range's start) when it has none. CollectError for a
+    range that overlaps another or was planned with another end."""
+    if isinstance(trust, dict):
+        try:
+            trust = trust_mod.from_json(trust)
+        except LightmeterError as e:
+            raise CollectError("trust checkpoint: %s" % e)
+    if trust.number is None or first <= trust.number or last < first:
+        raise CollectError("block range %d..%d is not above the trust checkpoint's block %s"
+                           % (first, last, trust.number))
+    if db.get_state("checkpoint") is not None:
+        raise CollectError("this database is collected by one walker (state checkpoint): no block ranges")
+    if db.get_state("anchor") is None:
+        try:
+            db.commit_block(state={"anchor": trust.to_json()})
+        except Duplicate:
+            pass  # another worker stored it a moment ago
+    anchor = db.get_state("anchor")
+    if anchor != trust.to_json():
+        raise CollectError("the database's trust anchor is block %s, the trust checkpoint block %s: all "
+                           "workers start from the same one" % (anchor.get("number"), trust.number))
+    mine = None
+    for r in db.ranges():
+        if r["first_block"] == first:
+            mine = r
+        elif r["first_block"] <= last and first <= r["last_block"]:
+            raise CollectError("block range %d..%d overlaps range %d..%d"
+                               % (first, last, r["first_block"], r["last_block"]))
+    if mine is None:
+        start = trust if first == trust.number + 1 else _sync_over(trust, source, first - 1)
+        try:
+            db.add_range(first, last, start.to_json(), worker)
+        except Duplicate:
+            pass  # another worker made the very same range a moment ago: it is ours to resume
+        mine = [r for r in db.ranges() if r["first_block"] == first][0]
+    if mine["last_block"] != last:
+        raise CollectError("block range %d.. ends at %d, not %d" % (first, mine["last_block"], last))
+    cp = trust_mod.from_json(mine["checkpoint"])
+    return Walker(db, source, cp, entries, progress, hook, fetch, block_range=(first, last))
+
+
+def collect_range(source, trust, entries, db_url, first, last, batch_urls=(), worker=None, progress=None,
+                  parallel=1):
+    """One worker: collect blocks first..last into db_url from its range's resume point; the summary.
+    A range collected whole is done: running it again stores nothing."""
+    from lightmeter_host.chain import backends
+    from lightmeter_host.collector import db as db_mod
+
+    backends.install()
+    database = db_mod.open_db(db_url)
+    try:
+        w = open_range(database, source, trust, entries, first, last, worker, progress,
+                       fetch=batches_mod.Fetcher(batch_urls))
+        w.set_parallel(parallel)
+        try:
+            w.retry_batches()
+            w.walk(last)
+        except Stopped as e:
+            out = w.summary()
+            out["stopped"] = {"block": e.number, "kind": e.lie.kind, "reason": e.lie.reason}
+            return out
+        finally:
+            w.close()
         return w.summary()
     finally:
         database.close()

@@ -43,6 +43,11 @@ def add_parser(sub):
                     help="start at block N on a new database (the checkpoint is synced to N - 1 by "
                          "skipping first)")
     co.add_argument("--to", dest="to_block", type=int, metavar="N", help="stop at block N (default: the head)")
+    co.add_argument("--range", dest="block_range", metavar="FIRST:LAST",
+                    help="be one of several workers on one database: collect blocks FIRST..LAST only, "
+                         "from this range's own resume point (table ranges; a new range starts from the "
+                         "trust checkpoint synced to FIRST - 1). Ranges must not overlap; a reading is "
+                         "stored once whichever worker meets it")
     co.add_argument("--follow", action="store_true", help="keep polling for new blocks until Ctrl-C")
     co.add_argument("--interval", type=float, default=2.0, metavar="S",
                     help="with --follow: seconds between polls (default 2)")
