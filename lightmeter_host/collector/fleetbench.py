@@ -47,11 +47,17 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
     server = batchstore.BatchServer(batchstore.BatchStore(os.path.join(folder, "batches")))
     try:
         if workers > 1:
-            t0 = time.perf_counter()
-            got = ingest.collect_ranges(source.CallSource(rpc), trust, entries, db_url, workers,
-                                        batch_urls=[server.url])
-            dt = time.perf_counter() - t0
-            verified, nbatches = got["verified"], got["batches"]
+            import concurrent.futures
+            import multiprocessing
+            ranges = ingest.plan_ranges(trust["number"] + 1, chain.height(), workers)
+            ctx = multiprocessing.get_context("forkserver")
+            with concurrent.futures.ProcessPoolExecutor(len(ranges), ctx) as ex:
+                # each worker process opens the stored chain (its own node) before the clock starts
+                list(ex.map(_worker_ready, [folder] * len(ranges)))
+                t0 = time.perf_counter()
+                outs = list(ex.map(_worker, [(folder, db_url, r, server.url) for r in ranges]))
+                dt = time.perf_counter() - t0
+            verified, nbatches = sum(o["verified"] for o in outs), sum(o["batches"] for o in outs)
         else:
             database = db_mod.open_db(db_url)
             try:
@@ -73,3 +79,27 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
         raise RuntimeError("bench: %d of %d readings verified" % (verified, expect))
     return {"readings": verified, "batches": nbatches, "blocks": chain.height(), "seconds": round(dt, 3),
             "readings_per_s": round(verified / dt, 1), "database": db_url.split(":")[0], "workers": workers}
+
+
+_NODE = {}  # a worker process's node: its chain opened once
+
+
+def _worker_ready(folder):
+    from lightmeter_host import fleetsim
+    from lightmeter_host.node.chain import Chain
+    if folder not in _NODE:
+        backends.install()
+        _NODE[folder] = fleetsim.InProcessRpc(Chain(data_dir=os.path.join(folder, "chain")))
+    return os.getpid()
+
+
+def _worker(args):
+    """One collector worker (ingest.collect_range) on its block range, in a process of its own."""
+    folder, db_url, (first, last), url = args
+    _worker_ready(folder)
+    with open(os.path.join(folder, "fleet.json")) as f:
+        entries = json.load(f)
+    with open(os.path.join(folder, "trust.json")) as f:
+        trust = json.load(f)
+    return ingest.collect_range(source.CallSource(_NODE[folder]), trust, entries, db_url, first, last,
+                                batch_urls=[url])

@@ -298,3 +298,30 @@ def test_the_fast_leaf_opener_agrees_with_the_firmware_rule_on_good_and_bent_lea
         leaf[at % len(leaf)] ^= xor
         assert _fast(bytes(leaf), fc) == _slow(bytes(leaf), fc)
     flipped()
+
+
+def test_a_version_1_database_is_brought_to_version_2_by_collect_and_refused_by_readers_before(tmp_path, fc):
+    """Schema 2 is additive: a version 1 database (no blocks, batches, ranges tables, no batch
+    columns) keeps its rows; readers refuse it until collect has added what version 2 adds."""
+    import sqlite3
+    url = "sqlite://" + str(tmp_path / "v1.db")
+    collect(fc, url, [])  # one record() reading stored, two batches pending
+    con = sqlite3.connect(str(tmp_path / "v1.db"))
+    for t in ("blocks", "batches", "ranges"):
+        con.execute("DROP TABLE %s" % t)
+    con.execute("DROP INDEX readings_batch")
+    con.execute("ALTER TABLE readings DROP COLUMN batch_tx")
+    con.execute("ALTER TABLE readings DROP COLUMN leaf_index")
+    con.execute("UPDATE state SET value = '1' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(db_mod.NotCollectorDatabase):
+        db_mod.open_db(url, read_only=True)
+    d = db_mod.open_db(url)  # what collect does
+    try:
+        assert d.get_state("schema_version") == 2
+        assert [(r["meter_id"], r["seq"], r["batch_tx"]) for r in d.query("SELECT * FROM readings")] == \
+            [("m0", 4, None)]
+    finally:
+        d.close()
+    db_mod.open_db(url, read_only=True).close()
