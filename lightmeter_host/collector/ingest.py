@@ -396,6 +396,11 @@ class Walker:
                 self.db.batch_failed(b["tx_hash"], e.kind, e.reason)
                 continue
             rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, {}, {})
+            # a worker's sequence view is its own range's: a batch of another range opens no gap
+            # and moves none of its meters' last seq
+            mine = self.block_range is None or self.block_range[0] <= a.block_number <= self.block_range[1]
+            if not mine:
+                gs = []
             before = (lambda: self.hook("inside_batch", a.block_number)) if self.hook else None
             try:
                 done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs, before_commit=before)
@@ -406,9 +411,9 @@ class Walker:
                     rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, {}, {})
                 finally:
                     self.check_all = False
-                done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs)
+                done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs if mine else [])
             if done:
-                for row in rs:
+                for row in rs if mine else ():
                     self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
                 self._count(len(leaves), rs, rj, gs)
                 self.totals["batches"] += 1

@@ -325,3 +325,35 @@ def test_a_version_1_database_is_brought_to_version_2_by_collect_and_refused_by_
     finally:
         d.close()
     db_mod.open_db(url, read_only=True).close()
+
+
+def test_contents_split_by_hand_agree_with_the_firmware_decoder(fc):
+    """batches._split (the fast path of leaves_of) gives exactly what the firmware's CBOR decoder
+    and canonical re-encoding accept, and nothing for anything else."""
+    from hypothesis import given, settings, strategies as st
+    from lightmeter.link import cbor
+    from lightmeter_host.collector import batches
+
+    def slow(data):
+        try:
+            return batches._slow_leaves(data)
+        except batches.Unavailable:
+            return None
+
+    good = [batchstore.contents(leaves) for _, leaves in fc.batches]
+    good += [batchstore.contents([b"x" * n for n in (0, 23, 24, 255, 256)] * 6), cbor.dumps([])]
+    for data in good:
+        assert batches._split(data) == slow(data) is not None
+    assert batches._split(b"\x98\x01" + cbor.dumps(b"a")) is None  # a long form where a short one fits
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.sampled_from(good), st.integers(0, 2000), st.integers(1, 255), st.booleans())
+    def bent(data, at, xor, cut):
+        data = bytearray(data)
+        if cut:
+            del data[at % len(data):]
+        else:
+            data[at % len(data)] ^= xor
+        fast = batches._split(bytes(data))
+        assert fast is None or fast == slow(bytes(data))
+    bent()
