@@ -302,7 +302,7 @@ def collector_ingest(quick=False):
 def fleet_bench(meters=10000, readings=4, folder=None, say=None):
     """`bench --fleet`: a simulated fleet (lightmeter_host.fleetsim: every reading verified on its
     own device, batches anchored by concentrators), then the collector's ingest of its batches from
-    the stored chain (lightmeter_host.collector.fleetbench: every check, batch contents over HTTP)
+    the stored chain (lightmeter_host.fleetbench: every check, batch contents over HTTP)
     into SQLite and a throw-away PostgreSQL (default durability), with one and two worker
     processes for the signatures, and with two collector workers on block ranges. The peer in the
     same run: the collector's ingest of readings sent one transaction each (collector.bench).
@@ -313,7 +313,8 @@ def fleet_bench(meters=10000, readings=4, folder=None, say=None):
     import tempfile
 
     from lightmeter_host import fleetsim
-    from lightmeter_host.collector import bench as collector_bench, fleetbench
+    from lightmeter_host import fleetbench
+    from lightmeter_host.collector import bench as collector_bench
     from lightmeter_host.collector.pgtemp import PgServer, PgUnavailable
 
     say = say or (lambda line: None)

@@ -159,3 +159,13 @@ def test_a_worker_killed_and_restarted_resumes_its_range_on_postgresql(chain, pg
     assert rows(url, "SELECT COUNT(*) AS n FROM rejections")[0]["n"] == 1
     report = reverified(url)
     assert report["ok"] and report["good"] == len(chain.expect)
+
+
+@pytest.mark.parametrize("bad", ["5:2", "0:3", "a:b", "7", "3:", "-1:4"])
+def test_a_bad_range_is_a_usage_error(chain, tmp_path, bad):
+    trust, fleet = _files(chain, tmp_path)
+    p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "collect", "--rpc", chain.url, "--trust",
+                        str(trust), "--fleet", str(fleet), "--db", "sqlite://" + str(tmp_path / "c.db"),
+                        "--range", bad], capture_output=True, text=True, cwd=str(PROJECT_ROOT), timeout=120)
+    assert p.returncode == 2 and "--range" in p.stderr, p.stderr
+    assert not (tmp_path / "c.db").exists()
