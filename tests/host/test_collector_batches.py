@@ -357,3 +357,41 @@ def test_contents_split_by_hand_agree_with_the_firmware_decoder(fc):
         fast = batches._split(bytes(data))
         assert fast is None or fast == slow(bytes(data))
     bent()
+
+
+def test_the_fast_reading_decoder_agrees_with_the_firmware(fc):
+    """batches.decode_reading (cbor2 plus the firmware's field checks and a canonical re-encoding)
+    answers exactly as lightmeter.device.reading.decode: the same map, or the same error."""
+    from hypothesis import given, settings, strategies as st
+    from lightmeter.device import reading as reading_mod
+    from lightmeter_host.collector import batches
+
+    def both(data):
+        out = []
+        for fn in (batches.decode_reading, reading_mod.decode):
+            try:
+                out.append(fn(data))
+            except Exception as e:  # noqa: BLE001 (compared)
+                out.append((type(e).__name__, str(e)))
+        return out
+
+    good = [reading_bytes("m%d" % i, s, "ecdsa", value=v, scale=sc, t=t) for i, s, v, sc, t in
+            ((0, 1, 0, 0, 0), (1, 2**63 - 1, -(2**63), -18, 2**64 - 1), (2, 24, 2**64 - 1, 18, 1), (3, 5, -1, -3, 7))]
+    for data in good:
+        a, b = both(data)
+        assert a == b and isinstance(a, dict)
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.sampled_from(good), st.integers(0, 600), st.integers(1, 255), st.sampled_from(["flip", "cut", "add"]))
+    def bent(data, at, xor, how):
+        data = bytearray(data)
+        i = at % len(data)
+        if how == "flip":
+            data[i] ^= xor
+        elif how == "cut":
+            del data[i:]
+        else:
+            data[i:i] = bytes([xor])
+        a, b = both(bytes(data))
+        assert a == b
+    bent()
