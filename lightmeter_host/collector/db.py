@@ -40,6 +40,7 @@ READING_VIEW = ("meter_id", "seq", "obis", "value", "mantissa", "scale", "unit",
                 "block_number", "tx_hash", "verified")
 
 
+_CONVERTED = ("verified", "reading", "leaves")  # columns whose Python value _value adapts
 COPY_ROWS = 64  # PostgreSQL: this many rows or more go in by COPY
 
 
@@ -287,17 +288,24 @@ class Database:
     def _insert(self, cur, table, columns, rows):
         if not rows:
             return
+        conv = [(i, c) for i, c in enumerate(columns) if c in _CONVERTED]
+
+        def values(r):
+            t = [r.get(c) for c in columns]
+            for i, c in conv:
+                t[i] = self._value(c, t[i])
+            return t
         if self.pg and len(rows) >= COPY_ROWS:
             # COPY: one stream for the lot, several times faster than row-by-row INSERTs
             with cur.copy("COPY %s (%s) FROM STDIN" % (table, ", ".join(columns))) as cp:
                 for r in rows:
-                    cp.write_row(tuple(self._value(c, r.get(c)) for c in columns))
+                    cp.write_row(values(r))
             return
         sql = self._sql("INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(columns),
                                                            ", ".join("?" * len(columns))))
-        cur.executemany(sql, [tuple(self._value(c, r.get(c)) for c in columns) for r in rows])
+        cur.executemany(sql, [values(r) for r in rows])
 
-    def _value(self, column, v):
+    def _value(self, column, v):  # the columns of _CONVERTED
         if column == "verified":
             return bool(v) if self.pg else int(bool(v))
         if column in ("reading", "leaves") and v is not None:
