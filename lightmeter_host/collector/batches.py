@@ -158,11 +158,12 @@ class Fetcher:
             raise Unavailable(WITHHELD, "no concentrator to fetch batch %s from (collect --batches URL)"
                               % root.hex()[:16])
         withheld, wrong = [], []
+        limit = 5 + count * (3 + batch_mod.MAX_ITEM)  # the array's head, each leaf's head and bytes
         for url in self.urls:
             try:
-                data = self.get(url, root)
+                data = self.get(url, root, limit)
             except Unavailable as e:
-                withheld.append(e.reason)
+                (wrong if e.kind == MISMATCH else withheld).append(e.reason)
                 continue
             try:
                 return leaves_of(data, root, count, suite)
@@ -172,12 +173,16 @@ class Fetcher:
             raise Unavailable(MISMATCH, "; ".join(wrong))
         raise Unavailable(WITHHELD, "; ".join(withheld))
 
-    def get(self, url, root):
-        """The bytes served for root at url; Unavailable(WITHHELD) on any HTTP failure."""
+    def get(self, url, root, limit=None):
+        """The bytes served for root at url; Unavailable(WITHHELD) on any HTTP failure,
+        Unavailable(MISMATCH) for more than limit bytes (more than count leaves can take)."""
         where = "%s/batches/%s" % (url, root.hex())
         try:
             with urllib.request.urlopen(where, timeout=self.timeout) as resp:
-                return resp.read()
+                data = resp.read() if limit is None else resp.read(limit + 1)
+            if limit is not None and len(data) > limit:
+                raise Unavailable(MISMATCH, "%s: more bytes than the anchored count of readings can take" % where)
+            return data
         except urllib.error.HTTPError as e:
             raise Unavailable(WITHHELD, "%s: HTTP %d" % (where, e.code))
         except (urllib.error.URLError, OSError, ValueError) as e:

@@ -395,3 +395,33 @@ def test_the_fast_reading_decoder_agrees_with_the_firmware(fc):
         a, b = both(bytes(data))
         assert a == b
     bent()
+
+
+def test_a_concentrator_serving_endless_bytes_is_a_mismatch_not_a_memory_sink(fc, served, db_url):
+    root, leaves = fc.batches[0]
+    with open(served.store._file(root), "wb") as f:
+        f.write(b"\x00" * (10 << 20))  # far more than 4 readings can take
+    served.store.put(*fc.batches[1])
+    out = collect(fc, db_url, [served.url])
+    assert out["batches_pending"] == 1
+    got = rows(db_url, "SELECT kind, reason FROM batches WHERE state = 'pending'")[0]
+    assert got["kind"] == "batch_mismatch" and "more bytes" in got["reason"]
+
+
+def test_batches_of_an_sm_chain(tmp_path, db_url):
+    """The SM suite: leaves signed with SM2 (128-byte signatures carrying the key), SM3 tree;
+    the collector checks the key against the fleet's."""
+    c = FleetChain(crypto="sm", seed=b"collector-batches-sm")
+    s = Served(tmp_path / "sm")
+    try:
+        c.device("d0", "m0")
+        c.device("d1", "m1")
+        leaves = [leaf(c, "d0", "m0", 1), leaf(c, "d1", "m1", 1), leaf(c, "d0", "m0", 2)]
+        s.store.put(anchor(c, leaves), leaves)
+        out = ingest.collect(c.url, c.genesis, c.entries, db_url, batch_urls=[s.url])
+        assert (out["verified"], out["batches"], out["rejected"]) == (3, 1, 0)
+        report = reverified(db_url)
+        assert report["ok"] and report["good"] == 3
+    finally:
+        s.close()
+        c.stop()
