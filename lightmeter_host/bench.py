@@ -344,6 +344,7 @@ def fleet_bench(meters=10000, readings=4, folder=None, say=None):
         with tempfile.TemporaryDirectory(prefix="lightmeter-fleetbench-db-") as d:
             got = fleetbench.ingest_fleet(folder, "sqlite://" + os.path.join(d, "c.db"), expect=n)
             out["collector_ingest_per_s_sqlite"] = got["readings_per_s"]
+            out["collector_sqlite_cpu_us_per_reading"] = round(got["cpu_seconds"] * 1e6 / n, 1)
             say("collector: SQLite %s" % got)
         try:
             pg = PgServer(durable=True)
@@ -361,6 +362,8 @@ def fleet_bench(meters=10000, readings=4, folder=None, say=None):
                         out[key] = "not measured: %s" % e
                         continue
                     out[key] = got["readings_per_s"]
+                    if key == "collector_ingest_per_s_pg":
+                        out["collector_pg_cpu_us_per_reading"] = round(got["cpu_seconds"] * 1e6 / n, 1)
                     say("collector: PostgreSQL %s %s" % (kw, got))
                 peer = collector_bench.ingest_bench(5000, db_url=pg.new_database())["readings_per_s"]
             finally:
@@ -368,6 +371,7 @@ def fleet_bench(meters=10000, readings=4, folder=None, say=None):
             out["collector_ingest_per_s_pg_single_tx"] = peer
             out["batch_vs_single_tx_ingest_pg"] = round(out["collector_ingest_per_s_pg"] / peer, 2)
         out["goal_collector_ingest_per_s_pg"] = 12000
+        out["load_average_1min"] = round(os.getloadavg()[0], 2)  # others' work on the machine meanwhile
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -33,7 +33,8 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
     """Collect the fleet stored in folder (chain/, batches/, fleet.json, trust.json) into db_url.
 
     workers > 1: that many collector processes on block ranges (ingest.collect_ranges).
-    Returns {"readings", "batches", "blocks", "seconds", "readings_per_s", "database", "workers"}."""
+    Returns {"readings", "batches", "blocks", "seconds", "readings_per_s", "database", "workers",
+    "cpu_seconds", "load_average"}."""
     from lightmeter_host import fleetsim
     from lightmeter_host.node.chain import Chain
 
@@ -56,7 +57,7 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
                 list(ex.map(_worker_ready, [folder] * len(ranges)))
                 t0 = time.perf_counter()
                 outs = list(ex.map(_worker, [(folder, db_url, r, server.url) for r in ranges]))
-                dt = time.perf_counter() - t0
+                dt, cpu = time.perf_counter() - t0, None
             verified, nbatches = sum(o["verified"] for o in outs), sum(o["batches"] for o in outs)
         else:
             database = db_mod.open_db(db_url)
@@ -65,9 +66,9 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
                                        fetch=batches.Fetcher([server.url]))
                 w.set_parallel(parallel)
                 try:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     w.walk()
-                    dt = time.perf_counter() - t0
+                    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
                 finally:
                     w.close()
                 verified, nbatches = w.totals["verified"], w.totals["batches"]
@@ -78,7 +79,9 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
     if expect is not None and verified != expect:
         raise RuntimeError("bench: %d of %d readings verified" % (verified, expect))
     return {"readings": verified, "batches": nbatches, "blocks": chain.height(), "seconds": round(dt, 3),
-            "readings_per_s": round(verified / dt, 1), "database": db_url.split(":")[0], "workers": workers}
+            "readings_per_s": round(verified / dt, 1), "database": db_url.split(":")[0], "workers": workers,
+            # this process's CPU time (not the database server's): what the walk costs unshared
+            "cpu_seconds": None if cpu is None else round(cpu, 3), "load_average": round(os.getloadavg()[0], 2)}
 
 
 _NODE = {}  # a worker process's node: its chain opened once
