@@ -307,8 +307,12 @@ def main(urls, rpc_url, baud=115200, noise=0.0, batch_max=BATCH_MAX, batch_ms=BA
     c = Concentrator.from_node(Rpc(rpc_url), batch_max=batch_max, batch_ms=batch_ms, log=log, store=store)
     server = None
     if store is not None and serve:
+        from lightmeter_host.errors import UsageError
         host, _, port = serve.rpartition(":")
-        server = batchstore.BatchServer(store, host or "127.0.0.1", int(port))
+        try:
+            server = batchstore.BatchServer(store, host or "127.0.0.1", int(port))
+        except (OSError, ValueError) as e:
+            raise UsageError("cannot serve batches at %s: %s" % (serve, e))
         log("concentrator: batches at %s/batches/<root hex> (%d stored in %s)"
             % (server.url, len(store.roots()), store.folder))
     if metrics:

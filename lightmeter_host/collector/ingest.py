@@ -14,6 +14,13 @@ Per block n (the checkpoint is at n - 1):
      the new checkpoint are committed in one transaction: a crash stores a block whole or not at
      all, so no reading is stored twice and none is skipped.
 
+MeterRegistry recordBatch transactions anchor batches of device-signed readings (proto/batch.md):
+each is proven like a reading transaction, its contents fetched from the concentrators
+(batches.Fetcher), checked against the anchored root and count, and its readings stored with the
+block; contents withheld or not matching stay a pending batch, fetched again by later runs
+(retry_batches) and stored whole. Several workers may share one database, each on its own block
+range with its own resume point (collect_range; docs/collector.md "Several workers").
+
 A node that lies (evidence.NodeLie: a hash, signature, proof or quorum fails) stops the walk:
 the lie is recorded in rejections, nothing of that block is stored, and the resume point stays
 before it, so an honest node later fills it in. What the chain really holds but is not a good
@@ -612,8 +619,8 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     fetched again before each walk (fetch: a batches.Fetcher to use instead).
     trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
-    The summary has "readings", "verified", "rejected", "gaps", "duplicates", "from_block",
-    "to_block", "checkpoint", and "stopped" {block, kind, reason} when a node's lie stopped the
+    The summary has "readings", "verified", "rejected", "gaps", "duplicates", "batches" (stored),
+    "batches_pending" (in the database), "from_block", "to_block", "checkpoint", and "stopped" {block, kind, reason} when a node's lie stopped the
     walk. Raises CollectError (bad input), ConnectionError / chain.rpc.NodeError (node unreachable).
     """
     from lightmeter_host.chain import backends
