@@ -66,6 +66,8 @@ def collect(args):
     entries = _fleet(args.fleet)
     if args.interval <= 0:
         raise _usage("--interval must be positive")
+    if not 1 <= args.parallel <= 64:
+        raise _usage("--parallel must be 1 to 64")
     for name in ("from_block", "to_block"):
         v = getattr(args, name)
         if v is not None and v < 1:
@@ -83,12 +85,13 @@ def collect(args):
         if block_range is not None:
             from lightmeter_host.collector import source
             out = ingest.collect_range(source.RpcSource(args.rpc), trust, entries, db_url(args), *block_range,
-                                       batch_urls=args.batches or (), worker="pid %d" % os.getpid())
+                                       batch_urls=args.batches or (), worker="pid %d" % os.getpid(),
+                                       parallel=args.parallel)
         else:
             out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
                                  to_block=args.to_block, follow=args.follow, interval=args.interval,
                                  pure=args.pure, progress=ingest.stderr_progress,
-                                 batch_urls=args.batches or ())
+                                 batch_urls=args.batches or (), parallel=args.parallel)
     except ingest.CollectError as e:
         raise _usage(str(e))
     except db.DatabaseError as e:

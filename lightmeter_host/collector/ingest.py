@@ -612,11 +612,13 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
 
 
 def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=None, follow=False,
-            interval=2.0, pure=False, progress=None, stop=None, source=None, batch_urls=(), fetch=None):
+            interval=2.0, pure=False, progress=None, stop=None, source=None, batch_urls=(), fetch=None,
+            parallel=1):
     """Collect from the node at rpc_url into db_url; returns the summary dict.
 
     batch_urls: concentrators serving batch contents (proto/batch.md); pending batches are
-    fetched again before each walk (fetch: a batches.Fetcher to use instead).
+    fetched again before each walk (fetch: a batches.Fetcher to use instead). parallel: worker
+    processes that open large batches' leaves (1: none).
     trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
     The summary has "readings", "verified", "rejected", "gaps", "duplicates", "batches" (stored),
@@ -635,6 +637,7 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
         src = source or source_mod.RpcSource(rpc_url)
         w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress,
                         fetch=fetch or batches_mod.Fetcher(batch_urls))
+        w.set_parallel(parallel)
         from lightmeter_host.chain.rpc import NodeError
         try:
             while True:
@@ -660,6 +663,8 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
             return out
         except KeyboardInterrupt:
             pass
+        finally:
+            w.close()
         return w.summary()
     finally:
         database.close()

@@ -43,6 +43,9 @@ def add_parser(sub):
                     help="start at block N on a new database (the checkpoint is synced to N - 1 by "
                          "skipping first)")
     co.add_argument("--to", dest="to_block", type=int, metavar="N", help="stop at block N (default: the head)")
+    co.add_argument("--parallel", type=int, default=1, metavar="N",
+                    help="open large batches' signed readings (signature recovery, reading decode) in "
+                         "N worker processes (default 1: in this one)")
     co.add_argument("--range", dest="block_range", metavar="FIRST:LAST",
                     help="be one of several workers on one database: collect blocks FIRST..LAST only, "
                          "from this range's own resume point (table ranges; a new range starts from the "
