@@ -184,6 +184,11 @@ def install():
     return done
 
 
+def installed():
+    """Whether the native primitives are in the suites now (install() without uninstall())."""
+    return _saved is not None
+
+
 def uninstall():
     """Put the pure primitives back."""
     global _saved

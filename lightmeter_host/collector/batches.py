@@ -280,14 +280,21 @@ def evidence_text(batch_tx, index, signature):
 PARALLEL_MIN = 256  # leaves in a batch before opening them in worker processes pays
 
 
+def _worker_init(native):
+    """A worker process's crypto: the native backends when the collector runs on them."""
+    from lightmeter_host.chain import backends
+    if native:
+        backends.install()
+    else:
+        backends.uninstall()
+
+
 def _open_chunk(args):
-    """In a worker: (reading, signature, sender, decoded reading or None) or (kind, reason) per leaf."""
+    """(reading, signature, sender, decoded reading or None) or (kind, reason) per leaf, with the
+    crypto this process has installed."""
     from lightmeter.crypto import suite as suite_mod
     from lightmeter.device import reading as reading_mod
-    from lightmeter_host.chain import backends
     chain_id, group_id, registry, suite_name, leaves = args
-    if backends._saved is None:
-        backends.install()
     opener = LeafOpener(chain_id, group_id, registry, suite_mod.get(suite_name))
     out = []
     for leaf in leaves:
@@ -308,12 +315,13 @@ class Pool:
     """Leaves opened (signature recovered, reading decoded) in `processes` worker processes,
     in order; a batch smaller than PARALLEL_MIN is opened here."""
 
-    def __init__(self, processes):
+    def __init__(self, processes, native=True):
         import concurrent.futures
         import multiprocessing
         self.processes = processes
         # forkserver: the collector has threads (HTTP, a web page) that a fork would copy mid-step
-        self.ex = concurrent.futures.ProcessPoolExecutor(processes, multiprocessing.get_context("forkserver"))
+        self.ex = concurrent.futures.ProcessPoolExecutor(processes, multiprocessing.get_context("forkserver"),
+                                                         initializer=_worker_init, initargs=(native,))
         # start them now, imports and all, so that the first batch does not pay for it
         list(self.ex.map(_open_chunk, [("", "", bytes(20), "ecdsa", [])] * processes))
 

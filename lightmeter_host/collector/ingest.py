@@ -383,7 +383,9 @@ class Walker:
             self.pool.close()
             self.pool = None
         if processes > 1:
-            self.pool = batches_mod.Pool(processes)
+            from lightmeter_host.chain import backends
+            # the workers use the crypto this process uses (native unless --pure)
+            self.pool = batches_mod.Pool(processes, backends.installed())
 
     def close(self):
         self.set_parallel(1)

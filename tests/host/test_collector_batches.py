@@ -441,3 +441,17 @@ def test_leaves_opened_in_worker_processes_store_the_same(fc, served, db_url, mo
     assert [(r["meter_id"], r["seq"], r["leaf_index"]) for r in got] == [
         ("m0", 1, 0), ("m0", 3, 0), ("m1", 1, 1), ("m1", 2, 2), ("m2", 1, 2), ("m2", 2, 3)]
     assert reverified(db_url)["ok"]
+
+
+def test_pure_collection_of_batches_stays_pure(fc, served, tmp_path):
+    """collect --pure: batch leaves are opened with the pure-Python crypto too (nothing on the
+    batch path puts the native backends back)."""
+    from lightmeter_host.chain import backends
+    for root, leaves in fc.batches:
+        served.store.put(root, leaves)
+    try:
+        out = collect(fc, "sqlite://" + str(tmp_path / "pure.db"), [served.url], pure=True)
+        assert not backends.installed()
+        assert (out["verified"], out["batches"]) == (7, 2)
+    finally:
+        backends.install()
