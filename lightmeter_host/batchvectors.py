@@ -18,6 +18,7 @@ from lightmeter.client import batch
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.device import reading
 
+from lightmeter_host import batchstore
 from lightmeter_host.paths import PROJECT_ROOT
 
 REGISTRY = bytes.fromhex("6c6d657465720000000000000000000000000001")
@@ -56,13 +57,15 @@ def batch_of(suite_name, n=5):
         o["path"] = [p.hex() for p in batchtree.path(hashes, i, s.hash)]
     return {"suite": suite_name, "chain_id": CHAIN_ID, "group_id": GROUP_ID, "registry": "0x" + REGISTRY.hex(),
             "count": n, "root": root.hex(), "record_batch_input": batch.batch_call(root, n, s).hex(),
+            "contents": batchstore.contents(leaves).hex(),
             "leaves": out}
 
 
 def vectors():
     return {"description": "Batches of device-signed readings (proto/batch.md), computed by the firmware "
                            "(lightmeter.client.batch, lightmeter.chain.batchtree): leaf = the signed "
-                           "reading's bytes, leaf hash = H(0x00 || leaf), inner = H(0x01 || left || right), "
+                           "reading's bytes, contents = canonical CBOR array of the leaves as served at "
+                           "GET /batches/<root hex>, leaf hash = H(0x00 || leaf), inner = H(0x01 || left || right), "
                            "RFC 9162 tree shape, H = keccak256 (ecdsa) or SM3 (sm). Cross-checked by "
                            "tests/host/test_batch_vectors.py.",
             "batches": [batch_of("ecdsa"), batch_of("sm")]}

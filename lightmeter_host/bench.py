@@ -250,9 +250,92 @@ def collector_ingest(quick=False):
     return out
 
 
+def fleet_bench(meters=10000, readings=4, folder=None, say=None):
+    """`bench --fleet`: a simulated fleet (lightmeter_host.fleetsim: every reading verified on its
+    own device, batches anchored by concentrators), then the collector's ingest of its batches from
+    the stored chain (lightmeter_host.fleetbench: every check, batch contents over HTTP)
+    into SQLite and a throw-away PostgreSQL (default durability), with one and two worker
+    processes for the signatures, and with two collector workers on block ranges. The peer in the
+    same run: the collector's ingest of readings sent one transaction each (collector.bench).
+
+    folder: keep the simulated fleet there, or reuse the one already there (its ingest figures
+    are then measured on that stored chain)."""
+    import shutil
+    import tempfile
+
+    from lightmeter_host import fleetsim
+    from lightmeter_host import fleetbench
+    from lightmeter_host.collector import bench as collector_bench
+    from lightmeter_host.collector.pgtemp import PgServer, PgUnavailable
+
+    say = say or (lambda line: None)
+    tmp = None
+    if folder is None:
+        tmp = folder = tempfile.mkdtemp(prefix="lightmeter-fleetbench-")
+    out = {"python": sys.version.split()[0]}
+    try:
+        stored = os.path.join(folder, "summary.json")
+        if os.path.exists(stored):
+            with open(stored) as f:
+                summary = json.load(f)
+            say("fleet: reusing the fleet stored in %s" % folder)
+        else:
+            os.makedirs(folder, exist_ok=True)
+            s = fleetsim.simulate(meters, readings, batch_dir=os.path.join(folder, "batches"),
+                                  chain_dir=os.path.join(folder, "chain"), progress=say)
+            fleetbench.save_fleet(folder, s)
+            summary = fleetsim.public(s)
+            with open(stored, "w") as f:
+                json.dump(summary, f)
+        for k in ("fleet_meters", "fleet_readings", "fleet_verified_on_device", "chain_tx_per_reading",
+                  "chain_txs", "batches", "batch_size_mean", "ok"):
+            out[k] = summary[k]
+        out["fleet_seconds"] = summary["seconds"]
+        n = summary["fleet_verified_on_device"]
+        with tempfile.TemporaryDirectory(prefix="lightmeter-fleetbench-db-") as d:
+            got = fleetbench.ingest_fleet(folder, "sqlite://" + os.path.join(d, "c.db"), expect=n)
+            out["collector_ingest_per_s_sqlite"] = got["readings_per_s"]
+            out["collector_sqlite_cpu_us_per_reading"] = round(got["cpu_seconds"] * 1e6 / n, 1)
+            say("collector: SQLite %s" % got)
+        try:
+            pg = PgServer(durable=True)
+        except PgUnavailable as e:
+            out["collector_postgresql"] = "not measured: %s" % e
+            pg = None
+        if pg is not None:
+            try:
+                for key, kw in (("collector_ingest_per_s_pg", {}),
+                                ("collector_ingest_per_s_pg_parallel2", {"parallel": 2}),
+                                ("collector_ingest_per_s_pg_workers2", {"workers": 2})):
+                    try:
+                        got = fleetbench.ingest_fleet(folder, pg.new_database(), expect=n, **kw)
+                    except NotImplementedError as e:
+                        out[key] = "not measured: %s" % e
+                        continue
+                    out[key] = got["readings_per_s"]
+                    if key == "collector_ingest_per_s_pg":
+                        out["collector_pg_cpu_us_per_reading"] = round(got["cpu_seconds"] * 1e6 / n, 1)
+                    say("collector: PostgreSQL %s %s" % (kw, got))
+                peer = collector_bench.ingest_bench(5000, db_url=pg.new_database())["readings_per_s"]
+            finally:
+                pg.stop()
+            out["collector_ingest_per_s_pg_single_tx"] = peer
+            out["batch_vs_single_tx_ingest_pg"] = round(out["collector_ingest_per_s_pg"] / peer, 2)
+        out["goal_collector_ingest_per_s_pg"] = 12000
+        out["load_average_1min"] = round(os.getloadavg()[0], 2)  # others' work on the machine meanwhile
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def main(quick=False, as_json=False, node=False, link=False, sync=False, collector=False, batch=False,
-         mcu=False, page=False):
-    res = collect(quick, node, link, sync, collector, batch, mcu, page)
+         mcu=False, page=False, fleet=False, fleet_meters=10000, fleet_readings=4, fleet_dir=None):
+    if fleet:
+        res = fleet_bench(fleet_meters, fleet_readings, fleet_dir,
+                          say=lambda line: print(line, file=sys.stderr, flush=True))
+    else:
+        res = collect(quick, node, link, sync, collector, batch, mcu, page)
     if as_json:
         print(json.dumps(res, indent=2))
         return 0

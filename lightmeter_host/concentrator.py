@@ -56,7 +56,7 @@ class Batch:
 
 class Concentrator:
     def __init__(self, rpc, crypto="ecdsa", chain_id="chain0", group_id="group0", registry=None, key=None,
-                 batch_max=BATCH_MAX, batch_ms=BATCH_MS, head_ttl=0.2, log=None, metrics=None):
+                 batch_max=BATCH_MAX, batch_ms=BATCH_MS, head_ttl=0.2, log=None, metrics=None, store=None):
         self.rpc = rpc
         self.suite = suite_mod.get(crypto)
         self.chain_id, self.group_id = chain_id, group_id
@@ -66,6 +66,7 @@ class Concentrator:
         self.batch_max, self.batch_ms, self.head_ttl = batch_max, batch_ms, head_ttl
         self.log = log or (lambda line: None)
         self.metrics = metrics
+        self.store = store  # a batchstore.BatchStore: each batch's contents, kept for collectors
         self.lock = threading.RLock()
         self.window = []  # leaf hashes of the open window
         self.window_since = None
@@ -129,6 +130,9 @@ class Concentrator:
         for i, h in enumerate(b.leaves):
             entry = self.items[h]
             entry[1], entry[2] = b, i
+        if self.store is not None:
+            # on disk before its root can be on chain: an anchored batch is never without contents
+            self.store.put(b.root, [self.items[h][0] for h in b.leaves])
         self.batches.append(b)
         self.stats["batches"] += 1
         self._observe("batch", len(b.leaves))
@@ -287,15 +291,30 @@ def _new_key(suite):
             continue
 
 
-def main(urls, rpc_url, baud=115200, noise=0.0, batch_max=BATCH_MAX, batch_ms=BATCH_MS, metrics=None):
-    """`lightmeter relay --batch`: the relay's ports, answered by a concentrator."""
+def main(urls, rpc_url, baud=115200, noise=0.0, batch_max=BATCH_MAX, batch_ms=BATCH_MS, metrics=None,
+         store_dir=None, serve=None):
+    """`lightmeter relay --batch`: the relay's ports, answered by a concentrator; its batches kept
+    in store_dir and served at http://<serve>/batches/<root> (lightmeter_host.batchstore)."""
     import asyncio
     import sys
+
+    from lightmeter_host import batchstore
 
     def log(line):
         print(line, file=sys.stderr, flush=True)
 
-    c = Concentrator.from_node(Rpc(rpc_url), batch_max=batch_max, batch_ms=batch_ms, log=log)
+    store = batchstore.BatchStore(store_dir) if store_dir else None
+    c = Concentrator.from_node(Rpc(rpc_url), batch_max=batch_max, batch_ms=batch_ms, log=log, store=store)
+    server = None
+    if store is not None and serve:
+        from lightmeter_host.errors import UsageError
+        host, _, port = serve.rpartition(":")
+        try:
+            server = batchstore.BatchServer(store, host or "127.0.0.1", int(port))
+        except (OSError, ValueError) as e:
+            raise UsageError("cannot serve batches at %s: %s" % (serve, e))
+        log("concentrator: batches at %s/batches/<root hex> (%d stored in %s)"
+            % (server.url, len(store.roots()), store.folder))
     if metrics:
         from lightmeter_host import relaymetrics
         host, _, port = metrics.rpartition(":")
@@ -312,4 +331,6 @@ def main(urls, rpc_url, baud=115200, noise=0.0, batch_max=BATCH_MAX, batch_ms=BA
     finally:
         c.flush()
         c.stop()
+        if server is not None:
+            server.close()
     return 0

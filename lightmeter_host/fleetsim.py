@@ -41,6 +41,8 @@ class InProcessRpc:
         self.methods = jsonrpc.Methods(chain)
         self.group = chain.group_id
         self.received = 0
+        # the key relay.handle caches chain data under (a node's URL elsewhere): one per chain
+        self.url = "inprocess:%x" % id(chain)
 
     def __call__(self, method, *params):
         _, result, error = self.methods.handle({"jsonrpc": "2.0", "method": method, "id": 1,
@@ -166,27 +168,32 @@ BATCH_MS = 5000
 
 
 def simulate(meters, readings, concentrators=1, crypto="ecdsa", batch_max=BATCH_MAX, batch_ms=BATCH_MS,
-             block_ms=500, poll_ms=1000, round_timeout=600, work_dir=None, progress=None, setup=None):
+             block_ms=500, poll_ms=1000, round_timeout=600, work_dir=None, progress=None, setup=None,
+             batch_dir=None, chain_dir=None):
     """Run the fleet; returns the summary dict. setup(devices, concentrators), when given, is
-    called before the first round (tests swap a concentrator or a link there)."""
+    called before the first round (tests swap a concentrator or a link there). batch_dir: the
+    concentrators keep their batches there (lightmeter_host.batchstore), for a collector;
+    chain_dir: the node keeps its chain there (lightmeter_host.node), to be read again later."""
     with native():
         return _simulate(meters, readings, concentrators, crypto, batch_max, batch_ms, block_ms, poll_ms,
-                         round_timeout, work_dir, progress, setup)
+                         round_timeout, work_dir, progress, setup, batch_dir, chain_dir)
 
 
 def _simulate(meters, readings, concentrators, crypto, batch_max, batch_ms, block_ms, poll_ms, round_timeout,
-              work_dir, progress, setup):
+              work_dir, progress, setup, batch_dir=None, chain_dir=None):
+    from lightmeter_host import batchstore
     from lightmeter.device import app
 
     say = progress or (lambda line: None)
     _quiet()
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     tmp = work_dir or tempfile.mkdtemp(prefix="lightmeter-fleet-", dir=shm)
-    chain = Chain(crypto=crypto, seed=b"fleet")
+    chain = Chain(crypto=crypto, seed=b"fleet", data_dir=chain_dir)
     rpc = InProcessRpc(chain)
     sealer = Sealer(chain, block_ms)
+    store = batchstore.BatchStore(batch_dir) if batch_dir else None
     concs = [conc_mod.Concentrator(rpc, crypto, chain.chain_id, chain.group_id, registry.ADDRESS,
-                                   batch_max=batch_max, batch_ms=batch_ms).start()
+                                   batch_max=batch_max, batch_ms=batch_ms, store=store).start()
              for _ in range(concentrators)]
     t0 = time.time()
     try:
@@ -256,3 +263,24 @@ def main(meters, readings, concentrators=1, crypto="ecdsa", as_json=False, batch
         for k, v in s.items():
             print("%-26s %s" % (k, v))
     return 0 if s["ok"] else 1
+
+
+def fleet_entries(summary):
+    """The fleet manifest of a simulated fleet (lightmeter_host.hardware.fleet entries), as
+    provisioning would have written it: what a collector needs to accept its readings."""
+    chain = summary["_chain"]
+    out = []
+    for d in summary["_devices"]:
+        pub = d.suite.public_key(d.key)
+        out.append({"meter_id": d.cfg["meter_id"], "address": "0x" + d.address.hex(), "public_key": "0x" + pub.hex(),
+                    "suite": d.suite.name, "board": "virtual", "chain_id": chain.chain_id,
+                    "group_id": chain.group_id, "registry": d.cfg["registry"],
+                    "provisioned_at": "2026-01-01T00:00:00Z"})
+    return out
+
+
+def genesis_trust(chain):
+    """TRUST.json of the chain's genesis block (where a collector of the whole fleet starts)."""
+    return {"chain_id": chain.chain_id, "group_id": chain.group_id, "crypto": chain.crypto,
+            "sealers": [{"node_id": n.hex(), "weight": w} for n, w in chain.sealer_list()],
+            "number": 0, "hash": "0x" + chain.hashes[0].hex()}

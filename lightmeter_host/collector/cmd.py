@@ -82,16 +82,33 @@ def collect(args):
     entries = _fleet(args.fleet)
     if args.interval <= 0:
         raise _usage("--interval must be positive")
+    if not 1 <= args.parallel <= 64:
+        raise _usage("--parallel must be 1 to 64")
     for name in ("from_block", "to_block"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise _usage("--%s must be a block number above 0" % name.split("_")[0])
     metrics = _metrics(args.metrics) if getattr(args, "metrics", None) else None
+    block_range = None
+    if getattr(args, "block_range", None):
+        first, _, last = args.block_range.partition(":")
+        if not (first.isdigit() and last.isdigit()) or not 1 <= int(first) <= int(last):
+            raise _usage("--range takes FIRST:LAST, block numbers with 1 <= FIRST <= LAST")
+        if args.from_block is not None or args.to_block is not None or args.follow:
+            raise _usage("--range names its blocks itself: no --from, --to or --follow with it")
+        block_range = (int(first), int(last))
     signal.signal(signal.SIGTERM, _interrupt)  # a service stop ends --follow like Ctrl-C, summary and all
     try:
-        out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
-                             to_block=args.to_block, follow=args.follow, interval=args.interval,
-                             pure=args.pure, progress=ingest.stderr_progress, metrics=metrics)
+        if block_range is not None:
+            from lightmeter_host.collector import source
+            out = ingest.collect_range(source.RpcSource(args.rpc), trust, entries, db_url(args), *block_range,
+                                       batch_urls=args.batches or (), worker="pid %d" % os.getpid(),
+                                       parallel=args.parallel)
+        else:
+            out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
+                                 to_block=args.to_block, follow=args.follow, interval=args.interval,
+                                 pure=args.pure, progress=ingest.stderr_progress,
+                                 batch_urls=args.batches or (), parallel=args.parallel, metrics=metrics)
     except ingest.CollectError as e:
         raise _usage(str(e))
     except db.DatabaseError as e:
@@ -112,8 +129,9 @@ def collect(args):
         print(json.dumps(out))
     else:
         print("collected blocks %s to %s: %d readings, %d verified and stored, %d rejected, %d gaps, "
-              "%d duplicates" % (out["from_block"], out["to_block"], out["readings"], out["verified"],
-                                 out["rejected"], out["gaps"], out["duplicates"]), file=sys.stderr)
+              "%d duplicates; %d batches stored, %d pending" % (out["from_block"], out["to_block"], out["readings"],
+                                                  out["verified"], out["rejected"], out["gaps"], out["duplicates"],
+                                                  out["batches"], out["batches_pending"]), file=sys.stderr)
     if stopped:
         print("lightmeter: collect stopped at block %d: the node lied (%s: %s); nothing of that block "
               "stored" % (stopped["block"], stopped["kind"], stopped["reason"]), file=sys.stderr)

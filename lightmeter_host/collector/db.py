@@ -21,16 +21,27 @@ SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 
 READING_COLUMNS = ("meter_id", "address", "seq", "obis", "value", "mantissa", "scale", "unit", "ts",
                    "clock", "status", "block_number", "tx_index", "tx_hash", "reading", "evidence",
-                   "verified", "collected_at")
+                   "verified", "collected_at", "batch_tx", "leaf_index")
 REJECTION_COLUMNS = ("meter_id", "address", "seq", "block_number", "tx_hash", "kind", "reason",
                      "collected_at")
 GAP_COLUMNS = ("meter_id", "address", "after_seq", "before_seq", "block_number")
 DEVICE_COLUMNS = ("address", "meter_id", "public_key", "suite")
+# schema 2: batch-anchored readings (proto/batch.md); the block's header and signatures once per
+# block, each batch's transaction, receipt, proofs and leaf hashes once per batch
+BLOCK_COLUMNS = ("block_number", "header", "sealers")
+BATCH_COLUMNS = ("tx_hash", "block_number", "tx_index", "root", "count", "submitter", "registry", "tx",
+                 "receipt", "leaves", "state", "kind", "reason", "attempts", "readings", "collected_at")
+# several workers on one database: one resume point per block range (ingest.collect_range)
+RANGE_COLUMNS = ("first_block", "last_block", "checkpoint", "worker", "updated_at")
 # rejection kinds counted as duplicates in meters(); every other kind counts as rejected
 DUPLICATE_KINDS = ("duplicate", "replay")
 # what readings() returns, in this order
 READING_VIEW = ("meter_id", "seq", "obis", "value", "mantissa", "scale", "unit", "ts", "clock", "status",
                 "block_number", "tx_hash", "verified")
+
+
+_CONVERTED = ("verified", "reading", "leaves")  # columns whose Python value _value adapts
+COPY_ROWS = 64  # PostgreSQL: this many rows or more go in by COPY
 
 
 class DatabaseError(Exception):
@@ -49,10 +60,11 @@ class Duplicate(DatabaseError):
 # state key holding the schema version; databases made before it was written have none and
 # are version 1 when every table has its columns
 SCHEMA_KEY = "schema_version"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE_COLUMNS = {"readings": ("id",) + READING_COLUMNS, "rejections": ("id",) + REJECTION_COLUMNS,
                  "gaps": ("id",) + GAP_COLUMNS, "state": ("key", "value"),
-                 "checkpoints": ("block_number", "header", "changes", "sealers"), "devices": DEVICE_COLUMNS}
+                 "checkpoints": ("block_number", "header", "changes", "sealers"), "devices": DEVICE_COLUMNS,
+                 "blocks": BLOCK_COLUMNS, "batches": BATCH_COLUMNS, "ranges": RANGE_COLUMNS}
 
 
 def _schema(pg):
@@ -93,7 +105,24 @@ def _schema(pg):
         "CREATE INDEX IF NOT EXISTS readings_meter_verified ON readings (meter_id, verified)",
         # a register's readings in a time range, bucketed for a plot from the index alone
         "CREATE INDEX IF NOT EXISTS readings_plot ON readings (meter_id, obis, ts, seq, clock, status, id)",
+        # schema 2 (additive): a version 1 database gets these on its next collect
+        """CREATE TABLE IF NOT EXISTS blocks (
+            block_number %s PRIMARY KEY, header TEXT NOT NULL, sealers TEXT NOT NULL)""" % big,
+        """CREATE TABLE IF NOT EXISTS batches (
+            tx_hash TEXT PRIMARY KEY, block_number %s NOT NULL, tx_index INTEGER NOT NULL, root TEXT NOT NULL,
+            count INTEGER NOT NULL, submitter TEXT NOT NULL, registry TEXT NOT NULL, tx TEXT NOT NULL,
+            receipt TEXT NOT NULL, leaves %s, state TEXT NOT NULL, kind TEXT, reason TEXT,
+            attempts INTEGER NOT NULL, readings INTEGER NOT NULL, collected_at %s NOT NULL)""" % (big, blob, big),
+        "CREATE INDEX IF NOT EXISTS batches_state ON batches (state, block_number)",
+        """CREATE TABLE IF NOT EXISTS ranges (
+            first_block %s PRIMARY KEY, last_block %s NOT NULL, checkpoint TEXT NOT NULL, worker TEXT,
+            updated_at %s NOT NULL)""" % (big, big, big),
     ]
+
+
+# columns added to version 1 tables by schema 2 (nullable: a reading of its own transaction has none)
+ADDED_COLUMNS = (("readings", "batch_tx", "TEXT"), ("readings", "leaf_index", "INTEGER"))
+ADDED_INDEXES = ("CREATE INDEX IF NOT EXISTS readings_batch ON readings (batch_tx)",)
 
 
 def _sqlite_path(url):
@@ -171,10 +200,20 @@ class Database:
                 self._check_schema()
             else:
                 with self.transaction() as cur:
+                    if self.pg:
+                        # several workers opening one new database: CREATE TABLE IF NOT EXISTS
+                        # races in PostgreSQL's catalog, so one at a time
+                        cur.execute("SELECT pg_advisory_xact_lock(7041950311)")
                     for stmt in _schema(self.pg):
                         cur.execute(stmt)
+                    self._add_columns(cur)
+                    for stmt in ADDED_INDEXES:
+                        cur.execute(stmt)
                     cur.execute(self._sql("SELECT value FROM state WHERE key = ?"), (SCHEMA_KEY,))
-                    if cur.fetchone() is None:
+                    got = cur.fetchone()
+                    if got is None or json.loads(got[0]) in (1, SCHEMA_VERSION):
+                        # new, or version 1 brought up to 2 by the additions above
+                        cur.execute(self._sql("DELETE FROM state WHERE key = ?"), (SCHEMA_KEY,))
                         cur.execute(self._sql("INSERT INTO state (key, value) VALUES (?, ?)"),
                                     (SCHEMA_KEY, json.dumps(SCHEMA_VERSION)))
         except NotCollectorDatabase:
@@ -185,6 +224,15 @@ class Database:
             if not create:
                 raise NotCollectorDatabase("%s is not a collector database (%s)" % (_redact(url), e))
             raise
+
+    def _add_columns(self, cur):
+        for table, column, kind in ADDED_COLUMNS:
+            if self.pg:
+                cur.execute("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s" % (table, column, kind))
+            else:
+                cur.execute("PRAGMA table_info(%s)" % table)
+                if column not in [r[1] for r in cur.fetchall()]:
+                    cur.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, column, kind))
 
     def _check_schema(self):
         """NotCollectorDatabase unless every table has its columns and the version is known."""
@@ -246,14 +294,27 @@ class Database:
     def _insert(self, cur, table, columns, rows):
         if not rows:
             return
+        conv = [(i, c) for i, c in enumerate(columns) if c in _CONVERTED]
+
+        def values(r):
+            t = [r.get(c) for c in columns]
+            for i, c in conv:
+                t[i] = self._value(c, t[i])
+            return t
+        if self.pg and len(rows) >= COPY_ROWS:
+            # COPY: one stream for the lot, several times faster than row-by-row INSERTs
+            with cur.copy("COPY %s (%s) FROM STDIN" % (table, ", ".join(columns))) as cp:
+                for r in rows:
+                    cp.write_row(values(r))
+            return
         sql = self._sql("INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(columns),
                                                            ", ".join("?" * len(columns))))
-        cur.executemany(sql, [tuple(self._value(c, r.get(c)) for c in columns) for r in rows])
+        cur.executemany(sql, [values(r) for r in rows])
 
-    def _value(self, column, v):
+    def _value(self, column, v):  # the columns of _CONVERTED
         if column == "verified":
             return bool(v) if self.pg else int(bool(v))
-        if column == "reading" and v is not None:
+        if column in ("reading", "leaves") and v is not None:
             return bytes(v)
         return v
 
@@ -347,20 +408,31 @@ class Database:
         """Remember the fleet entries (address, meter_id, public_key, suite); existing ones are kept
         unless they changed, in which case the new entry replaces them."""
         with self.transaction() as cur:
-            for e in entries:
-                cur.execute(self._sql("DELETE FROM devices WHERE address = ?"), (e["address"],))
-                self._insert(cur, "devices", DEVICE_COLUMNS, [e])
+            if self.pg:  # several workers start at once: one writes the fleet at a time
+                cur.execute("SELECT pg_advisory_xact_lock(7041950312)")
+            cur.execute("SELECT %s FROM devices" % ", ".join(DEVICE_COLUMNS))
+            have = {r[0]: tuple(r) for r in cur.fetchall()}
+            # a fleet of 10,000 that has not changed costs one SELECT, not 20,000 statements
+            new = [e for e in entries if have.get(e["address"]) != tuple(e[c] for c in DEVICE_COLUMNS)]
+            for e in new:
+                if e["address"] in have:
+                    cur.execute(self._sql("DELETE FROM devices WHERE address = ?"), (e["address"],))
+            self._insert(cur, "devices", DEVICE_COLUMNS, new)
 
     def devices(self):
         return self.query("SELECT %s FROM devices ORDER BY address" % ", ".join(DEVICE_COLUMNS))
 
     def commit_block(self, readings=(), rejections=(), gaps=(), checkpoint=None, state=None,
-                     before_commit=None):
+                     before_commit=None, blocks=(), batches=(), range_checkpoint=None):
         """One block's results and the new resume state in one transaction (all or nothing).
 
         checkpoint: {block_number, header, changes, sealers} (text values) or None;
-        state: {key: JSON-able value}; before_commit() runs last inside the transaction."""
+        state: {key: JSON-able value}; blocks, batches: rows of those tables (a batch reading
+        names its batch, whose block is in blocks); range_checkpoint: (first_block, checkpoint
+        JSON) of a worker's range; before_commit() runs last inside the transaction."""
         with self.transaction() as cur:
+            self._insert(cur, "blocks", BLOCK_COLUMNS, list(blocks))
+            self._insert(cur, "batches", BATCH_COLUMNS, list(batches))
             self._insert(cur, "readings", READING_COLUMNS, list(readings))
             self._insert(cur, "rejections", REJECTION_COLUMNS, list(rejections))
             self._insert(cur, "gaps", GAP_COLUMNS, list(gaps))
@@ -370,8 +442,62 @@ class Database:
                 cur.execute(self._sql("DELETE FROM state WHERE key = ?"), (k,))
                 cur.execute(self._sql("INSERT INTO state (key, value) VALUES (?, ?)"),
                             (k, json.dumps(v, sort_keys=True)))
+            if range_checkpoint is not None:
+                self._move_range(cur, *range_checkpoint)
             if before_commit is not None:
                 before_commit()  # tests: a crash with the transaction open
+
+    # -- batches (schema 2) --------------------------------------------------------------
+
+    def pending_batches(self):
+        """The batches whose contents are not stored yet, oldest first."""
+        return self.query("SELECT %s FROM batches WHERE state = 'pending' ORDER BY block_number, tx_index"
+                          % ", ".join(BATCH_COLUMNS))
+
+    def store_batch(self, tx_hash, leaves, readings=(), rejections=(), gaps=(), before_commit=None):
+        """A pending batch's readings, rejections and gaps, and the batch marked stored, in one
+        transaction: a batch is stored whole or not at all. False if it was no longer pending
+        (another worker stored it first); then nothing is written."""
+        with self.transaction() as cur:
+            cur.execute(self._sql("UPDATE batches SET state = 'stored', leaves = ?, kind = NULL, reason = NULL, "
+                                  "attempts = attempts + 1, readings = ? WHERE tx_hash = ? AND state = 'pending'"),
+                        (bytes(leaves), len(readings), tx_hash))
+            if cur.rowcount != 1:
+                return False
+            self._insert(cur, "readings", READING_COLUMNS, list(readings))
+            self._insert(cur, "rejections", REJECTION_COLUMNS, list(rejections))
+            self._insert(cur, "gaps", GAP_COLUMNS, list(gaps))
+            if before_commit is not None:
+                before_commit()
+        return True
+
+    def batch_failed(self, tx_hash, kind, reason):
+        """Another failed attempt at a pending batch's contents."""
+        with self.transaction() as cur:
+            cur.execute(self._sql("UPDATE batches SET kind = ?, reason = ?, attempts = attempts + 1 "
+                                  "WHERE tx_hash = ? AND state = 'pending'"), (kind, reason, tx_hash))
+
+    # -- block ranges of several workers --------------------------------------------------
+
+    def _move_range(self, cur, first_block, checkpoint):
+        cur.execute(self._sql("UPDATE ranges SET checkpoint = ?, updated_at = ? WHERE first_block = ?"),
+                    (json.dumps(checkpoint, sort_keys=True), _now_ms(), first_block))
+        if cur.rowcount != 1:
+            raise DatabaseError("no block range starting at %d" % first_block)
+
+    def ranges(self):
+        rows = self.query("SELECT %s FROM ranges ORDER BY first_block" % ", ".join(RANGE_COLUMNS))
+        for r in rows:
+            r["checkpoint"] = json.loads(r["checkpoint"])
+        return rows
+
+    def add_range(self, first_block, last_block, checkpoint, worker=None):
+        """A block range and its starting checkpoint (at first_block - 1); Duplicate if the range
+        exists. Ranges must not overlap: the caller plans them (ingest.plan_ranges)."""
+        with self.transaction() as cur:
+            self._insert(cur, "ranges", RANGE_COLUMNS, [{
+                "first_block": first_block, "last_block": last_block, "worker": worker, "updated_at": _now_ms(),
+                "checkpoint": json.dumps(checkpoint, sort_keys=True)}])
 
     def set_verified(self, ids, flag):
         """Mark the readings with these ids verified (or not)."""
@@ -429,6 +555,11 @@ class _Transaction:
         finally:
             db._lock.release()
         return False
+
+
+def _now_ms():
+    import time
+    return int(time.time() * 1000)
 
 
 def _wal(conn, sqlite3, wait=30.0):

@@ -14,6 +14,13 @@ Per block n (the checkpoint is at n - 1):
      the new checkpoint are committed in one transaction: a crash stores a block whole or not at
      all, so no reading is stored twice and none is skipped.
 
+MeterRegistry recordBatch transactions anchor batches of device-signed readings (proto/batch.md):
+each is proven like a reading transaction, its contents fetched from the concentrators
+(batches.Fetcher), checked against the anchored root and count, and its readings stored with the
+block; contents withheld or not matching stay a pending batch, fetched again by later runs
+(retry_batches) and stored whole. Several workers may share one database, each on its own block
+range with its own resume point (collect_range; docs/collector.md "Several workers").
+
 A node that lies (evidence.NodeLie: a hash, signature, proof or quorum fails) stops the walk:
 the lie is recorded in rejections, nothing of that block is stored, and the resume point stays
 before it, so an honest node later fills it in. What the chain really holds but is not a good
@@ -32,8 +39,8 @@ from lightmeter.client import transition, trust as trust_mod
 from lightmeter.chain import tx as tx_mod
 from lightmeter.errors import LightmeterError, Malformed, Unsupported
 
-from lightmeter_host.collector import evidence
-from lightmeter_host.collector.db import DUPLICATE_KINDS
+from lightmeter_host.collector import batches as batches_mod, evidence
+from lightmeter_host.collector.db import DUPLICATE_KINDS, Duplicate
 from lightmeter_host.collector.evidence import NodeLie, Refused
 
 PRECOMPILE = transition.CONSENSUS_ADDRESS.decode()
@@ -120,15 +127,28 @@ def value_of(mantissa, scale):
     return float("%de%d" % (mantissa, scale))
 
 
+class _LeafFacts:
+    """What a batch leaf gives the fleet checks (the fields of evidence.Facts they read)."""
+
+    __slots__ = ("sender", "registry", "public_key", "reading", "seq")
+
+
 class Walker:
     """The collector's state between blocks: the checkpoint, the fleet, each meter's last seq."""
 
-    def __init__(self, db, source, trust, entries, progress=None, hook=None):
-        """trust: the lightmeter.client.trust.Trust to start from when the database has none."""
+    def __init__(self, db, source, trust, entries, progress=None, hook=None, fetch=None, block_range=None):
+        """trust: the lightmeter.client.trust.Trust to start from when the database has none.
+        block_range: (first, last) of a worker's range (collect_range): then trust is that
+        range's resume point, and each block moves the range's row, not the state's checkpoint."""
         self.db = db
         self.source = source
         self.suite = suite_mod.get(trust.crypto)
-        stored = db.get_state("checkpoint")
+        self.block_range = block_range
+        # look every reading's (meter, seq) up in the database, not only those at or below the
+        # meter's last seq seen here: set while a block is checked again after another worker
+        # stored one of its readings first (walk)
+        self.check_all = False
+        stored = db.get_state("checkpoint") if block_range is None else None
         if stored is not None:
             cp = trust_mod.from_json(stored)
             if (cp.chain_id, cp.group_id, cp.crypto) != (trust.chain_id, trust.group_id, trust.crypto):
@@ -146,16 +166,27 @@ class Walker:
         db.put_devices([{"address": e["address"], "meter_id": e["meter_id"], "public_key": e["public_key"],
                          "suite": e["suite"]} for e in self.devices.values()])
         # each meter's highest stored seq; a block's readings move it only once they are stored
+        # (a worker: of its own range's blocks only, which it walks in order)
         self.last_seq = {r["meter_id"]: r["s"] for r in
-                         db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")}
+                         (db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")
+                          if block_range is None else
+                          db.query("SELECT meter_id, MAX(seq) AS s FROM readings WHERE block_number >= ? AND "
+                                   "block_number <= ? GROUP BY meter_id", block_range))}
         # Collected from genesis, a meter's first reading above 1 means readings 1.. are missing
         # from the chain; collected from a later block they may simply be older than it.
         anchor = db.get_state("anchor")
         self.whole_history = (anchor["number"] if anchor is not None else self.trust.number) == 0
+        if block_range is not None:
+            # a worker sees its own range only: a meter's first reading in it says nothing of gaps
+            self.whole_history = self.whole_history and block_range[0] == 1
         self.progress = progress
         self.hook = hook  # hook(stage, number): tests crash the walk with it
         self.metrics = None  # a collector.metrics.Ingest, when collect exposes metrics
-        self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0}
+        # batch contents (proto/batch.md): batches.Fetcher over the concentrators' URLs
+        self.fetch = fetch or batches_mod.Fetcher()
+        self.pool = None  # a batches.Pool: leaves opened in worker processes (set_parallel)
+        self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0,
+                       "batches": 0, "batches_pending": 0}
         self.first = self.last = None
 
     @property
@@ -186,6 +217,7 @@ class Walker:
             raise NodeLie("incomplete_block", "the block's transaction list does not make its txsRoot")
         parts = None
         readings, rejections, gaps, changes, change_json = [], [], [], [], []
+        anchored = []  # batches.Anchored of the block's recordBatch transactions
         pending = {}  # (meter_id, seq) -> row, this block's
         block_last = {}  # meter_id -> highest seq among this block's rows
         seen = 0  # record() calls
@@ -218,6 +250,13 @@ class Walker:
                 change_json.append({"tx": evidence.tx_json(tx, suite, digest, tx_mod.sender(tx, suite, digest), proof),
                                     "receipt": evidence.receipt_json(r, rdigest, rproof)})
                 continue
+            if batches_mod.batch_call(tx, suite) is not None:
+                try:
+                    anchored.append(batches_mod.check_anchor(h, trust, suite, tx, proof, r, rproof, i,
+                                                             bytes.fromhex(to)))
+                except Refused:
+                    pass  # a batch the registry refused anchors nothing
+                continue
             try:
                 f = evidence.check_reading(h, trust, suite, tx, proof, r, rproof, i)
                 if f is None:
@@ -240,22 +279,31 @@ class Walker:
             new = transition.apply_set_changes(trust, h, changes, suite)
         except LightmeterError as e:
             raise NodeLie("bad_set_change", str(e))
+        block_rows, batch_rows = [], []
+        if anchored:
+            parts = parts or evidence.block_parts(h, res.hash, trust.sealers)
+            block_rows.append({"block_number": n, "header": parts[0], "sealers": parts[1]})
+            for a in anchored:
+                batch_rows.append(self._batch(a, now, pending, block_last, readings, rejections, gaps))
+                seen += a.count if batch_rows[-1]["state"] == "stored" else 0
         checkpoint = None
         if changes:
             checkpoint = {"block_number": n, "header": evidence.dumps(evidence.header_json(h, res.hash)),
                           "changes": evidence.dumps(change_json), "sealers": evidence.dumps(
                               evidence.sealers_json(new.sealers))}
         before = (lambda: self.hook("inside_commit", n)) if self.hook else None
-        self.db.commit_block(readings, rejections, gaps, checkpoint, {"checkpoint": new.to_json()},
-                             before_commit=before)
+        if self.block_range is None:
+            state, moved = {"checkpoint": new.to_json()}, None
+        else:
+            state, moved = None, (self.block_range[0], new.to_json())
+        self.db.commit_block(readings, rejections, gaps, checkpoint, state, before_commit=before,
+                             blocks=block_rows, batches=batch_rows, range_checkpoint=moved)
         # counted once stored: a crash before this point leaves no trace in the totals
         for row in readings:
             self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
-        self.totals["readings"] += seen
-        self.totals["verified"] += len(readings)
-        self.totals["gaps"] += len(gaps)
-        for rj in rejections:
-            self.totals["duplicates" if rj["kind"] in DUPLICATE_KINDS else "rejected"] += 1
+        self._count(seen, readings, rejections, gaps)
+        for b in batch_rows:
+            self.totals["batches" if b["state"] == "stored" else "batches_pending"] += 1
         self.trust = new
         if self.metrics is not None:
             self.metrics.block(seen, readings, rejections, gaps)
@@ -263,6 +311,124 @@ class Walker:
         self.last = n
         if self.hook:
             self.hook("after_commit", n)
+
+    def _count(self, seen, readings, rejections, gaps):
+        self.totals["readings"] += seen
+        self.totals["verified"] += len(readings)
+        self.totals["gaps"] += len(gaps)
+        for rj in rejections:
+            self.totals["duplicates" if rj["kind"] in DUPLICATE_KINDS else "rejected"] += 1
+
+    # -- batches (proto/batch.md, docs/collector.md "Batches") ------------------------------------
+
+    def _batch(self, a, now, pending, block_last, readings, rejections, gaps):
+        """The batches row of a proven recordBatch; its readings, rejections and gaps added to the
+        block's lists when its contents are had and make its root, else the batch is pending."""
+        row = {"tx_hash": fields.hex0x(a.tx_hash), "block_number": a.block_number, "tx_index": a.index,
+               "root": fields.hex0x(a.root), "count": a.count, "submitter": fields.hex0x(a.submitter),
+               "registry": fields.hex0x(a.registry), "tx": a.tx_text, "receipt": a.receipt_text,
+               "leaves": None, "state": "pending", "kind": None, "reason": None, "attempts": 1, "readings": 0,
+               "collected_at": now}
+        try:
+            leaves, hashes = self.fetch(a.root, a.count, self.suite)
+        except batches_mod.Unavailable as e:
+            row["kind"], row["reason"] = e.kind, e.reason
+            rejections.append({"meter_id": None, "address": None, "seq": None, "block_number": a.block_number,
+                               "tx_hash": row["tx_hash"], "kind": e.kind, "reason": e.reason, "collected_at": now})
+            return row
+        rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, pending, block_last)
+        readings += rs
+        rejections += rj
+        gaps += gs
+        row.update(state="stored", leaves=b"".join(hashes), readings=len(rs))
+        return row
+
+    def _leaf_rows(self, a, leaves, hashes, now, pending, block_last):
+        """(readings, rejections, gaps) of a batch's checked contents: each signed reading opened
+        (its signer from its signature) and put through the fleet checks of a reading transaction."""
+        readings, rejections, gaps = [], [], []
+        sm = self.suite.name == "sm"
+        if self.pool is not None:
+            opened = self.pool.open(leaves, self.trust.chain_id, self.trust.group_id, a.registry, self.suite)
+        else:
+            opened = batches_mod._open_chunk((self.trust.chain_id, self.trust.group_id, a.registry,
+                                              self.suite.name, leaves))
+        batch_tx = fields.hex0x(a.tx_hash)
+        for i, got in enumerate(opened):
+            lh = fields.hex0x(hashes[i])
+            f = _LeafFacts()
+            f.sender = f.seq = None
+            try:
+                if len(got) == 2:
+                    raise Refused(*got)  # the leaf does not open: no signer
+                f.reading, sig, f.sender, m = got
+                f.public_key = bytes(sig[64:]) if sm else None
+                f.registry = a.registry
+                f.seq = m[reading_mod.SEQ] if m else None  # no m: _fleet_checks refuses it as malformed
+                entry, m = self._fleet_checks(f, m)
+                self._check_new(entry["meter_id"], entry["address"], f, pending)
+            except Refused as e:
+                rejections.append(self._rejection(e, a.block_number, lh, f if f.sender else None, now))
+                continue
+            row = self._row(entry, m, f.seq, a.block_number, a.index, lh, f.reading,
+                            batches_mod.evidence_text(a.tx_hash, i, sig), now)
+            row["batch_tx"], row["leaf_index"] = batch_tx, i
+            gap = self._gap(row, block_last)
+            if gap:
+                gaps.append(gap)
+            pending[(row["meter_id"], row["seq"])] = row
+            readings.append(row)
+        return readings, rejections, gaps
+
+    def set_parallel(self, processes):
+        """Open large batches' leaves in this many worker processes (1: here, in this one)."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if processes > 1:
+            from lightmeter_host.chain import backends
+            # the workers use the crypto this process uses (native unless --pure)
+            self.pool = batches_mod.Pool(processes, backends.installed())
+
+    def close(self):
+        self.set_parallel(1)
+
+    def retry_batches(self):
+        """Fetch again the contents of every pending batch (withheld or mismatching before); each
+        one whose contents now make its root is stored whole, in one transaction."""
+        now = _now_ms()
+        for b in self.db.pending_batches():
+            a = batches_mod.Anchored()
+            a.tx_hash, a.root = bytes.fromhex(b["tx_hash"][2:]), bytes.fromhex(b["root"][2:])
+            a.registry, a.submitter = bytes.fromhex(b["registry"][2:]), bytes.fromhex(b["submitter"][2:])
+            a.count, a.index, a.block_number = b["count"], b["tx_index"], b["block_number"]
+            try:
+                leaves, hashes = self.fetch(a.root, a.count, self.suite)
+            except batches_mod.Unavailable as e:
+                self.db.batch_failed(b["tx_hash"], e.kind, e.reason)
+                continue
+            rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, {}, {})
+            # a worker's sequence view is its own range's: a batch of another range opens no gap
+            # and moves none of its meters' last seq
+            mine = self.block_range is None or self.block_range[0] <= a.block_number <= self.block_range[1]
+            if not mine:
+                gs = []
+            before = (lambda: self.hook("inside_batch", a.block_number)) if self.hook else None
+            try:
+                done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs, before_commit=before)
+            except Duplicate:
+                # a reading of it was stored meanwhile (another worker): look each one up, once more
+                self.check_all = True
+                try:
+                    rs, rj, gs = self._leaf_rows(a, leaves, hashes, now, {}, {})
+                finally:
+                    self.check_all = False
+                done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs if mine else [])
+            if done:
+                for row in rs if mine else ():
+                    self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
+                self._count(len(leaves), rs, rj, gs)
+                self.totals["batches"] += 1
 
     def _rejection(self, e, n, hx, f, now):
         meter = address = None
@@ -276,6 +442,15 @@ class Walker:
                 "kind": e.kind, "reason": e.reason, "collected_at": now}
 
     def _reading_row(self, f, h, parts, now, pending):
+        entry, m = self._fleet_checks(f)
+        self._check_new(entry["meter_id"], entry["address"], f, pending)
+        return self._row(entry, m, f.seq, h.number, f.index, fields.hex0x(f.tx_hash), f.reading,
+                         evidence.bundle_text(parts, f, self.suite), now)
+
+    def _fleet_checks(self, f, m=None):
+        """(fleet entry, decoded reading) of a signed reading (f: sender, registry, public_key,
+        reading, seq; m: the reading already decoded, if it was); Refused if it is no good
+        reading of the fleet."""
         entry = self.devices.get(f.sender)
         if entry is None:
             raise Refused("unknown_device", "sender %s is not in the fleet" % fields.hex0x(f.sender))
@@ -285,7 +460,7 @@ class Walker:
         if f.public_key is not None and fields.hex0x(f.public_key) != entry["public_key"]:
             raise Refused("unknown_device", "signed with a key that is not the fleet's for %s" % entry["address"])
         try:
-            m = reading_mod.decode(f.reading)
+            m = m or reading_mod.decode(f.reading)
         except LightmeterError as e:
             raise Refused("malformed", "reading: %s" % e)
         R = reading_mod
@@ -301,20 +476,21 @@ class Walker:
                 raise Refused("unsupported", "reading %s %d does not fit 64 bits" % (name, m[k]))
         if f.seq >= INT64:
             raise Refused("unsupported", "seq %d does not fit 64 bits" % f.seq)
-        meter = entry["meter_id"]
-        self._check_new(meter, entry["address"], f, pending)
-        return {"meter_id": meter, "address": entry["address"], "seq": f.seq, "obis": m[R.OBIS],
+        return entry, m
+
+    def _row(self, entry, m, seq, block_number, tx_index, tx_hash, reading, evidence_text, now):
+        R = reading_mod
+        return {"meter_id": entry["meter_id"], "address": entry["address"], "seq": seq, "obis": m[R.OBIS],
                 "value": value_of(m[R.VALUE], m[R.SCALE]), "mantissa": m[R.VALUE], "scale": m[R.SCALE],
                 "unit": m[R.UNIT], "ts": m[R.TIME], "clock": m[R.CLOCK], "status": m[R.STATUS],
-                "block_number": h.number, "tx_index": f.index, "tx_hash": fields.hex0x(f.tx_hash),
-                "reading": bytes(f.reading), "evidence": evidence.bundle_text(parts, f, self.suite),
-                "verified": True, "collected_at": now}
+                "block_number": block_number, "tx_index": tx_index, "tx_hash": tx_hash,
+                "reading": bytes(reading), "evidence": evidence_text, "verified": True, "collected_at": now}
 
     def _check_new(self, meter, address, f, pending):
         """Refused("replay" | "duplicate") if the meter already has a reading with this seq."""
         seq = f.seq
         old = pending.get((meter, seq))
-        if old is None and seq <= self.last_seq.get(meter, 0):
+        if old is None and (self.check_all or seq <= self.last_seq.get(meter, 0)):
             rows = self.db.query("SELECT tx_hash, reading FROM readings WHERE meter_id = ? AND seq = ?",
                                  (meter, seq))
             old = rows[0] if rows else None
@@ -360,6 +536,8 @@ class Walker:
         head = self.source.head() if to is None else to
         t_last = time.monotonic()
         start = self.next_block
+        if self.block_range is not None:
+            head = min(head, self.block_range[1])
         if self.metrics is not None:
             self.metrics.position(self.trust.number, head)
         while self.next_block <= head:
@@ -369,6 +547,16 @@ class Walker:
             except NodeLie as lie:
                 self.record_lie(n, lie)
                 raise Stopped(n, lie)
+            except Duplicate:
+                if self.block_range is None:
+                    raise
+                # another worker stored one of this block's readings first (nothing of the block
+                # is stored): check the block again, every reading looked up in the database
+                self.check_all = True
+                try:
+                    self.block(n)
+                finally:
+                    self.check_all = False
             if self.metrics is not None:
                 self.metrics.position(n, head)
             if self.progress and (time.monotonic() - t_last >= PROGRESS_SECONDS):
@@ -378,6 +566,7 @@ class Walker:
 
     def summary(self):
         out = dict(self.totals)
+        out["batches_pending"] = len(self.db.pending_batches())
         out["from_block"] = self.first
         out["to_block"] = self.last
         out["checkpoint"] = self.trust.number
@@ -402,7 +591,7 @@ def _sync_to(trust, rpc_url, number, progress):
     return new
 
 
-def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progress=None, hook=None):
+def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progress=None, hook=None, fetch=None):
     """A Walker on db, resuming from its stored checkpoint or starting from trust (or from block
     from_block, the checkpoint synced there by skipping over rpc_url). Stores the anchor."""
     if isinstance(trust, dict):
@@ -411,6 +600,8 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
         except LightmeterError as e:
             raise CollectError("trust checkpoint: %s" % e)
     stored = db.get_state("checkpoint")
+    if stored is None and db.ranges():
+        raise CollectError("this database is collected by workers on block ranges (collect --range)")
     if stored is not None:
         nxt = stored["number"] + 1
         if from_block is not None and from_block != nxt:
@@ -425,22 +616,26 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
             if rpc_url is None:
                 raise CollectError("--from above the checkpoint's next block needs a node to sync with")
             trust = _sync_to(trust, rpc_url, from_block - 1, progress)
-    w = Walker(db, source, trust, entries, progress, hook)
+    w = Walker(db, source, trust, entries, progress, hook, fetch)
     if stored is None:
         db.commit_block(state={"anchor": w.trust.to_json(), "checkpoint": w.trust.to_json()})
     return w
 
 
 def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=None, follow=False,
-            interval=2.0, pure=False, progress=None, stop=None, source=None, metrics=None):
+            interval=2.0, pure=False, progress=None, stop=None, source=None, batch_urls=(), fetch=None,
+            parallel=1, metrics=None):
     """Collect from the node at rpc_url into db_url; returns the summary dict.
 
+    batch_urls: concentrators serving batch contents (proto/batch.md); pending batches are
+    fetched again before each walk (fetch: a batches.Fetcher to use instead). parallel: worker
+    processes that open large batches' leaves (1: none).
     trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
-    The summary has "readings", "verified", "rejected", "gaps", "duplicates", "from_block",
-    "to_block", "checkpoint", and "stopped" {block, kind, reason} when a node's lie stopped the
-    walk. metrics: a collector.metrics.Ingest the walk keeps up to date.
-    Raises CollectError (bad input), ConnectionError / chain.rpc.NodeError (node unreachable).
+    The summary has "readings", "verified", "rejected", "gaps", "duplicates", "batches" (stored),
+    "batches_pending" (in the database), "from_block", "to_block", "checkpoint", and "stopped"
+    {block, kind, reason} when a node's lie stopped the walk. metrics: a collector.metrics.Ingest
+    the walk keeps up to date. Raises CollectError (bad input), ConnectionError / chain.rpc.NodeError (node unreachable).
     """
     from lightmeter_host.chain import backends
     from lightmeter_host.collector import db as db_mod, source as source_mod
@@ -452,12 +647,15 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
     database = db_mod.open_db(db_url)
     try:
         src = source or source_mod.RpcSource(rpc_url)
-        w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress)
+        w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress,
+                        fetch=fetch or batches_mod.Fetcher(batch_urls))
+        w.set_parallel(parallel)
         w.metrics = metrics
         from lightmeter_host.chain.rpc import NodeError
         try:
             while True:
                 try:
+                    w.retry_batches()
                     w.walk(to_block)
                 except (ConnectionError, NodeError) as e:
                     if not follow:
@@ -480,6 +678,116 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
             return out
         except KeyboardInterrupt:
             pass
+        finally:
+            w.close()
+        return w.summary()
+    finally:
+        database.close()
+
+
+# -- several workers, one database (docs/collector.md "Several workers") ------------------------
+
+class _CallRpc:
+    """chain.rpc.Rpc's interface (call, head, received) over a source's call function, for
+    lightmeter.client.sync's node source."""
+
+    def __init__(self, call):
+        self.call = call
+        self.received = 0
+
+    def __call__(self, method, *params):
+        return self.call(method, *params)
+
+    def head(self):
+        return self.call("getBlockNumber")
+
+
+def _sync_over(trust, source, number):
+    """trust moved to block number by skipping sync, over the collector's source."""
+    import asyncio
+
+    from lightmeter.client import sync
+    from lightmeter_host.lightclient import syncsource
+    call = source.call if hasattr(source, "call") else source.rpc
+    suite = suite_mod.get(trust.crypto)
+    new, _ = asyncio.run(sync.sync(trust, suite, syncsource.RpcSource(_CallRpc(call), suite), "skipping", number))
+    return new
+
+
+def plan_ranges(first, last, workers):
+    """[(first, last)] of `workers` contiguous block ranges covering first..last."""
+    if last < first:
+        return []
+    size = -(-(last - first + 1) // workers)
+    return [(a, min(a + size - 1, last)) for a in range(first, last + 1, size)]
+
+
+def open_range(db, source, trust, entries, first, last, worker=None, progress=None, hook=None, fetch=None):
+    """A Walker on block range first..last of db: resuming from the range's row, or (a new range)
+    from trust moved to block first - 1 by skipping sync and stored as the range's row. The
+    database's anchor is trust (the first range's start) when it has none. CollectError for a
+    range that overlaps another or was planned with another end."""
+    if isinstance(trust, dict):
+        try:
+            trust = trust_mod.from_json(trust)
+        except LightmeterError as e:
+            raise CollectError("trust checkpoint: %s" % e)
+    if trust.number is None or first <= trust.number or last < first:
+        raise CollectError("block range %d..%d is not above the trust checkpoint's block %s"
+                           % (first, last, trust.number))
+    if db.get_state("checkpoint") is not None:
+        raise CollectError("this database is collected by one walker (state checkpoint): no block ranges")
+    if db.get_state("anchor") is None:
+        try:
+            db.commit_block(state={"anchor": trust.to_json()})
+        except Duplicate:
+            pass  # another worker stored it a moment ago
+    anchor = db.get_state("anchor")
+    if anchor != trust.to_json():
+        raise CollectError("the database's trust anchor is block %s, the trust checkpoint block %s: all "
+                           "workers start from the same one" % (anchor.get("number"), trust.number))
+    mine = None
+    for r in db.ranges():
+        if r["first_block"] == first:
+            mine = r
+        elif r["first_block"] <= last and first <= r["last_block"]:
+            raise CollectError("block range %d..%d overlaps range %d..%d"
+                               % (first, last, r["first_block"], r["last_block"]))
+    if mine is None:
+        start = trust if first == trust.number + 1 else _sync_over(trust, source, first - 1)
+        try:
+            db.add_range(first, last, start.to_json(), worker)
+        except Duplicate:
+            pass  # another worker made the very same range a moment ago: it is ours to resume
+        mine = [r for r in db.ranges() if r["first_block"] == first][0]
+    if mine["last_block"] != last:
+        raise CollectError("block range %d.. ends at %d, not %d" % (first, mine["last_block"], last))
+    cp = trust_mod.from_json(mine["checkpoint"])
+    return Walker(db, source, cp, entries, progress, hook, fetch, block_range=(first, last))
+
+
+def collect_range(source, trust, entries, db_url, first, last, batch_urls=(), worker=None, progress=None,
+                  parallel=1):
+    """One worker: collect blocks first..last into db_url from its range's resume point; the summary.
+    A range collected whole is done: running it again stores nothing."""
+    from lightmeter_host.chain import backends
+    from lightmeter_host.collector import db as db_mod
+
+    backends.install()
+    database = db_mod.open_db(db_url)
+    try:
+        w = open_range(database, source, trust, entries, first, last, worker, progress,
+                       fetch=batches_mod.Fetcher(batch_urls))
+        w.set_parallel(parallel)
+        try:
+            w.retry_batches()
+            w.walk(last)
+        except Stopped as e:
+            out = w.summary()
+            out["stopped"] = {"block": e.number, "kind": e.lie.kind, "reason": e.lie.reason}
+            return out
+        finally:
+            w.close()
         return w.summary()
     finally:
         database.close()

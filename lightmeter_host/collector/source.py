@@ -51,3 +51,23 @@ class MemorySource:
 
     def receipt(self, h):
         return json.loads(self.txs[h][1])
+
+
+class CallSource:
+    """A node's JSON-RPC methods behind any call(method, *params) (chain.rpc.Rpc's call
+    interface; fleetsim.InProcessRpc for a node in this process)."""
+
+    def __init__(self, call):
+        self.call = call
+
+    def head(self):
+        return self.call("getBlockNumber")
+
+    def block(self, n):
+        return self.call("getBlockByNumber", n, False, True)
+
+    def tx(self, h):
+        return self.call("getTransaction", h, True)
+
+    def receipt(self, h):
+        return self.call("getTransactionReceipt", h, True)

@@ -37,6 +37,16 @@ def add_parser(sub):
     b.add_argument("--page", action="store_true",
                    help="measure the collector's page instead: load time in headless Chromium and API "
                         "latency at 10,000 meters against 100, and against the whole-table answers")
+    b.add_argument("--fleet", action="store_true",
+                   help="instead: a city district (lightmeter fleet simulate, 10,000 meters x 4 readings, "
+                        "each verified on its device), then the collector's ingest of its batches on "
+                        "SQLite and PostgreSQL: fleet_meters, fleet_readings, fleet_verified_on_device, "
+                        "chain_tx_per_reading, collector_ingest_per_s_pg, collector_ingest_per_s_sqlite")
+    b.add_argument("--fleet-meters", type=int, default=10000, help=argparse.SUPPRESS)
+    b.add_argument("--fleet-readings", type=int, default=4, help=argparse.SUPPRESS)
+    b.add_argument("--fleet-dir", metavar="DIR",
+                   help="with --fleet: keep the simulated fleet in DIR, or measure ingest on the one "
+                        "already there")
     b.add_argument("--mcu", action="store_true",
                    help="measure the device cycle on the 32-bit port (mcu/, m0 in QEMU) instead: "
                         "smallest heap and guest instructions, 4 and 21 sealers, both suites")
@@ -48,4 +58,5 @@ def run(args):
         return bench.device_day_main(args.json, args.readings, args.blocks_between)
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
                       sync=args.sync, collector=args.collector, batch=args.batch, mcu=args.mcu,
-                      page=args.page)
+                      page=args.page, fleet=args.fleet, fleet_meters=args.fleet_meters,
+                      fleet_readings=args.fleet_readings, fleet_dir=args.fleet_dir)

@@ -27,6 +27,12 @@ def add_parser(sub):
                    help="with --batch: close a window at N readings (default 256)")
     r.add_argument("--batch-ms", type=int, default=2000, metavar="MS",
                    help="with --batch: or MS milliseconds after its first reading (default 2000)")
+    r.add_argument("--store", metavar="DIR",
+                   help="with --batch: keep each batch's signed readings in DIR (default "
+                        "~/.local/share/lightmeter/batches), so they outlive a restart")
+    r.add_argument("--serve", metavar="HOST:PORT", default="127.0.0.1:8090",
+                   help="with --batch: serve stored batches at http://HOST:PORT/batches/<root hex> "
+                        "for collectors (default 127.0.0.1:8090; 'off' for none)")
     r.add_argument("--metrics", metavar="HOST:PORT",
                    help="with --batch: serve Prometheus metrics at http://HOST:PORT/metrics")
 
@@ -38,9 +44,13 @@ def run(args):
 
     try:
         if args.batch:
+            import os
+
             from lightmeter_host import concentrator
+            store = args.store or os.path.join(os.path.expanduser("~"), ".local", "share", "lightmeter", "batches")
             return concentrator.main(args.port, args.rpc, args.baud, args.noise, args.batch_max,
-                                     args.batch_ms, args.metrics)
+                                     args.batch_ms, args.metrics, store,
+                                     None if args.serve == "off" else args.serve)
         return relay.main(args.port, args.rpc, args.baud, args.noise)
     except serial.SerialException as e:
         raise UsageError("cannot open port: %s" % e)

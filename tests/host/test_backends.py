@@ -96,3 +96,26 @@ def test_native_signing_gives_the_pure_signatures_and_keys():
     finally:
         backends.uninstall_signing()
     assert e.public_key is e._curve.public_key and "sign_tx" not in e.__dict__
+
+
+def test_native_keccak256_is_right_from_many_threads_at_once():
+    """The native keccak keeps one hashing state per thread (backends._lean_keccak256): threads
+    hashing at the same moment never mix their inputs."""
+    import threading
+
+    from Crypto.Hash import keccak as ref
+
+    h = backends.native_keccak256()
+    bad = []
+
+    def run(t):
+        for i in range(1500):
+            data = b"%d-%d-" % (t, i) * (1 + i % 40)
+            if h(data) != ref.new(digest_bits=256, data=data).digest():
+                bad.append((t, i))
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad

@@ -82,3 +82,14 @@ def test_record_batch_input_is_the_abi_call(b):
     H = _hash(b["suite"])
     sel = H(b"recordBatch(bytes32,uint32)")[:4]
     assert b["record_batch_input"] == (sel + bytes.fromhex(b["root"]) + b["count"].to_bytes(32, "big")).hex()
+
+
+@pytest.mark.parametrize("b", VECTORS["batches"], ids=lambda b: b["suite"])
+def test_contents_are_the_canonical_cbor_array_of_the_leaves(b):
+    """proto/batch.md "Batch contents over HTTP", read with cbor2: an array of the leaves' bytes in
+    tree order, canonical (cbor2's canonical encoder gives the same bytes)."""
+    raw = bytes.fromhex(b["contents"])
+    leaves = cbor2.loads(raw)
+    assert leaves == [bytes.fromhex(x["leaf"]) for x in b["leaves"]]
+    assert cbor2.dumps(leaves, canonical=True) == raw
+    assert mth(leaves, _hash(b["suite"])).hex() == b["root"]

@@ -66,3 +66,21 @@ def test_batch_bench_quick_reports_both_speedups():
                   "sm2_kept_tables_speedup_w5_" + tag):
             assert isinstance(out[k], float) and out[k] > 0, k
         assert out["batch_ecdsa_15_ms_" + tag] > 0 and out["singles_kept_tables_ecdsa_15_ms_" + tag] > 0
+
+
+def test_fleet_bench_reports_every_figure_on_a_small_fleet(tmp_path):
+    """bench --fleet on 40 meters x 2 readings (the figures themselves are bench/RESULTS.md's):
+    every reading verified on its device, then collected from the stored fleet on SQLite and
+    PostgreSQL; --fleet-dir keeps the fleet, and a second run measures on the stored one."""
+    cmd = [sys.executable, "-m", "lightmeter_host.cli", "bench", "--fleet", "--json", "--fleet-meters", "40",
+           "--fleet-readings", "2", "--fleet-dir", str(tmp_path / "fleet")]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert (out["fleet_meters"], out["fleet_readings"], out["fleet_verified_on_device"]) == (40, 80, 80)
+    assert out["ok"] and 0 < out["chain_tx_per_reading"] <= 1 / 40
+    assert out["collector_ingest_per_s_sqlite"] > 0
+    assert out.get("collector_ingest_per_s_pg", 0) > 0 or out["collector_postgresql"].startswith("not measured")
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0 and "reusing the fleet stored" in p.stderr, p.stderr
+    assert json.loads(p.stdout)["fleet_verified_on_device"] == 80

@@ -110,7 +110,8 @@ def test_readings_are_ordered_by_time_and_filtered_inclusively(db_url):
 def test_collect_stores_good_readings_and_tells_every_bad_one_apart(standard, db_url):
     out = ingest.collect(standard.url, standard.genesis, standard.entries, db_url)
     assert out == {"readings": 15, "verified": 9, "rejected": 4, "gaps": 2, "duplicates": 2,
-                   "from_block": 1, "to_block": 5, "checkpoint": 5}
+                   "from_block": 1, "to_block": 5, "checkpoint": 5,
+                   "batches": 0, "batches_pending": 0}
     got = stored(db_url)
     assert {(m, s) for m, s, _ in got["readings"]} == STANDARD_GOOD
     assert kinds(db_url) == dict(STANDARD_REJECTED, **STANDARD_DUPLICATES)

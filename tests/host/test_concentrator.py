@@ -109,6 +109,63 @@ def test_honest_concentrator_anchors_every_reading_in_one_batch(rig):
     assert roots == {"0x" + c.batches[0].root.hex()}
 
 
+def _get(url):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.headers.get("Content-Type"), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read()
+
+
+def test_anchored_batches_are_stored_and_served_by_root_after_a_restart(rig, tmp_path):
+    """proto/batch.md "Batch contents over HTTP": each closed batch is on disk before its
+    transaction is sent, outlives the concentrator, and is served by root as the CBOR array of
+    its signed readings in tree order, from which the anchored root is rebuilt."""
+    from lightmeter.link import cbor
+    from lightmeter_host import batchstore
+
+    folder = tmp_path / "batches"
+    c = rig.concentrator(batch_max=6, store=batchstore.BatchStore(folder))
+    rig.connect(c)
+    rig.work(20)
+    assert rig.verified() == 6
+    b = c.batches[0]
+    c.stop()
+    # a new process: only the folder remains
+    store = batchstore.BatchStore(folder)
+    assert store.roots() == [b.root]
+    assert not [n for n in os.listdir(folder) if n.endswith(".tmp")]
+    server = batchstore.BatchServer(store)
+    try:
+        status, ctype, body = _get("%s/batches/%s" % (server.url, b.root.hex()))
+        assert (status, ctype) == (200, "application/cbor")
+        leaves = cbor.loads(body)
+        assert cbor.dumps(leaves) == body
+        H = c.suite.hash
+        assert [batchtree.leaf_hash(x, H) for x in leaves] == b.leaves
+        assert batchtree.root([batchtree.leaf_hash(x, H) for x in leaves], H) == b.root
+        assert _get("%s/batches/%s" % (server.url, "00" * 32))[0] == 404
+        assert _get("%s/batches/%s" % (server.url, b.root.hex().upper()))[0] == 400
+        assert _get("%s/batches/../../etc/passwd" % server.url)[0] in (400, 404)
+        assert _get("%s/other" % server.url)[0] == 404
+    finally:
+        server.close()
+
+
+def test_batch_store_writes_whole_files_and_keeps_the_first(tmp_path):
+    from lightmeter_host import batchstore
+    store = batchstore.BatchStore(tmp_path)
+    root = bytes(range(32))
+    store.put(root, [b"a", b"b"])
+    store.put(root, [b"c"])  # the root fixes the contents: the first stays
+    assert store.get(root) == batchstore.contents([b"a", b"b"])
+    assert store.get(bytes(32)) is None
+    with pytest.raises(ValueError):
+        store.put(b"short", [b"a"])
+
+
 class Forging(conc_mod.Concentrator):
     """Replaces the first reading of each window with one it signed itself."""
 
