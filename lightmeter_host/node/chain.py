@@ -96,6 +96,7 @@ class Chain:
         self.background = background_mod.Background(self, seed)
         self.background_per_block = 0  # background transactions sealed into every new block
         self.after_block = None  # called with the number, under the lock, after the sealer thread seals a block
+        self.closing = False  # set when the node stops: simulate() ends a run of blocks early
         self._new_evm()
         if self.store.height() < 0:
             self._write_genesis()
@@ -319,7 +320,8 @@ class Chain:
         if self.sign_mode == "duplicate" and signers:
             signers = signers[:-1] + [signers[0]]
         signers.sort()
-        return [(i, self.suite.sign_node(self.keys[sealers[i][0]], digest)) for i in signers]
+        return [(i, background_mod.sign_node(self.crypto, self.suite, self.keys[sealers[i][0]], digest))
+                for i in signers]
 
     def run_sealer(self, stop, batch_wait=0.005):
         """Seal whenever transactions are pending, until stop (an Event) is set."""
