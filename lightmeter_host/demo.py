@@ -17,6 +17,7 @@ node/ (the chain), device/ (the board's flash), fleet.json and collector.db.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,8 @@ from lightmeter_host.node.chain import Chain
 from lightmeter_host.node.server import NodeServer
 
 
+_EXCHANGE = re.compile(r"#(\d+) type (\d+) \((\d+) B\) -> type (\d+) \((\d+) B\)")
+_SKIPPED = re.compile(r"#\d+ type (\d+) \((\d+) B\) skipped")
 NOISE = 0.0002  # --faults: share of bytes the relay drops or flips, each way
 
 
@@ -51,6 +54,7 @@ class Relay:
         self.args = [sys.executable, "-m", "lightmeter_host.cli", "relay", "--port", port, "--rpc", rpc_url,
                      "--noise", str(noise)]
         self.bytes = 0
+        self.tally = {}  # "in T" / "out T": line bytes by message type and direction; "resent"
         self.sent_tx = threading.Event()  # set when a send_tx has just been forwarded
         self.proc = None
         self.start()
@@ -60,13 +64,28 @@ class Relay:
         threading.Thread(target=self._count, args=(self.proc,), daemon=True).start()
 
     def _count(self, proc):
-        # "#id type t (N B) -> type u (M B)": bytes of both frames
+        # "#id type t (N B) -> type u (M B)": line bytes of both frames (relay.Port)
+        last = None
         for line in proc.stderr:
             if " type 9 " in line:
                 self.sent_tx.set()
             parts = line.replace("(", " ").split()
             nums = [int(parts[i - 1]) for i, p in enumerate(parts) if p == "B)" and parts[i - 1].isdigit()]
             self.bytes += sum(nums)
+            m = _EXCHANGE.search(line)
+            if m:
+                rid, t, n_in, u, n_out = (int(x) for x in m.groups())
+                _add(self.tally, "in %d" % t, n_in)
+                _add(self.tally, "out %d" % u, n_out)
+                if (rid, t) == last:  # the device sent this request again: it had no answer in time
+                    _add(self.tally, "resent", n_in + n_out)
+                last = (rid, t)
+            elif _SKIPPED.search(line):
+                t, n_in = (int(x) for x in _SKIPPED.search(line).groups())
+                _add(self.tally, "in %d" % t, n_in)
+                _add(self.tally, "resent", n_in)
+            elif nums:
+                _add(self.tally, "other", sum(nums))
 
     def kill(self):
         self.proc.kill()
@@ -122,6 +141,15 @@ def _on_chain(chain, device):
                     seq = int(log["topics"][2], 16)
                     seen[seq] = seen.get(seq, 0) + 1
     return seen
+
+
+def _add(tally, key, n):
+    tally[key] = tally.get(key, 0) + n
+
+
+def _since(now, before):
+    """The tally's growth since an earlier copy of it (keys that grew only)."""
+    return {k: v - before.get(k, 0) for k, v in sorted(now.items()) if v != before.get(k, 0)}
 
 
 class DemoError(Exception):
@@ -218,15 +246,16 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     done_faults = set()
     last = None
     per_reading = {}  # seq -> {"block", "headers", "bytes"}: bytes on the wire since the previous one
-    counted = 0
+    counted, tallied = 0, {}
     try:
         while time.time() - t0 < timeout:
             res = _results(root) or {"verified": 0, "rejected": 0}
             for e in res.get("last", []):
                 if e["seq"] not in per_reading:
                     per_reading[e["seq"]] = {"block": e["block"], "headers": e.get("headers", 0),
-                                             "bytes": relay.bytes - counted}
-                    counted = relay.bytes
+                                             "bytes": relay.bytes - counted,
+                                             "by_type": _since(relay.tally, tallied)}
+                    counted, tallied = relay.bytes, dict(relay.tally)
             if res.get("verified") != last:
                 last = res.get("verified")
                 _say(quiet, "  %5.1fs  verified on the device: %d/%d" % (time.time() - t0, last, readings))
