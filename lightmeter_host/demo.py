@@ -265,6 +265,9 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
                 break
             time.sleep(0.2)
         elapsed = time.time() - t0
+        if blocks_between > 1:  # the last reading's gap too: the run covers readings * B blocks
+            while node.chain.height() < readings * blocks_between and time.time() - t0 < timeout:
+                time.sleep(0.2)
         relay.stop()
         board.stop()
         collected = _collect(tmp, root, node, quiet) if collect else None
