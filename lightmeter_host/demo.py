@@ -71,7 +71,6 @@ class Relay:
                 self.sent_tx.set()
             parts = line.replace("(", " ").split()
             nums = [int(parts[i - 1]) for i, p in enumerate(parts) if p == "B)" and parts[i - 1].isdigit()]
-            self.bytes += sum(nums)
             m = _EXCHANGE.search(line)
             if m:
                 rid, t, n_in, u, n_out = (int(x) for x in m.groups())
@@ -86,6 +85,7 @@ class Relay:
                 _add(self.tally, "resent", n_in)
             elif nums:
                 _add(self.tally, "other", sum(nums))
+            self.bytes += sum(nums)
 
     def kill(self):
         self.proc.kill()
@@ -246,16 +246,18 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     done_faults = set()
     last = None
     per_reading = {}  # seq -> {"block", "headers", "bytes"}: bytes on the wire since the previous one
-    counted, tallied = 0, {}
+    tallied = {}
     try:
         while time.time() - t0 < timeout:
             res = _results(root) or {"verified": 0, "rejected": 0}
             for e in res.get("last", []):
                 if e["seq"] not in per_reading:
+                    now = dict(relay.tally)  # one copy: the reader thread keeps adding to it
+                    grew = _since(now, tallied)
                     per_reading[e["seq"]] = {"block": e["block"], "headers": e.get("headers", 0),
-                                             "bytes": relay.bytes - counted,
-                                             "by_type": _since(relay.tally, tallied)}
-                    counted, tallied = relay.bytes, dict(relay.tally)
+                                             "bytes": sum(v for k, v in grew.items() if k != "resent"),
+                                             "by_type": grew}
+                    tallied = now
             if res.get("verified") != last:
                 last = res.get("verified")
                 _say(quiet, "  %5.1fs  verified on the device: %d/%d" % (time.time() - t0, last, readings))
