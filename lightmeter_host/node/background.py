@@ -120,34 +120,39 @@ class Background:
         raw = txbuild.encode(t)
         rc = self.receipt(number, i)
         rc["transactionHash"] = fields.hex0x(digest)
-        rc["hash"] = fields.hex0x(receipt_mod.from_json(rc).hash(self.suite))
+        rc["hash"] = fields.hex0x(self._receipt(number, i).hash(self.suite))
         if len(self.signed_cache) >= _CACHE * 64:
             self.signed_cache.clear()
         self.signed_cache[(number, i)] = got = (digest, raw, rc)
         return got
 
 
-def sign_node(crypto, suite, priv, digest):
-    """A sealer's signature of a block hash: libsecp256k1 when there is one (the same RFC 6979
-    low-s bytes as suite.sign_node, so a seed still gives the same chain), else the suite's."""
-    if crypto == "ecdsa":
+_native_keys = {}  # private key bytes -> coincurve.PrivateKey: a handful of sealers and senders
+
+
+def _native_sign(priv, digest):
+    """libsecp256k1's recoverable signature, or None without coincurve."""
+    key = _native_keys.get(priv)
+    if key is None:
         try:
             import coincurve
         except ImportError:
-            pass
-        else:
-            return coincurve.PrivateKey(priv).sign_recoverable(digest, hasher=None)
-    return suite.sign_node(priv, digest)
+            return None
+        if len(_native_keys) > 1024:
+            _native_keys.clear()
+        key = _native_keys[priv] = coincurve.PrivateKey(priv)
+    return key.sign_recoverable(digest, hasher=None)
+
+
+def sign_node(crypto, suite, priv, digest):
+    """A sealer's signature of a block hash: libsecp256k1 when there is one (the same RFC 6979
+    low-s bytes as suite.sign_node, so a seed still gives the same chain), else the suite's."""
+    sig = _native_sign(priv, digest) if crypto == "ecdsa" else None
+    return sig if sig is not None else suite.sign_node(priv, digest)
 
 
 def _sign(crypto, suite, priv, digest):
     """The transaction signature: libsecp256k1 when there is one (a host program; the same RFC 6979
     low-s signature as the firmware's), else the suite's."""
-    if crypto == "ecdsa":
-        try:
-            import coincurve
-        except ImportError:
-            pass
-        else:
-            return coincurve.PrivateKey(priv).sign_recoverable(digest, hasher=None)
-    return suite.sign_tx(priv, digest)
+    sig = _native_sign(priv, digest) if crypto == "ecdsa" else None
+    return sig if sig is not None else suite.sign_tx(priv, digest)
