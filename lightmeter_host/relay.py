@@ -241,7 +241,6 @@ class Port:
         self.log("%s: #%d type %d (%d B) -> type %d (%d B) in %.0f ms"
                  % (self.url, rid, mtype, wire or len(body), atype, len(out), (time.perf_counter() - t0) * 1000))
 
-
     def _skip(self, body, wire):
         """A resend of the request just answered, sent before that answer reached the device: the
         answer on its way serves it (a whole receipt answer again would only lengthen the queue).
