@@ -616,11 +616,12 @@ def sync_memory(quick=False, crypto="ecdsa"):
 
 # -- a device's day on a busy chain -----------------------------------------------------------------
 
-def device_day(readings=96, blocks_between=900, set_changes=2, runtime="micropython", timeout=7200):
+def device_day(readings=96, blocks_between=900, set_changes=2, runtime="micropython", timeout=7200, mcu=False):
     """One device, `readings` readings `blocks_between` blocks apart on a chain sealing one block a
     second with background traffic (demo --blocks-between) and `set_changes` sealer-set changes,
     the firmware on MicroPython over the link with the relay, as in the demo. Per reading: the
-    headers the device checked and the bytes on the wire (both directions)."""
+    headers the device checked and the bytes on the wire (both directions). mcu: also the 32-bit
+    port's instructions for one reading (device_day_mcu)."""
     from lightmeter_host import demo
 
     t0 = time.time()
@@ -630,7 +631,9 @@ def device_day(readings=96, blocks_between=900, set_changes=2, runtime="micropyt
     heads = sorted(p["headers"] for p in per) or [0]
     sizes = sorted(p["bytes"] for p in per) or [0]
     crossing = [p for p in per if p["headers"] > 1]
-    return {
+    by_bytes = sorted(per, key=lambda p: p["bytes"])
+    median = by_bytes[len(by_bytes) // 2] if by_bytes else {}
+    out = {
         "device_day_blocks": s["blocks"], "device_day_readings": readings,
         "device_day_blocks_between": blocks_between, "device_day_set_changes": set_changes,
         "device_day_background_per_block": demo.BACKGROUND,
@@ -641,13 +644,41 @@ def device_day(readings=96, blocks_between=900, set_changes=2, runtime="micropyt
         "device_day_bytes_per_reading_median": sizes[len(sizes) // 2],
         "device_day_bytes_per_reading_max": sizes[-1],
         "device_day_bytes_crossing_a_set_change": [p["bytes"] for p in crossing],
+        # the median reading's line bytes by message type ("in T": device to relay, "out T":
+        # relay to device) and how many of them were resends; every reading's resent bytes
+        "device_day_median_reading_bytes_by_type": median.get("by_type", {}),
+        "device_day_resent_bytes_per_reading": [p["by_type"].get("resent", 0) for p in per],
         "device_day_seconds": round(time.time() - t0, 1),
         "device_day_ok": s["ok"],
     }
+    if mcu:
+        out.update(device_day_mcu())
+    return out
+
+
+def device_day_mcu():
+    """Guest instructions (QEMU m0, the 32-bit port in mcu/) of one quiet reading of the day: the
+    receipt answer off the UART (compact proofs, the reading first in a block of 1 + BACKGROUND
+    transactions), the header's quorum under the checkpoint's set, the proofs and the log, the
+    checkpoint stored, the next reading signed (mcubench's device cycle, 4 sealers as the demo
+    chain's). A reading across a set change adds one such header and its change's proofs."""
+    from lightmeter_host import demo, mcubench
+    r = mcubench.cycle_once("ecdsa", 4, target="m0", txs_in_block=1 + demo.BACKGROUND, position=0,
+                            compact=True)
+    cycle = sum(v for k, v in r["steps"].items() if k != "setup")
+    return {"device_day_minstr_per_reading": round(cycle / 1e6, 2),
+            "device_day_minstr_per_reading_steps": {k: round(v / 1e6, 2) for k, v in r["steps"].items()
+                                                    if k != "setup"},
+            "device_day_mcu_ms_per_reading_133mhz": round(cycle / mcubench.CLOCK_HZ * 1000, 1)}
 
 
 def device_day_main(as_json=False, readings=96, blocks_between=900):
-    res = device_day(readings, blocks_between)
+    from lightmeter_host.runtimes import mcu
+    try:  # the 32-bit figures when the port is built (LIGHTMETER_MCU_DIR) and QEMU is there
+        have_mcu = bool(mcu.executable("m0"))
+    except mcu.McuError:
+        have_mcu = False
+    res = device_day(readings, blocks_between, mcu=have_mcu)
     if as_json:
         print(json.dumps(res))
     else:

@@ -17,6 +17,7 @@ node/ (the chain), device/ (the board's flash), fleet.json and collector.db.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,8 @@ from lightmeter_host.node.chain import Chain
 from lightmeter_host.node.server import NodeServer
 
 
+_EXCHANGE = re.compile(r"#(\d+) type (\d+) \((\d+) B\) -> type (\d+) \((\d+) B\)")
+_SKIPPED = re.compile(r"#\d+ type (\d+) \((\d+) B\) skipped")
 NOISE = 0.0002  # --faults: share of bytes the relay drops or flips, each way
 
 
@@ -51,6 +54,7 @@ class Relay:
         self.args = [sys.executable, "-m", "lightmeter_host.cli", "relay", "--port", port, "--rpc", rpc_url,
                      "--noise", str(noise)]
         self.bytes = 0
+        self.tally = {}  # "in T" / "out T": line bytes by message type and direction; "resent"
         self.sent_tx = threading.Event()  # set when a send_tx has just been forwarded
         self.answered = []  # the type of every request answered, in order, across restarts
         self.proc = None
@@ -61,7 +65,8 @@ class Relay:
         threading.Thread(target=self._count, args=(self.proc,), daemon=True).start()
 
     def _count(self, proc):
-        # "#id type t (N B) -> type u (M B)": bytes of both frames
+        # "#id type t (N B) -> type u (M B)": line bytes of both frames (relay.Port)
+        last = None
         for line in proc.stderr:
             if " type 9 " in line:
                 self.sent_tx.set()
@@ -69,6 +74,20 @@ class Relay:
             if len(parts) > 3 and parts[1].startswith("#") and parts[2] == "type" and parts[3].isdigit():
                 self.answered.append(int(parts[3]))
             nums = [int(parts[i - 1]) for i, p in enumerate(parts) if p == "B)" and parts[i - 1].isdigit()]
+            m = _EXCHANGE.search(line)
+            if m:
+                rid, t, n_in, u, n_out = (int(x) for x in m.groups())
+                _add(self.tally, "in %d" % t, n_in)
+                _add(self.tally, "out %d" % u, n_out)
+                if (rid, t) == last:  # the device sent this request again: it had no answer in time
+                    _add(self.tally, "resent", n_in + n_out)
+                last = (rid, t)
+            elif _SKIPPED.search(line):
+                t, n_in = (int(x) for x in _SKIPPED.search(line).groups())
+                _add(self.tally, "in %d" % t, n_in)
+                _add(self.tally, "resent", n_in)
+            elif nums:
+                _add(self.tally, "other", sum(nums))
             self.bytes += sum(nums)
 
     def kill(self):
@@ -125,6 +144,15 @@ def _on_chain(chain, device):
                     seq = int(log["topics"][2], 16)
                     seen[seq] = seen.get(seq, 0) + 1
     return seen
+
+
+def _add(tally, key, n):
+    tally[key] = tally.get(key, 0) + n
+
+
+def _since(now, before):
+    """The tally's growth since an earlier copy of it (keys that grew only)."""
+    return {k: v - before.get(k, 0) for k, v in sorted(now.items()) if v != before.get(k, 0)}
 
 
 class DemoError(Exception):
@@ -221,15 +249,18 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
     done_faults = set()
     last = None
     per_reading = {}  # seq -> {"block", "headers", "bytes"}: bytes on the wire since the previous one
-    counted = 0
+    tallied = {}
     try:
         while time.time() - t0 < timeout:
             res = _results(root) or {"verified": 0, "rejected": 0}
             for e in res.get("last", []):
                 if e["seq"] not in per_reading:
+                    now = dict(relay.tally)  # one copy: the reader thread keeps adding to it
+                    grew = _since(now, tallied)
                     per_reading[e["seq"]] = {"block": e["block"], "headers": e.get("headers", 0),
-                                             "bytes": relay.bytes - counted}
-                    counted = relay.bytes
+                                             "bytes": sum(v for k, v in grew.items() if k != "resent"),
+                                             "by_type": grew}
+                    tallied = now
             if res.get("verified") != last:
                 last = res.get("verified")
                 _say(quiet, "  %5.1fs  verified on the device: %d/%d" % (time.time() - t0, last, readings))
@@ -239,6 +270,9 @@ def run(readings=3, runtime="python", crypto="ecdsa", faults=False, quiet=False,
                 break
             time.sleep(0.2)
         elapsed = time.time() - t0
+        if blocks_between > 1:  # the last reading's gap too: the run covers readings * B blocks
+            while node.chain.height() < readings * blocks_between and time.time() - t0 < timeout:
+                time.sleep(0.2)
         relay.stop()
         board.stop()
         collected = _collect(tmp, root, node, quiet) if collect else None

@@ -125,12 +125,14 @@ def _receipt_json(s, number, device, seq):
                            "0x" + seq.to_bytes(32, "big").hex()]}]}
 
 
-def build_cycle(suite_name, sealers, out_dir, batch_size=1, key_tables=False, warm_tables=False):
+def build_cycle(suite_name, sealers, out_dir, txs_in_block=TXS_IN_BLOCK, position=POSITION, compact=False,
+                batch_size=1, key_tables=False, warm_tables=False):
     """Write the cycle's input to out_dir: the UART bytes of the answer, the store's files, cycle.json.
 
-    batch_size, key_tables: the light client's verify.BATCH_SIZE and verify.KEY_TABLES on the device;
-    warm_tables: the sealers' kept tables built before the cycle (as an earlier cycle leaves them).
-    """
+    txs_in_block, position: the block the reading is in; compact: the proofs in the link's compact
+    form (proto/link.md), as a device asking for them gets them. batch_size, key_tables: the light
+    client's verify.BATCH_SIZE and verify.KEY_TABLES on the device; warm_tables: the sealers' kept
+    tables built before the cycle (as an earlier cycle leaves them)."""
     s = suite_mod.get(suite_name)
     keys = [hashlib.sha256(b"mcu-sealer" + bytes([i])).digest() for i in range(sealers)]
     nodes = sorted((s.public_key(k), k) for k in keys)
@@ -147,10 +149,10 @@ def build_cycle(suite_name, sealers, out_dir, batch_size=1, key_tables=False, wa
     digest = txm.tx_hash(tx, s)
     tx["signature"] = s.sign_tx(dkey, digest)
 
-    txs = [s.hash(b"other-tx-%d" % i) for i in range(TXS_IN_BLOCK)]
-    txs[POSITION] = digest
-    rcs = [_receipt_json(s, BLOCK, s.hash(b"other-%d" % i)[:20], i) for i in range(TXS_IN_BLOCK)]
-    rcs[POSITION] = _receipt_json(s, BLOCK, device, SEQ)
+    txs = [s.hash(b"other-tx-%d" % i) for i in range(txs_in_block)]
+    txs[position] = digest
+    rcs = [_receipt_json(s, BLOCK, s.hash(b"other-%d" % i)[:20], i) for i in range(txs_in_block)]
+    rcs[position] = _receipt_json(s, BLOCK, device, SEQ)
     rhs = [receipt_mod.from_json(r).hash(s) for r in rcs]
     h = header_mod.new(BLOCK, s.hash(b"parent"), [n for n, _ in nodes],
                        txs_root=merkle.root(txs, s.hash), receipts_root=merkle.root(rhs, s.hash),
@@ -158,8 +160,13 @@ def build_cycle(suite_name, sealers, out_dir, batch_size=1, key_tables=False, wa
                        sealer=1)
     hd = h.hash(s)
     h.signatures = [(i, s.sign_node(nodes[i][1], hd)) for i in range(trust_mod.quorum(sealers))]
-    answer = {0: wire.receipt_to_wire(rcs[POSITION]), 1: merkle.proof(rhs, POSITION, s.hash),
-              2: merkle.proof(txs, POSITION, s.hash), 3: wire.header_to_wire(header_mod.to_json(h, hd))}
+    rproof, tproof = merkle.proof(rhs, position, s.hash), merkle.proof(txs, position, s.hash)
+    if compact:
+        from lightmeter_host.chain import proofs
+        rproof = proofs.compact(rproof, rhs[position], s.hash, position)
+        tproof = proofs.compact(tproof, digest, s.hash, position)
+    answer = {0: wire.receipt_to_wire(rcs[position]), 1: rproof, 2: tproof,
+              3: wire.header_to_wire(header_mod.to_json(h, hd))}
     uart = b"\x00" + frame.encode_frame(frame.pack(frame.VERSION, RECEIPT, RID, answer))
 
     # the device's store: checkpoint SKIP blocks back, key, counter at SEQ, the reading queued
@@ -420,13 +427,12 @@ def _script_result(res):
     return out
 
 
-def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, **options):
+def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, **block):
     """One run of the device cycle: the guest's JSON (baseline bytes, instructions per step).
-
-    options: batch_size, key_tables, warm_tables (`build_cycle`)."""
+    block: build_cycle's options (txs_in_block, position, compact, batch_size, key_tables, warm_tables)."""
     from lightmeter_host.runtimes import mcu
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
-        build_cycle(suite_name, sealers, d, **options)
+        build_cycle(suite_name, sealers, d, **block)
         res = mcu.run(MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
                       args=[d])
         return _script_result(res)

@@ -20,7 +20,7 @@ from lightmeter.crypto import suite as suite_mod
 from lightmeter.link import frame, session as L, wire
 from lightmeter.errors import LightmeterError, Unsupported
 
-from lightmeter_host.chain import txbuild
+from lightmeter_host.chain import proofs as compact_proof, txbuild
 from lightmeter_host.chain.rpc import NodeError, Rpc, block_changes_json
 
 VERSION = "lightmeter-relay-0.1"
@@ -66,6 +66,8 @@ def handle(rpc, mtype, payload):
             proofs = merkle.from_json(rc, "txReceiptProof"), merkle.from_json(tx, "txProof")
         except Unsupported as e:
             return L.ERROR, {0: L.E_NODE_ERROR, 1: str(e)}
+        if isinstance(payload, dict) and payload.get(1) == 1:  # the device reads compact proofs (proto/link.md)
+            proofs = _compact(proofs, bytes(payload[0]), rc.get("hash"))
         return L.RECEIPT, {0: wire.receipt_to_wire(rc), 1: proofs[0], 2: proofs[1],
                            3: wire.header_to_wire(block)}
     if mtype == L.GET_CHANGES:
@@ -73,6 +75,26 @@ def handle(rpc, mtype, payload):
     if mtype == L.GET_PIVOTS:
         return L.PIVOTS, pivots_answer(rpc, payload[0], payload[1])
     return L.ERROR, {0: L.E_UNKNOWN_TYPE, 1: "unknown message type %d" % mtype}
+
+
+def _compact(proofs, tx_hash, receipt_hash):
+    """(receipt proof, tx proof) in compact form, each under the first suite's hash it proves its
+    leaf with (the relay does not know the device's suite); a proof that converts under none is
+    left as the node gave it, for the device to refuse."""
+    rproof, tproof = proofs
+    try:
+        rleaf = fields.hexbytes(receipt_hash, "hash", 32)
+    except LightmeterError:
+        rleaf = None
+    for name in ("ecdsa", "sm"):
+        H = suite_mod.get(name).hash
+        t = compact_proof.compact(tproof, tx_hash, H)
+        if t is None:
+            continue
+        r = compact_proof.compact(rproof, rleaf, H, compact_proof.position(tproof, tx_hash, H))
+        if rleaf is not None and r is not None:
+            return r, t
+    return proofs
 
 
 MAX_PIVOTS = 3  # pivots in one answer: each is a header and its changes (~2 KB), a frame is 8 KB
@@ -157,6 +179,9 @@ class Port:
         self.deframer = frame.Deframer()
         self.noise = Noise(noise)
         self.stats = {"frames_in": 0, "frames_out": 0, "bytes_in": 0, "bytes_out": 0, "dropped": 0}
+        self._unlogged = 0  # bytes read but not yet logged with a request (noise, dropped frames)
+        self._answered = None  # the body of the request answered last
+        self._stale = 0  # input bytes that were waiting when that answer was written
 
     async def serve(self):
         loop = asyncio.get_running_loop()
@@ -166,17 +191,32 @@ class Port:
                 continue
             data = self.noise(data)
             self.stats["bytes_in"] += len(data)
-            for body in self.deframer.feed(data):
+            self._unlogged += len(data)
+            # bytes that were already waiting when the last answer went out: a copy of that
+            # request among them is a resend the device made before the answer reached it
+            stale = self._stale > 0
+            self._stale = max(0, self._stale - len(data))
+            bodies = self.deframer.feed(data)
+            for i, body in enumerate(bodies):
                 self.stats["frames_in"] += 1
-                await self._answer(loop, body)
+                # the line bytes of this request: its own frame, and with the last frame of a read
+                # whatever else the read held (a leading 0x00, noise), so the log sums to bytes_in
+                wire = min(self._unlogged, len(frame.encode_frame(body)) + 1)
+                if i == len(bodies) - 1:
+                    wire = self._unlogged
+                self._unlogged -= wire
+                if body == self._answered and (stale or i):
+                    self._skip(body, wire)
+                    continue
+                await self._answer(loop, body, wire)
             self.stats["dropped"] = self.deframer.dropped
 
-    async def _answer(self, loop, body):
+    async def _answer(self, loop, body, wire=None):
         t0 = time.perf_counter()
         try:
             version, mtype, rid, payload = frame.unpack(body)
         except LightmeterError as e:
-            self.log("%s: dropped a malformed request: %s" % (self.url, e))
+            self.log("%s: (%d B) dropped, a malformed request: %s" % (self.url, wire or len(body), e))
             return
         try:
             atype, answer = await loop.run_in_executor(None, self.handler, self.rpc, mtype, payload)
@@ -191,10 +231,27 @@ class Port:
         except LightmeterError as e:  # e.g. an answer over the frame limit
             out = frame.encode_message(L.ERROR, rid, {0: L.E_NODE_ERROR, 1: str(e)})
         self.ser.write(self.noise(out))
+        self._answered = body
+        try:
+            self._stale = self.ser.in_waiting
+        except (AttributeError, OSError, serial.SerialException):
+            self._stale = 0
         self.stats["frames_out"] += 1
         self.stats["bytes_out"] += len(out)
+        # sizes are line bytes both ways (frames, COBS, CRC, delimiters), as a UART carries them
         self.log("%s: #%d type %d (%d B) -> type %d (%d B) in %.0f ms"
-                 % (self.url, rid, mtype, len(body), atype, len(out), (time.perf_counter() - t0) * 1000))
+                 % (self.url, rid, mtype, wire or len(body), atype, len(out), (time.perf_counter() - t0) * 1000))
+
+    def _skip(self, body, wire):
+        """A resend of the request just answered, sent before that answer reached the device: the
+        answer on its way serves it (a whole receipt answer again would only lengthen the queue).
+        A device that lost the answer resends after its timeout, and that copy is answered."""
+        self.stats["skipped"] = self.stats.get("skipped", 0) + 1
+        try:
+            _, mtype, rid, _ = frame.unpack(body)
+        except LightmeterError:
+            return
+        self.log("%s: #%d type %d (%d B) skipped, answered meanwhile" % (self.url, rid, mtype, wire))
 
 
 async def relay(urls, rpc_url, baud=115200, noise=0.0, log=None, handler=handle):

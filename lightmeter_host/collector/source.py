@@ -1,8 +1,9 @@
 """Where the collector reads the chain from: a node's JSON-RPC, or blocks held in memory.
 
 A source answers four questions with the JSON a FISCO BCOS 3.x node gives (results only):
-head() -> latest block number; block(n) -> getBlockByNumber(n, false, true) (the header and
-its transaction hashes); tx(h) -> getTransaction(h, true) (with txProof); receipt(h) ->
+head() -> latest block number; block(n) -> getBlockByNumber(n, false, false) (the header and
+its transactions, whole, so that other contracts' traffic needs no look-up; a source may give
+their hashes only, getBlockByNumber(n, false, true)); tx(h) -> getTransaction(h, true) (with txProof); receipt(h) ->
 getTransactionReceipt(h, true) (with txReceiptProof). Nothing a source says is believed.
 """
 
@@ -21,7 +22,7 @@ class RpcSource:
         return self.rpc.head()
 
     def block(self, n):
-        return self.rpc("getBlockByNumber", n, False, True)
+        return self.rpc("getBlockByNumber", n, False, False)
 
     def tx(self, h):
         return self.rpc("getTransaction", h, True)

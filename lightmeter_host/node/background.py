@@ -27,6 +27,7 @@ CONTRACTS = 4
 GAS = "29875"
 TRANSFER = "transfer(address,uint256)"
 _CACHE = 64  # blocks whose hashes are kept
+_TRUE = bytes(31) + b"\x01"  # a transfer's output
 
 
 class Background:
@@ -41,7 +42,8 @@ class Background:
         self.contracts = [hashlib.sha256(b"lightmeter-token:" + seed + bytes([i])).digest()[:20]
                           for i in range(CONTRACTS)]
         self.selector = abi.selector(TRANSFER, s.hash)
-        self.topic = "0x" + abi.event_topic("Transfer(address,address,uint256)", s.hash).hex()
+        self.topic_b = abi.event_topic("Transfer(address,address,uint256)", s.hash)
+        self.topic = "0x" + self.topic_b.hex()
         self.chain_id, self.group_id = chain.chain_id.encode(), chain.group_id.encode()
         self.cache = {}
         self.index = {}
@@ -72,6 +74,18 @@ class Background:
                               "data": fields.hex0x(amount.to_bytes(32, "big"))}]}
         return rc
 
+    def _receipt(self, number, i):
+        """receipt() as the firmware's Receipt, built from the parts without the JSON round trip
+        (the hot path of a busy chain's blocks; tests/host/test_simulate.py checks they agree)."""
+        who, contract, to, amount = self._parts(number, i)
+        r = receipt_mod.Receipt()
+        r.version, r.gas_used, r.contract_address, r.status = 0, GAS.encode(), b"", 0
+        r.output, r.effective_gas_price, r.block_number = _TRUE, b"", number
+        r.logs = [(contract.hex().encode(), [self.topic_b, bytes(12) + self.senders[who], bytes(12) + to],
+                   amount.to_bytes(32, "big"))]
+        r.tx_hash = r.claimed_hash = None
+        return r
+
     def hashes(self, number, count):
         """([tx hash], [receipt hash]) of the block's count background transactions."""
         got = self.cache.get(number)
@@ -80,7 +94,7 @@ class Background:
             txs, rcs = [], []
             for i in range(count):
                 txs.append(txm.tx_hash(self.tx(number, i), s))
-                rcs.append(receipt_mod.from_json(self.receipt(number, i)).hash(s))
+                rcs.append(self._receipt(number, i).hash(s))
             got = (txs, rcs)
             if len(self.cache) >= _CACHE:
                 self.cache.clear()
@@ -106,21 +120,39 @@ class Background:
         raw = txbuild.encode(t)
         rc = self.receipt(number, i)
         rc["transactionHash"] = fields.hex0x(digest)
-        rc["hash"] = fields.hex0x(receipt_mod.from_json(rc).hash(self.suite))
+        rc["hash"] = fields.hex0x(self._receipt(number, i).hash(self.suite))
         if len(self.signed_cache) >= _CACHE * 64:
             self.signed_cache.clear()
         self.signed_cache[(number, i)] = got = (digest, raw, rc)
         return got
 
 
-def _sign(crypto, suite, priv, digest):
-    """The transaction signature: libsecp256k1 when there is one (a host program; the same RFC 6979
-    low-s signature as the firmware's), else the suite's."""
-    if crypto == "ecdsa":
+_native_keys = {}  # private key bytes -> coincurve.PrivateKey: a handful of sealers and senders
+
+
+def _native_sign(priv, digest):
+    """libsecp256k1's recoverable signature, or None without coincurve."""
+    key = _native_keys.get(priv)
+    if key is None:
         try:
             import coincurve
         except ImportError:
-            pass
-        else:
-            return coincurve.PrivateKey(priv).sign_recoverable(digest, hasher=None)
-    return suite.sign_tx(priv, digest)
+            return None
+        if len(_native_keys) > 1024:
+            _native_keys.clear()
+        key = _native_keys[priv] = coincurve.PrivateKey(priv)
+    return key.sign_recoverable(digest, hasher=None)
+
+
+def sign_node(crypto, suite, priv, digest):
+    """A sealer's signature of a block hash: libsecp256k1 when there is one (the same RFC 6979
+    low-s bytes as suite.sign_node, so a seed still gives the same chain), else the suite's."""
+    sig = _native_sign(priv, digest) if crypto == "ecdsa" else None
+    return sig if sig is not None else suite.sign_node(priv, digest)
+
+
+def _sign(crypto, suite, priv, digest):
+    """The transaction signature: libsecp256k1 when there is one (a host program; the same RFC 6979
+    low-s signature as the firmware's), else the suite's."""
+    sig = _native_sign(priv, digest) if crypto == "ecdsa" else None
+    return sig if sig is not None else suite.sign_tx(priv, digest)

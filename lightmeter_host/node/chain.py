@@ -97,6 +97,7 @@ class Chain:
         self.background_per_block = 0  # background transactions sealed into every new block
         self.after_block = None  # called with the number, under the lock, after the sealer thread seals a block
         self.on_seal = None  # on_seal(number, pool txs, background txs) after every block sealed (metrics)
+        self.closing = False  # set when the node stops: simulate() ends a run of blocks early
         self._new_evm()
         if self.store.height() < 0:
             self._write_genesis()
@@ -322,7 +323,8 @@ class Chain:
         if self.sign_mode == "duplicate" and signers:
             signers = signers[:-1] + [signers[0]]
         signers.sort()
-        return [(i, self.suite.sign_node(self.keys[sealers[i][0]], digest)) for i in signers]
+        return [(i, background_mod.sign_node(self.crypto, self.suite, self.keys[sealers[i][0]], digest))
+                for i in signers]
 
     def run_sealer(self, stop, batch_wait=0.005):
         """Seal whenever transactions are pending, until stop (an Event) is set."""

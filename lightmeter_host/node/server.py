@@ -82,10 +82,14 @@ class NodeServer:
 
     def stop(self):
         self.stop_event.set()
+        self.chain.closing = True  # a run of blocks in the sealer thread (after_block) ends early
         self.httpd.shutdown()
         self.httpd.server_close()
         for t in self._threads:
-            t.join(5)
+            t.join(60)
+        if any(t.is_alive() for t in self._threads):
+            # closing SQLite under a thread still writing to it crashes the interpreter
+            raise RuntimeError("node: the sealer thread did not stop")
         self.chain.store.close()
 
 

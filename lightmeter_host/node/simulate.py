@@ -116,9 +116,12 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None, interval_ms=
     made = []
     old_now = chain.now
     block_clock(chain, interval_ms)
+    chain.store.synchronous(False)
     try:
         change_i = 0
         for b in range(blocks):
+            if chain.closing:  # the node is stopping: its store is about to close
+                break
             with chain.lock:  # a running sealer thread must not seal half a block
                 number = chain.height() + 1
                 pending = []
@@ -159,4 +162,6 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None, interval_ms=
                 progress(b + 1, blocks, number)
     finally:
         chain.now = old_now
+        if not chain.closing:
+            chain.store.synchronous(True)
     return made

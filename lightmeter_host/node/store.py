@@ -34,6 +34,13 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
 
+    def synchronous(self, full):
+        """FULL (the default) or NORMAL while simulate() writes a run of blocks: in WAL mode a
+        killed process still leaves each block whole or absent; only a power cut may lose the
+        last ones, and a simulated run is made again from its seed. (An fsync a block is most
+        of a background block's cost.)"""
+        self.db.execute("PRAGMA synchronous=%s" % ("FULL" if full else "NORMAL"))
+
     def get_meta(self):
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 

@@ -133,3 +133,84 @@ def test_empty_block_root_proves_nothing():
     zero = bytes(32)
     e = raises(Invalid, merkle.verify, [zero], zero, zero, H)
     assert "without transactions" in str(e)
+
+
+# -- compact proofs (proto/link.md, "Compact proofs") ---------------------------------------------
+
+def compact_of(items, leaf, hf, index):
+    """The compact form of FISCO proof items, written here from the spec's table (not the relay's
+    converter), the side of each pair taken from the expected index."""
+    if len(items) == 1:
+        return b""
+    out = b""
+    h, i, depth = leaf, 0, 0
+    while i < len(items):
+        c = int.from_bytes(items[i][:4], "big")
+        group = items[i + 1:i + 1 + c]
+        if c == 1:
+            out += bytes([2])
+        else:
+            side = (index >> depth) & 1
+            out += bytes([side]) + group[1 - side]
+        h = hf(b"".join(group))
+        i += 1 + c
+        depth += 1
+    return out
+
+
+def test_compact_vectors():
+    vs = load_vector("link.json")["compact_proofs"]["vectors"]
+    assert len(vs) >= 4
+    for v in vs:
+        hf = suite.get(v["crypto"]).hash
+        leaf, r, c = unhex(v["leaf"]), unhex(v["root"]), unhex(v["compact"])
+        items = [unhex(x) for x in v["proof"]]
+        assert merkle.root([hf(b"leaf" + bytes([k])) for k in range(v["leaves"])], hf) == r
+        assert compact_of(items, leaf, hf, v["index"]) == c
+        assert merkle.verify_compact(c, leaf, r, hf) == v["index"] == merkle.verify(items, leaf, r, hf)
+        assert merkle.verify(c, leaf, r, hf) == v["index"]  # verify() takes either form
+        assert merkle.check_items(c) is c
+
+
+def test_compact_round_trips_every_position():
+    for hf in (H, K):
+        for n in range(1, 18):
+            leaves = [hf(b"leaf" + bytes([i])) for i in range(n)]
+            r = merkle.root(leaves, hf)
+            for i in range(n):
+                c = compact_of(merkle.proof(leaves, i, hf), leaves[i], hf, i)
+                assert merkle.verify_compact(c, leaves[i], r, hf) == i
+
+
+def test_compact_equal_leaves_take_the_side_they_name():
+    leaves = [LEAVES3[0], LEAVES3[0]]
+    r = merkle.root(leaves, H)
+    for i in (0, 1):
+        c = compact_of(merkle.proof(leaves, i, H), LEAVES3[0], H, i)
+        assert merkle.verify_compact(c, LEAVES3[0], r, H) == i
+
+
+def test_compact_hostile():
+    leaves = [H(bytes([i])) for i in range(6)]
+    r = merkle.root(leaves, H)
+    good = compact_of(merkle.proof(leaves, 4, H), leaves[4], H, 4)
+    assert merkle.verify_compact(good, leaves[4], r, H) == 4
+    e = raises(Malformed, merkle.verify_compact, bytes([3]) + good[1:], leaves[4], r, H)
+    assert "kind" in str(e)
+    e = raises(Malformed, merkle.verify_compact, good[:-1], leaves[4], r, H)
+    assert "past the end" in str(e)
+    flipped = good[:5] + bytes([good[5] ^ 1]) + good[6:]
+    assert "another root" in str(raises(Invalid, merkle.verify_compact, flipped, leaves[4], r, H))
+    side = bytes([good[0] ^ 1]) + good[1:]  # the other side: another hash, another root
+    raises(Invalid, merkle.verify_compact, side, leaves[4], r, H)
+    raises(Invalid, merkle.verify_compact, good, leaves[3], r, H)  # another leaf
+    raises(Invalid, merkle.verify_compact, b"", leaves[4], r, H)  # "one leaf" of a 6-leaf tree
+    raises(Invalid, merkle.verify_compact, good + bytes([2]), leaves[4], r, H)  # a level too many
+    deep = bytes([2]) * 33
+    h = leaves[0]
+    for _ in range(33):
+        h = H(h)
+    assert "deeper" in str(raises(Malformed, merkle.verify_compact, deep, leaves[0], h, H))
+    zero = bytes(32)
+    assert "without transactions" in str(raises(Invalid, merkle.verify_compact, b"", zero, zero, H))
+    raises(Malformed, merkle.check_items, bytes(33 * 32 + 1))

@@ -128,6 +128,33 @@ def lie_transaction_redirected(fc):
     return "getTransaction", fn, 2, "tampered_tx"
 
 
+def lie_block_copy_redirected(fc):
+    """A reading hidden in the block's own copy of its transactions (getBlockByNumber with whole
+    transactions), shown as a call to another contract: the collector takes other contracts'
+    transactions from that copy without a look-up, so the copy must hash to its listed hash."""
+    def fn(real, n, only_header=True, only_hash=True):
+        out = copy.deepcopy(real(n, only_header, only_hash))
+        if n == 2 and not only_hash:
+            out["transactions"][0]["to"] = "0x" + "11" * 20
+        return out
+    return "getBlockByNumber", fn, 2, "tampered_tx"
+
+
+def lie_block_copy_redirected_and_relisted(fc):
+    """The same with the listed hash made to fit the forged copy: the list no longer makes the
+    header's txsRoot."""
+    from lightmeter.chain import fields, tx as tx_mod
+
+    def fn(real, n, only_header=True, only_hash=True):
+        out = copy.deepcopy(real(n, only_header, only_hash))
+        if n == 2 and not only_hash:
+            t = out["transactions"][0]
+            t["to"] = "0x" + "11" * 20
+            t["hash"] = fields.hex0x(tx_mod.tx_hash(tx_mod.from_json(t), fc.suite))
+        return out
+    return "getBlockByNumber", fn, 2, "incomplete_block"
+
+
 def lie_replayed_reading(fc):
     """Block 5's readings answered with block 1's transaction and receipt, proofs and all."""
     old = record_tx(fc, 1)
@@ -154,7 +181,8 @@ def lie_hidden_set_change(fc):
 LIES = {f.__name__[4:]: f for f in (lie_tampered_log, lie_tampered_log_rehashed, lie_proof_for_another_block,
                                      lie_tx_proof_for_another_block, lie_short_quorum, lie_forged_signature,
                                      lie_hidden_transaction, lie_transaction_redirected, lie_replayed_reading,
-                                     lie_hidden_set_change)}
+                                     lie_hidden_set_change, lie_block_copy_redirected,
+                                     lie_block_copy_redirected_and_relisted)}
 
 
 @pytest.fixture(scope="module")

@@ -102,3 +102,56 @@ def test_cli_refuses_set_changes_without_simulate():
     p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "node", "--set-changes", "2"],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert p.returncode == 2 and "--simulate" in p.stderr
+
+
+def test_background_receipts_and_node_signatures_as_the_slow_path_makes_them(tmp_path):
+    """The fast paths of busy-chain blocks (a receipt built without its JSON, sealer signatures
+    by libsecp256k1) give the very bytes of the firmware's path, so a seed gives one chain."""
+    from lightmeter.chain import receipt as receipt_mod
+    from lightmeter_host.chain import backends
+    from lightmeter_host.node import background
+
+    backends.install()
+    for crypto in ("ecdsa", "sm"):
+        chain = Chain(crypto=crypto, data_dir=str(tmp_path / crypto), seed=b"bg")
+        bg = chain.background
+        for n, i in ((1, 0), (2, 3), (9000, 49)):
+            slow = receipt_mod.from_json(bg.receipt(n, i)).hash(chain.suite)
+            assert bg._receipt(n, i).hash(chain.suite) == slow
+        key = chain.keys[next(iter(chain.consensus))]
+        digest = chain.suite.hash(b"block")
+        assert background.sign_node(crypto, chain.suite, key, digest) == chain.suite.sign_node(key, digest)
+        chain.store.close()
+
+
+def test_a_node_stops_in_the_middle_of_a_run_of_background_blocks(tmp_path):
+    """after_block may append thousands of blocks (demo --blocks-between); stopping the node ends
+    the run at a block boundary and closes the store only once the sealer thread is out."""
+    import threading
+    import time
+    from lightmeter_host.chain import txbuild
+    from lightmeter_host.node.server import NodeServer
+    from lightmeter_host.node import simulate as sim
+
+    chain = Chain(data_dir=str(tmp_path / "node"), seed=b"stop")
+    sim.block_clock(chain)
+    chain.background_per_block = 5
+    started = threading.Event()
+
+    def gap(n):
+        started.set()
+        sim.simulate(chain, 100000, readings=False)
+    chain.after_block = gap
+    srv = NodeServer(chain, "127.0.0.1", 0).start()
+    tx = txbuild.make(chain.chain_id, chain.group_id, 500, "n-1", None, b"\x60\x00")
+    _, raw = txbuild.sign(tx, chain.crypto, b"\x01" * 32)
+    threading.Thread(target=lambda: Client(srv.url)("sendTransaction", "0x" + raw.hex(), False),
+                     daemon=True).start()
+    assert started.wait(60)
+    while chain.height() < 20:
+        time.sleep(0.05)
+    t0 = time.time()
+    srv.stop()
+    assert time.time() - t0 < 30 and not any(t.is_alive() for t in srv._threads)
+    stopped_at = Chain(data_dir=str(tmp_path / "node")).height()
+    assert 20 <= stopped_at < 100000

@@ -86,7 +86,12 @@ def parse_proof(items, name="proof"):
 
 
 def check_items(items, name="proof"):
-    """A proof as the device link carries it: a non-empty list of 32-byte strings."""
+    """A proof as the device link carries it: a non-empty list of 32-byte strings, or the compact
+    form (one byte string, see verify_compact)."""
+    if isinstance(items, (bytes, bytearray)):
+        if len(items) > 33 * MAX_DEPTH:
+            raise Malformed("%s: too long" % name)
+        return items
     if not isinstance(items, list) or not items:
         raise Malformed("%s: expected a non-empty array" % name)
     if len(items) > 1 + 3 * MAX_DEPTH:
@@ -105,6 +110,8 @@ def verify(items, leaf, expected_root, H, index=None):
     Raises Malformed for a proof that breaks the format, Invalid for one that
     does not lead to the root.
     """
+    if isinstance(items, (bytes, bytearray)):
+        return verify_compact(items, leaf, expected_root, H)
     n = len(items)
     if n == 0:
         raise Malformed("proof: empty")
@@ -145,6 +152,46 @@ def verify(items, leaf, expected_root, H, index=None):
         position |= bit << depth
         h = H(b"".join(group))
         i += 1 + c
+        depth += 1
+    if h != expected_root:
+        raise Invalid("proof: leads to another root")
+    return position
+
+
+# The compact form (proto/link.md, "Compact proofs"): per level, bottom-up, one byte for where the
+# running hash sits in its group, then the sibling for a pair. It is the FISCO proof without what
+# the verifier recomputes anyway (count slots, the running hash itself): each compact proof stands
+# for exactly one FISCO proof, which verify() accepts with the same position.
+LEFT, RIGHT, ALONE = 0, 1, 2
+
+
+def verify_compact(data, leaf, expected_root, H):
+    """verify() for a compact proof: its position, or Malformed / Invalid. Empty data is the
+    one-leaf block's proof (the leaf is the root)."""
+    if expected_root == _EMPTY:
+        raise Invalid("proof: the root is that of a block without transactions")
+    data = bytes(data)
+    h = leaf
+    i = 0
+    position = 0
+    depth = 0
+    n = len(data)
+    while i < n:
+        if depth >= MAX_DEPTH:
+            raise Malformed("proof: deeper than %d levels" % MAX_DEPTH)
+        kind = data[i]
+        if kind == ALONE:
+            h = H(h)
+            i += 1
+        elif kind == LEFT or kind == RIGHT:
+            if i + 33 > n:
+                raise Malformed("proof: level %d runs past the end" % depth)
+            sibling = data[i + 1:i + 33]
+            h = H(h + sibling) if kind == LEFT else H(sibling + h)
+            position |= kind << depth
+            i += 33
+        else:
+            raise Malformed("proof: level %d has kind %d (0 left, 1 right, 2 alone)" % (depth, kind))
         depth += 1
     if h != expected_root:
         raise Invalid("proof: leads to another root")

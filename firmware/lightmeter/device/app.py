@@ -241,7 +241,7 @@ class Device:
         if status not in OK_STATUSES:
             log("reading", rec[R_SEQ], "submission answered with status", status)
         try:
-            answer = await self.link.request(link_mod.GET_RECEIPT, {0: rec[R_HASH]})
+            answer = await self.link.request(link_mod.GET_RECEIPT, {0: rec[R_HASH], 1: 1})  # compact proofs
         except link_mod.RemoteError as e:
             if e.code != link_mod.E_NOT_FOUND:
                 raise
