@@ -54,6 +54,12 @@ def test_cycle_fits_64k_above_the_module_baseline(suite):
     assert _fits(suite, "host32", baseline + FROZEN_BUDGET)
 
 
+def test_cycle_fits_64k_above_the_module_baseline_on_m0_once():
+    _built("m0")
+    baseline = mcubench.cycle_once("sm", 21, target="m0")["baseline"]
+    assert _fits("sm", "m0", baseline + FROZEN_BUDGET)
+
+
 @NOT_YET
 def test_cycle_fits_on_m0_once():
     _built("m0")
