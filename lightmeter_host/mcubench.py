@@ -44,6 +44,7 @@ POSITION = 5
 SEQ = 7  # the queued reading's sequence number
 RID = 41  # the request id the answer carries
 RECEIPT = 12  # link message type of a receipt answer (link/session.py)
+UART_CHUNK = 64  # bytes the device takes off its UART at a time
 HEAP_MIB_FREE = 256 * 1024  # bisection top (m0's largest heap)
 CLOCK_HZ = 133000000  # RP2040's nominal clock, for the one-instruction-per-cycle bound
 FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
@@ -179,9 +180,14 @@ def build_cycle(suite_name, sealers, out_dir):
     for p in names:
         with open(os.path.join(out_dir, p.replace("/", "_")), "wb") as f:
             f.write(fs.files[p])
-    with open(os.path.join(out_dir, "answer.bin"), "wb") as f:
-        f.write(uart)
+    # the UART's bytes in 64-byte pieces, one file each: the guest reads one piece at a time, as
+    # a board's UART hands them over from a small buffer outside the heap (the port's open() reads
+    # a whole file into the heap, so one file would stand for a 4 KB buffer no board has)
+    for i in range(0, len(uart), UART_CHUNK):
+        with open(os.path.join(out_dir, "uart%04d.bin" % (i // UART_CHUNK)), "wb") as f:
+            f.write(uart[i:i + UART_CHUNK])
     cfg = {"suite": suite_name, "sealers": sealers, "files": names, "rid": RID, "root": ROOT,
+           "uart_chunks": -(-len(uart) // UART_CHUNK),
            "registry": REGISTRY.hex(), "block": BLOCK}
     with open(os.path.join(out_dir, "cycle.json"), "w") as f:
         json.dump(cfg, f)
@@ -285,6 +291,21 @@ class MemFs:
         pass
 
 
+class Uart:
+    """The link UART: the answer's bytes, 64 at a time, each piece read from its own file."""
+
+    def __init__(self, count):
+        self.i = 0
+        self.count = count
+
+    def read(self):
+        if self.i >= self.count:
+            return b""
+        with open(DATA + "/uart%%04d.bin" %% self.i, "rb") as f:
+            self.i += 1
+            return f.read()
+
+
 steps = {}
 t = ins()
 if len(sys.argv) > 2 and sys.argv[2] == "imports":
@@ -317,22 +338,23 @@ counter = store_mod.Counter(store)
 qkey = queue.keys()[0]
 from lightmeter.link import cbor
 rec = cbor.loads(queue.get(qkey))
-uart = open(DATA + "/answer.bin", "rb")
+
+
+uart = Uart(CFG["uart_chunks"])
 step("setup")
 
 # 1. the relay's answer off the UART, in 64-byte reads
 deframer = frame.Deframer()
 answer = None
 while answer is None:
-    chunk = uart.read(64)
+    chunk = uart.read()
     if not chunk:
         raise ValueError("no answer on the UART")
     for body in deframer.feed(chunk):
         version, mtype, rid, payload = frame.unpack(body)
         if mtype == 12 and rid == CFG["rid"]:
             answer = payload
-# the UART's bytes are read: a board's UART buffers them outside the heap, so this stand-in goes
-chunk = body = payload = uart = None
+chunk = body = payload = None
 # the header leaves the answer as it is decoded (the proofs need the rest)
 hdr = header_mod.from_json(wire.header_from_wire(answer.pop(3)), suite.node_sig_len)
 step("decode")
