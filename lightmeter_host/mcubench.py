@@ -17,8 +17,10 @@ One device cycle, as the firmware runs it after a reading's transaction is mined
 The input is built here on the host (signed headers, transactions, receipts and proofs from the
 firmware's own code) and written to a folder the guest script reads with open(); the device
 store runs on an in-memory filesystem whose initial files are read from that folder on demand
-(the port has no os module). Heap is bisected with real MemoryErrors (runtimes.mcu.smallest_heap),
-modules loaded from .mpy into RAM; the "frozen" figure is that heap minus what the imported
+(the port has no os module); the answer's UART bytes are one small file per 64-byte read, since
+the port's open() reads a whole file into the heap. Heap is bisected with real MemoryErrors
+(runtimes.mcu.smallest_heap), modules loaded from .mpy into RAM one at a time with a collection
+after each (as device/start.py loads them); the "frozen" figure is that heap minus what the imported
 modules keep (gc.mem_alloc() after importing everything the cycle uses and collecting): an
 estimate of what a board with the modules frozen in flash would need. Instructions are counted by
 QEMU (m0, -icount): a lower bound on cycles, not a time.
