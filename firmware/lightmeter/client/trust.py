@@ -66,6 +66,7 @@ def from_json(obj):
     group_id = g(obj, "group_id")
     _check_names(chain_id, group_id)
     crypto = g(obj, "crypto")
+    _check_crypto(crypto)
     return make(chain_id, group_id, crypto, g(obj, "sealers"), obj.get("number"), obj.get("hash"),
                 obj.get("timestamp"))
 
@@ -76,13 +77,17 @@ def _check_names(chain_id, group_id):
             raise Malformed("trust.%s: expected a non-empty string" % k)
 
 
+def _check_crypto(crypto):
+    if crypto not in suite.NAMES:
+        raise Malformed("trust.crypto: expected \"ecdsa\" or \"sm\"")
+
+
 def make(chain_id, group_id, crypto, sealers, number=None, digest=None, timestamp=None):
     """A validated Trust from its fields, as TRUST.json holds them: the one set of rules for every
     stored form. sealers: a list of {"node_id", "weight"} objects or of (node id, weight) tuples;
     node ids and the hash as hex text or bytes."""
     _check_names(chain_id, group_id)
-    if crypto not in suite.NAMES:
-        raise Malformed("trust.crypto: expected \"ecdsa\" or \"sm\"")
+    _check_crypto(crypto)
     raw = fields.array(sealers, "trust.sealers", MAX_SEALERS)
     if not raw:
         raise Malformed("trust.sealers: empty")
