@@ -17,8 +17,10 @@ One device cycle, as the firmware runs it after a reading's transaction is mined
 The input is built here on the host (signed headers, transactions, receipts and proofs from the
 firmware's own code) and written to a folder the guest script reads with open(); the device
 store runs on an in-memory filesystem whose initial files are read from that folder on demand
-(the port has no os module). Heap is bisected with real MemoryErrors (runtimes.mcu.smallest_heap),
-modules loaded from .mpy into RAM; the "frozen" figure is that heap minus what the imported
+(the port has no os module); the answer's UART bytes are one small file per 64-byte read, since
+the port's open() reads a whole file into the heap. Heap is bisected with real MemoryErrors
+(runtimes.mcu.smallest_heap), modules loaded from .mpy into RAM one at a time with a collection
+after each (as device/start.py loads them); the "frozen" figure is that heap minus what the imported
 modules keep (gc.mem_alloc() after importing everything the cycle uses and collecting): an
 estimate of what a board with the modules frozen in flash would need. Instructions are counted by
 QEMU (m0, -icount): a lower bound on cycles, not a time.
@@ -44,6 +46,7 @@ POSITION = 5
 SEQ = 7  # the queued reading's sequence number
 RID = 41  # the request id the answer carries
 RECEIPT = 12  # link message type of a receipt answer (link/session.py)
+UART_CHUNK = 64  # bytes the device takes off its UART at a time
 HEAP_MIB_FREE = 256 * 1024  # bisection top (m0's largest heap)
 CLOCK_HZ = 133000000  # RP2040's nominal clock, for the one-instruction-per-cycle bound
 FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
@@ -190,9 +193,14 @@ def build_cycle(suite_name, sealers, out_dir, txs_in_block=TXS_IN_BLOCK, positio
     for p in names:
         with open(os.path.join(out_dir, p.replace("/", "_")), "wb") as f:
             f.write(fs.files[p])
-    with open(os.path.join(out_dir, "answer.bin"), "wb") as f:
-        f.write(uart)
+    # the UART's bytes in 64-byte pieces, one file each: the guest reads one piece at a time, as
+    # a board's UART hands them over from a small buffer outside the heap (the port's open() reads
+    # a whole file into the heap, so one file would stand for a 4 KB buffer no board has)
+    for i in range(0, len(uart), UART_CHUNK):
+        with open(os.path.join(out_dir, "uart%04d.bin" % (i // UART_CHUNK)), "wb") as f:
+            f.write(uart[i:i + UART_CHUNK])
     cfg = {"suite": suite_name, "sealers": sealers, "files": names, "rid": RID, "root": ROOT,
+           "uart_chunks": -(-len(uart) // UART_CHUNK),
            "registry": REGISTRY.hex(), "block": BLOCK, "batch_size": batch_size, "key_tables": key_tables,
            "warm_tables": warm_tables}
     with open(os.path.join(out_dir, "cycle.json"), "w") as f:
@@ -219,6 +227,7 @@ with open(DATA + "/cycle.json") as f:
 MODULES = %(modules)r
 for m in MODULES + %(suite_modules)r[CFG["suite"]]:
     __import__(m)
+    gc.collect()  # one module at a time, as device/start.py loads them (less fragmentation)
 from lightmeter.link import frame, wire
 from lightmeter.chain import abi, header as header_mod, meter_registry, tx as txm
 from lightmeter.client import anchor, transition
@@ -303,6 +312,21 @@ class MemFs:
         pass
 
 
+class Uart:
+    """The link UART: the answer's bytes, 64 at a time, each piece read from its own file."""
+
+    def __init__(self, count):
+        self.i = 0
+        self.count = count
+
+    def read(self):
+        if self.i >= self.count:
+            return b""
+        with open(DATA + "/uart%%04d.bin" %% self.i, "rb") as f:
+            self.i += 1
+            return f.read()
+
+
 steps = {}
 t = ins()
 if len(sys.argv) > 2 and sys.argv[2] == "imports":
@@ -335,7 +359,7 @@ counter = store_mod.Counter(store)
 qkey = queue.keys()[0]
 from lightmeter.link import cbor
 rec = cbor.loads(queue.get(qkey))
-uart = open(DATA + "/answer.bin", "rb")
+
 if CFG["warm_tables"]:
     # a device that keeps tables: built in an earlier cycle, before this one's data
     from lightmeter.crypto import keys
@@ -343,13 +367,16 @@ if CFG["warm_tables"]:
     for s in checkpoint.load(store).sealers:
         kept.get(s[0])
     s = kept = None
+
+
+uart = Uart(CFG["uart_chunks"])
 step("setup")
 
 # 1. the relay's answer off the UART, in 64-byte reads
 deframer = frame.Deframer()
 answer = None
 while answer is None:
-    chunk = uart.read(64)
+    chunk = uart.read()
     if not chunk:
         raise ValueError("no answer on the UART")
     for body in deframer.feed(chunk):
@@ -357,7 +384,8 @@ while answer is None:
         if mtype == 12 and rid == CFG["rid"]:
             answer = payload
 chunk = body = payload = None
-hdr = header_mod.from_json(wire.header_from_wire(answer[3]), suite.node_sig_len)
+# the header leaves the answer as it is decoded (the proofs need the rest)
+hdr = header_mod.from_json(wire.header_from_wire(answer.pop(3)), suite.node_sig_len)
 step("decode")
 
 # 2. one skipping step from the stored checkpoint to the answer's header

@@ -53,3 +53,66 @@ def test_another_block_at_the_same_height_is_a_conflict_not_a_replacement():
     e = raises(Invalid, checkpoint.save, st, fork)
     assert "conflict" in str(e) and checkpoint.load(st).hash == tr(5).hash
     checkpoint.save(st, tr(5, 2))  # the same block again (same hash) may be stored
+
+
+def _trust_json(n_sealers, number=None, timestamp=None):
+    obj = {"chain_id": "chain0", "group_id": "group0", "crypto": "sm",
+           "sealers": [{"node_id": ("%02x" % (i + 1)) * 64, "weight": i + 1} for i in range(n_sealers)]}
+    if number is not None:
+        obj["number"] = number
+        obj["hash"] = "0x" + "ab" * 32
+    if timestamp is not None:
+        obj["timestamp"] = timestamp
+    return obj
+
+
+def test_binary_form_round_trips_and_is_smaller_than_the_json_text():
+    import json
+    for obj in (_trust_json(1), _trust_json(21, 7, 1700000000000), _trust_json(4, 0)):
+        t = trust.from_json(obj)
+        raw = checkpoint.encode(t)
+        assert raw[:1] == b"\x88"  # a CBOR array of 8
+        assert checkpoint.decode(raw).to_json() == t.to_json()
+        assert len(raw) * 2 < len(json.dumps(t.to_json()))
+
+
+def test_a_checkpoint_stored_as_json_text_by_earlier_firmware_still_loads_and_is_rewritten():
+    import json
+    from test_store import PowerCutFs
+    st = store.Store(ROOT, PowerCutFs())
+    old = trust.from_json(_trust_json(21, 5))
+    # what checkpoint.save stored before the binary form
+    store.Blob(st, checkpoint.NAME).save(json.dumps(old.to_json()).encode(), version=5)
+    assert checkpoint.load(st).to_json() == old.to_json()
+    raises(Invalid, checkpoint.save, st, tr(4))  # the JSON one's version still guards it
+    new = trust.from_json(_trust_json(21, 6))
+    checkpoint.save(st, new)
+    raw = store.Blob(st, checkpoint.NAME).load()
+    assert raw[:1] == b"\x88" and checkpoint.load(st).to_json() == new.to_json()
+
+
+def test_a_stored_binary_checkpoint_that_breaks_a_trust_rule_is_refused_as_malformed():
+    from lightmeter.errors import Malformed
+    from lightmeter.link import cbor
+    node = b"\x11" * 64
+    good = [1, "chain0", "group0", "ecdsa", [node, 1], 5, b"\x05" * 32, None]
+    assert checkpoint.decode(cbor.dumps(good)).number == 5
+    bad = [
+        [2] + good[1:],  # another format
+        good[:7],  # 7 items
+        good[:4] + [[node]] + good[5:],  # a node without its weight
+        good[:4] + [[node.hex(), 1]] + good[5:],  # a node id as text
+        good[:4] + [[node[:63], 1]] + good[5:],  # 63 bytes
+        good[:4] + [[node, 0]] + good[5:],  # weight 0
+        good[:4] + [[node, 1, node, 1]] + good[5:],  # twice
+        good[:4] + [[]] + good[5:],  # no sealer
+        good[:3] + ["rsa"] + good[4:],
+        good[:1] + [""] + good[2:],
+        good[:6] + ["05" * 32, None],  # hash as text
+        good[:5] + [None] + good[6:],  # a hash without a number
+        good[:7] + [-1],
+    ]
+    for a in bad:
+        raises(Malformed, checkpoint.decode, cbor.dumps(a))
+    for raw in (b"", b"\x00", b"\x88", b"{", b"{\"chain_id\": 1}", cbor.dumps({0: 1})):
+        raises(Malformed, checkpoint.decode, raw)

@@ -286,3 +286,21 @@ def test_link_vectors():
     assert frame.Deframer().feed(all_frames) == [unhex(v["body"]) for v in vectors]
     gh = vectors[names.index("get_header")]
     assert _payload(gh["payload"]) == {0: 5} and gh["type"] == 7
+
+
+def test_deframer_buffer_grows_for_a_frame_and_shrinks_after_it():
+    body = _noise(3000, 11)
+    f = frame.encode_frame(body)
+    for step in (1, 63, 64, 255, 256, 257, 1000, len(f)):
+        d = frame.Deframer()
+        got = []
+        for i in range(0, len(f), step):
+            got += d.feed(f[i:i + step])
+            assert len(d._buf) <= frame.MAX_ENCODED
+        assert got == [body] and d.dropped == 0
+        assert len(d._buf) == 256  # back to its small buffer once the frame is out
+    d = frame.Deframer(size=16)
+    assert d.feed(f + frame.encode_frame(b"\x01\x02")) == [body, b"\x01\x02"] and len(d._buf) == 16
+    # a frame over the limit gives the buffer back too
+    d = frame.Deframer()
+    assert d.feed(b"\x01" * (frame.MAX_ENCODED + 10)) == [] and d.dropped == 1 and len(d._buf) == 256

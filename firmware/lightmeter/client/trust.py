@@ -62,37 +62,61 @@ def from_json(obj):
     if not isinstance(obj, dict):
         raise Malformed("trust: expected a JSON object")
     g = fields.get
-    t = Trust()
-    t.chain_id = g(obj, "chain_id")
-    t.group_id = g(obj, "group_id")
-    for k in ("chain_id", "group_id"):
-        v = obj[k]
+    chain_id = g(obj, "chain_id")
+    group_id = g(obj, "group_id")
+    _check_names(chain_id, group_id)
+    crypto = g(obj, "crypto")
+    _check_crypto(crypto)
+    return make(chain_id, group_id, crypto, g(obj, "sealers"), obj.get("number"), obj.get("hash"),
+                obj.get("timestamp"))
+
+
+def _check_names(chain_id, group_id):
+    for k, v in (("chain_id", chain_id), ("group_id", group_id)):
         if not isinstance(v, str) or not v or len(v) > 64:
             raise Malformed("trust.%s: expected a non-empty string" % k)
-    t.crypto = g(obj, "crypto")
-    if t.crypto not in suite.NAMES:
+
+
+def _check_crypto(crypto):
+    if crypto not in suite.NAMES:
         raise Malformed("trust.crypto: expected \"ecdsa\" or \"sm\"")
-    raw = fields.array(g(obj, "sealers"), "trust.sealers", MAX_SEALERS)
+
+
+def make(chain_id, group_id, crypto, sealers, number=None, digest=None, timestamp=None):
+    """A validated Trust from its fields, as TRUST.json holds them: the one set of rules for every
+    stored form. sealers: a list of {"node_id", "weight"} objects or of (node id, weight) tuples;
+    node ids and the hash as hex text or bytes."""
+    _check_names(chain_id, group_id)
+    _check_crypto(crypto)
+    raw = fields.array(sealers, "trust.sealers", MAX_SEALERS)
     if not raw:
         raise Malformed("trust.sealers: empty")
-    sealers = []
-    for i, s in enumerate(raw):
+    g = fields.get
+    out = []
+    for i in range(len(raw)):
+        s = raw[i]
         name = "trust.sealers[%d]" % i
-        node = fields.hexbytes(g(s, "node_id"), name + ".node_id", 64)
-        sealers.append((node, fields.integer(g(s, "weight"), name + ".weight", 1, 1 << 32)))
-    sealers.sort()
-    for i in range(1, len(sealers)):
-        if sealers[i - 1][0] == sealers[i][0]:
+        if isinstance(s, tuple):  # never from JSON, which has no tuples
+            node = fields.hexbytes(s[0], name + ".node_id", 64)
+            w = s[1]
+        else:
+            node = fields.hexbytes(g(s, "node_id"), name + ".node_id", 64)
+            w = g(s, "weight")
+        out.append((node, fields.integer(w, name + ".weight", 1, 1 << 32)))
+    out.sort()
+    for i in range(1, len(out)):
+        if out[i - 1][0] == out[i][0]:
             raise Malformed("trust.sealers: node id listed twice")
-    t.sealers = sealers
-    n = obj.get("number")
-    t.number = None if n is None else fields.integer(n, "trust.number")
-    h = obj.get("hash")
-    t.hash = None if h is None else fields.hexbytes(h, "trust.hash", 32)
+    t = Trust()
+    t.chain_id = chain_id
+    t.group_id = group_id
+    t.crypto = crypto
+    t.sealers = out
+    t.number = None if number is None else fields.integer(number, "trust.number")
+    t.hash = None if digest is None else fields.hexbytes(digest, "trust.hash", 32)
     if t.hash is not None and t.number is None:
         raise Malformed("trust.hash needs trust.number")
-    ts = obj.get("timestamp")
-    t.timestamp = None if ts is None else fields.integer(ts, "trust.timestamp", 0, (1 << 48) - 1)
+    t.timestamp = None if timestamp is None else fields.integer(timestamp, "trust.timestamp", 0, (1 << 48) - 1)
     if t.timestamp is not None and t.hash is None:
         raise Malformed("trust.timestamp needs trust.number and trust.hash")
     return t

@@ -533,34 +533,36 @@ class Curve:
         k may be negative; each table must hold 2**(w-2) entries.
         """
         p = self.p
-        # Scatter the nonzero wNAF digits into per-bit lists of small integers,
-        # term index << 10 | digit + 512 (|digit| < 2**(w-1) <= 256): no heap
-        # object per digit; the table entry is looked up when it is added.
-        events = {}
-        top = -1
+        # The nonzero wNAF digits of all terms as one list of small integers,
+        # bit << tb | (last term - term index) << 10 | digit + 512 (|digit| < 2**(w-1) <= 256),
+        # sorted: walked from its end, bits come from the top and, within a bit, terms in order.
+        # One integer per digit (a dict of per-bit lists took ~3 KB on the 32-bit port, the
+        # device cycle's heap, bench/RESULTS.md); the table entry is looked up when it is added.
+        nt = len(terms)
+        tb = 10
+        while (1 << (tb - 10)) < nt:
+            tb += 1
+        events = []
         cols = []
-        for t in range(len(terms)):
+        for t in range(nt):
             k, w, xs, ys = terms[t]
             neg = k < 0
             if neg:
                 k = -k
             cols.append((xs, ys, neg))
             pos, dig = wnaf(k, w)
-            code = (t << 10) + 512
+            code = ((nt - 1 - t) << 10) + 512
             for i in range(len(pos)):
-                b = pos[i]
-                e = events.get(b)
-                if e is None:
-                    events[b] = [code + dig[i]]
-                else:
-                    e.append(code + dig[i])
-                if b > top:
-                    top = b
+                events.append((pos[i] << tb) + code + dig[i])
             pos = dig = None
+        events.sort()
+        last = nt - 1
+        tmask = (1 << (tb - 10)) - 1
         kind = self.kind
         a = self.a
         X = Y = Z = 0
-        get = events.get
+        j = len(events) - 1
+        top = events[j] >> tb if j >= 0 else -1
         for i in range(top, -1, -1):
             if Z:
                 # Doubling; m = 3x^2 + a*z^4 in three shapes.
@@ -577,20 +579,19 @@ class Curve:
                 s = X * yy % p
                 X = (m * m - (s << 3)) % p
                 Y = (m * ((s << 2) - X) - (yy * yy << 3)) % p
-            e = get(i)
-            if e is None:
-                continue
-            for c in e:
-                xs, ys, neg = cols[c >> 10]
+            while j >= 0 and events[j] >> tb == i:
+                c = events[j]
+                j -= 1
+                xs, ys, neg = cols[last - ((c >> 10) & tmask)]
                 d = (c & 1023) - 512
                 if d < 0:
-                    j = -d >> 1
-                    x2 = xs[j]
-                    y2 = ys[j] if neg else p - ys[j]
+                    e = -d >> 1
+                    x2 = xs[e]
+                    y2 = ys[e] if neg else p - ys[e]
                 else:
-                    j = d >> 1
-                    x2 = xs[j]
-                    y2 = p - ys[j] if neg else ys[j]
+                    e = d >> 1
+                    x2 = xs[e]
+                    y2 = p - ys[e] if neg else ys[e]
                 if not Z:
                     X = x2
                     Y = y2

@@ -32,10 +32,29 @@ def _compress(v, data, off):
     # with P1(u) = u ^ rotl(u, 15) ^ rotl(u, 23). The last 16 words stay in
     # locals, x(j mod 16) = W[j], each new word replacing W[j-16]. Words are
     # repeated three times (96 bits) so that P1 still rotates real bits after
-    # u took in a rotated word.
-    (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15) = w = [
-        word * X3 for word in unpack_from(">16I", data, off)]
-    for _ in range(3):
+    # u took in a rotated word. W is a list of its final length filled by slices: grown by
+    # `+=` instead, its reallocations among the rounds' short-lived integers fragmented a small
+    # heap (one Z_A took 17 KiB more heap on the 32-bit port, bench/RESULTS.md).
+    w = [0] * 68
+    (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15) = unpack_from(">16I", data, off)
+    x0 *= X3
+    x1 *= X3
+    x2 *= X3
+    x3 *= X3
+    x4 *= X3
+    x5 *= X3
+    x6 *= X3
+    x7 *= X3
+    x8 *= X3
+    x9 *= X3
+    x10 *= X3
+    x11 *= X3
+    x12 *= X3
+    x13 *= X3
+    x14 *= X3
+    x15 *= X3
+    w[0:16] = (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15)
+    for o in (16, 32, 48):
         u = x0 ^ x7 ^ (x13 >> 17)
         x0 = ((u ^ (u >> 17) ^ (u >> 9) ^ (x3 >> 25) ^ x10) & M) * X3
         u = x1 ^ x8 ^ (x14 >> 17)
@@ -68,7 +87,7 @@ def _compress(v, data, off):
         x14 = ((u ^ (u >> 17) ^ (u >> 9) ^ (x1 >> 25) ^ x8) & M) * X3
         u = x15 ^ x6 ^ (x12 >> 17)
         x15 = ((u ^ (u >> 17) ^ (u >> 9) ^ (x2 >> 25) ^ x9) & M) * X3
-        w += (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15)
+        w[o:o + 16] = (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15)
     u = x0 ^ x7 ^ (x13 >> 17)
     x0 = ((u ^ (u >> 17) ^ (u >> 9) ^ (x3 >> 25) ^ x10) & M) * X3
     u = x1 ^ x8 ^ (x14 >> 17)
@@ -77,7 +96,7 @@ def _compress(v, data, off):
     x2 = ((u ^ (u >> 17) ^ (u >> 9) ^ (x5 >> 25) ^ x12) & M) * X3
     u = x3 ^ x10 ^ (x0 >> 17)
     x3 = ((u ^ (u >> 17) ^ (u >> 9) ^ (x6 >> 25) ^ x13) & M) * X3
-    w += (x0, x1, x2, x3)
+    w[64:68] = (x0, x1, x2, x3)
 
     # The compression rounds. A and B are kept repeated (B is rotated by 9 as it
     # becomes C), so are E and F (F is rotated by 19 as it becomes G): E three

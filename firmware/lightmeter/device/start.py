@@ -11,6 +11,29 @@ import json
 
 from lightmeter.errors import Malformed, Unsupported
 
+# What lightmeter.device.app imports, leaves first, for `load` (tests/host/test_start_load.py).
+MODULES = ("lightmeter.chain.fields", "lightmeter.chain.abi", "lightmeter.chain.meter_registry",
+           "lightmeter.chain.header", "lightmeter.chain.merkle", "lightmeter.chain.receipt",
+           "lightmeter.chain.tx", "lightmeter.crypto.suite", "lightmeter.client.trust",
+           "lightmeter.client.verify", "lightmeter.link.cbor", "lightmeter.link.wire",
+           "lightmeter.client.anchor", "lightmeter.client.transition", "lightmeter.device.store",
+           "lightmeter.device.checkpoint", "lightmeter.device.reading", "lightmeter.link.frame",
+           "lightmeter.link.session", "lightmeter.meters.meter", "lightmeter.device.devkey")
+
+
+def load(names=MODULES):
+    """Import names one at a time, with a collection after each.
+
+    A board that loads the modules from .mpy files into RAM then frees one module's loading
+    garbage before the next module's bytecode is placed, so the modules end up packed instead of
+    scattered between holes: 7 KiB less heap for the 21-sealer device cycle (bench/RESULTS.md).
+    """
+    import gc
+
+    for name in names:
+        __import__(name)
+        gc.collect()
+
 
 class MachineUart:
     """A machine.UART as the link wants it: read() gives the bytes waiting, b"" when none."""
@@ -98,5 +121,6 @@ def main(root="/data"):
         print("lightmeter: not starting:", e)
         return None
     import asyncio
+    load()
     from lightmeter.device import app as device
     return asyncio.run(device.run(uart, root))

@@ -107,10 +107,15 @@ class Deframer:
     Bad frames (COBS, CRC, too long) are dropped and counted in .dropped; empty
     frames (0x00 0x00) are ignored. It holds at most MAX_ENCODED bytes: a longer
     run without 0x00 is counted once and discarded up to the next 0x00.
+
+    Its buffer starts at `size` bytes, doubles as a frame needs it (up to MAX_ENCODED) and
+    goes back to `size` once that frame is decoded: a device keeps a small buffer between
+    frames instead of the largest frame's 8 KiB (the device cycle's heap, bench/RESULTS.md).
     """
 
-    def __init__(self):
-        self._buf = bytearray(MAX_ENCODED)
+    def __init__(self, size=256):
+        self._size = size
+        self._buf = bytearray(size)
         self._mv = memoryview(self._buf)
         self._n = 0  # bytes held of the frame under way
         self._skip = False  # inside an over-long run: discard up to the next 0x00
@@ -126,13 +131,29 @@ class Deframer:
         k = len(chunk)
         if self._skip or not k:
             return
-        if self._n + k > MAX_ENCODED:
+        need = self._n + k
+        if need > MAX_ENCODED:
             self._n = 0
             self._skip = True
             self.dropped += 1
+            self._shrink()
             return
-        self._mv[self._n:self._n + k] = chunk
-        self._n += k
+        if need > len(self._buf):
+            size = len(self._buf) << 1
+            while size < need:
+                size <<= 1
+            buf = bytearray(min(size, MAX_ENCODED))
+            buf[:self._n] = self._mv[:self._n]
+            self._buf = buf
+            self._mv = memoryview(buf)
+        self._mv[self._n:need] = chunk
+        self._n = need
+
+    def _shrink(self):
+        # Back to the initial buffer once a large frame is done with.
+        if len(self._buf) > self._size:
+            self._buf = bytearray(self._size)
+            self._mv = memoryview(self._buf)
 
     def feed(self, data):
         """Bodies (bytes) of the frames completed by data, in order."""
@@ -159,6 +180,7 @@ class Deframer:
                 bodies.append(self._decode_held(held))
             except Malformed:
                 self.dropped += 1
+            self._shrink()
         return bodies
 
     def _decode_held(self, n):
