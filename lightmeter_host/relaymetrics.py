@@ -6,15 +6,18 @@ size of each closed batch; and, read at each scrape, the readings held and not y
 Each Metrics has its own registry, so several concentrators in one process do not collide.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram
+
+from lightmeter_host.metricserve import Exposed
 
 PREFIX = "lightmeter_concentrator_"
 SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
-class Metrics:
+class Metrics(Exposed):
     def __init__(self):
-        self.registry = r = CollectorRegistry()
+        super().__init__()
+        r = self.registry
         self.received = Counter(PREFIX + "readings_received", "signed readings taken into a window", registry=r)
         self.duplicates = Counter(PREFIX + "readings_duplicate", "readings sent again while held", registry=r)
         self.anchored = Counter(PREFIX + "readings_anchored", "readings whose batch is on chain", registry=r)
@@ -23,7 +26,6 @@ class Metrics:
         self.batch_size = Histogram(PREFIX + "batch_size", "readings per batch", buckets=SIZES, registry=r)
         self.queue_depth = Gauge(PREFIX + "queue_depth", "readings held and not yet on chain", registry=r)
         self._bound = None
-        self.server = None
 
     def observe(self, conc, what, n, kind=None):
         if self._bound is not conc:
@@ -41,19 +43,3 @@ class Metrics:
             self.failed.inc(n)
         elif what == "batch":
             self.batch_size.observe(n)
-
-    def text(self):
-        """The exposition text a scrape gets."""
-        return generate_latest(self.registry).decode()
-
-    def serve(self, host, port):
-        """Serve /metrics over HTTP from a thread; returns the port (port 0: a free one)."""
-        from prometheus_client import start_http_server
-        got = start_http_server(port, addr=host, registry=self.registry)
-        self.server = got[0] if isinstance(got, tuple) else None
-        return self.server.server_address[1] if self.server is not None else port
-
-    def close(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()

@@ -8,39 +8,16 @@ The page (`Page`): HTTP requests by route and status and their latency.
 Each object has its own registry, so several in one process (tests) do not collide.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram
+
+from lightmeter_host.metricserve import Exposed
 
 PREFIX = "lightmeter_collector_"
 PER_BLOCK = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
-class _Exposed:
-    """A registry with its exposition text and an optional HTTP server of its own."""
-
-    def __init__(self):
-        self.registry = CollectorRegistry()
-        self.server = None
-
-    def text(self):
-        """The exposition text a scrape gets."""
-        return generate_latest(self.registry).decode()
-
-    def serve(self, host, port):
-        """Serve /metrics over HTTP from a thread; returns the port (port 0: a free one)."""
-        from prometheus_client import start_http_server
-        got = start_http_server(port, addr=host, registry=self.registry)
-        self.server = got[0] if isinstance(got, tuple) else None
-        return self.server.server_address[1] if self.server is not None else port
-
-    def close(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-
-class Ingest(_Exposed):
+class Ingest(Exposed):
     """What `collect` does, block by block (ingest.Walker calls block, lie and position)."""
 
     def __init__(self):
@@ -81,7 +58,7 @@ class Ingest(_Exposed):
         self.node_errors.inc()
 
 
-class Page(_Exposed):
+class Page(Exposed):
     """The web page's requests: counted by route template (never the raw path: meter ids are
     device data, and one series per meter would grow without bound) and status."""
 

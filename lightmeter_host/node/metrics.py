@@ -6,14 +6,17 @@ transactions waiting in the pool. Methods are counted by name only when the node
 ("unknown" otherwise), so a client cannot grow the series without bound.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import Counter, Gauge
+
+from lightmeter_host.metricserve import Exposed
 
 PREFIX = "lightmeter_node_"
 
 
-class Metrics:
+class Metrics(Exposed):
     def __init__(self):
-        self.registry = r = CollectorRegistry()
+        super().__init__()
+        r = self.registry
         self.blocks = Counter(PREFIX + "blocks_sealed", "blocks sealed", registry=r)
         self.txs = Counter(PREFIX + "transactions_sealed", "pool transactions sealed into blocks", registry=r)
         self.background = Counter(PREFIX + "background_transactions_sealed",
@@ -23,7 +26,6 @@ class Metrics:
                               ["method"], registry=r)
         self.height = Gauge(PREFIX + "height", "the latest block number", registry=r)
         self.pool = Gauge(PREFIX + "pool_depth", "transactions admitted and not yet sealed", registry=r)
-        self.server = None
 
     def bind(self, chain, methods):
         """Count what this chain seals and what these Methods answer."""
@@ -41,20 +43,3 @@ class Metrics:
         self.calls.labels(method=method).inc()
         if failed:
             self.errors.labels(method=method).inc()
-
-    def text(self):
-        """The exposition text a scrape gets."""
-        return generate_latest(self.registry).decode()
-
-    def serve(self, host, port):
-        """Serve /metrics over HTTP from a thread; returns the port (port 0: a free one)."""
-        from prometheus_client import start_http_server
-        got = start_http_server(port, addr=host, registry=self.registry)
-        self.server = got[0] if isinstance(got, tuple) else None
-        return self.server.server_address[1] if self.server is not None else port
-
-    def close(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None

@@ -31,7 +31,7 @@ FIRMWARE_MAY_IMPORT = {
 # What each host folder may import of the host package (every host folder may import the firmware):
 # docs/architecture.md, "The host package, by role". Folders not listed are the top: they may
 # import anything.
-BOTTOM = {"paths", "errors", "outfile", "inputs"}  # every host folder may import these
+BOTTOM = {"paths", "errors", "outfile", "inputs", "metricserve"}  # every host folder may import these
 HOST_MAY_IMPORT = {
     "paths": set(),
     "errors": set(),
