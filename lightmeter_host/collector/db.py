@@ -44,6 +44,19 @@ _CONVERTED = ("verified", "reading", "leaves")  # columns whose Python value _va
 COPY_ROWS = 64  # PostgreSQL: this many rows or more go in by COPY
 
 
+def ts_range(t_from, t_to):
+    """The SQL condition (" AND ts ..." or "") and its parameters for ts within t_from..t_to (ms,
+    inclusive; None: open on that side)."""
+    sql, params = "", []
+    if t_from is not None:
+        sql += " AND ts >= ?"
+        params.append(int(t_from))
+    if t_to is not None:
+        sql += " AND ts <= ?"
+        params.append(int(t_to))
+    return sql, params
+
+
 class DatabaseError(Exception):
     """The database cannot be opened or a statement failed; the message says which."""
 
@@ -373,14 +386,9 @@ class Database:
 
     def readings(self, meter_id, t_from=None, t_to=None, limit=None):
         """The meter's readings ordered by ts, seq; t_from/t_to in ms, inclusive."""
-        sql = "SELECT %s FROM readings WHERE meter_id = ?" % ", ".join(READING_VIEW)
-        params = [meter_id]
-        if t_from is not None:
-            sql += " AND ts >= ?"
-            params.append(int(t_from))
-        if t_to is not None:
-            sql += " AND ts <= ?"
-            params.append(int(t_to))
+        rng, params = ts_range(t_from, t_to)
+        sql = "SELECT %s FROM readings WHERE meter_id = ?%s" % (", ".join(READING_VIEW), rng)
+        params = [meter_id] + params
         sql += " ORDER BY ts, seq"
         if limit is not None:
             sql += " LIMIT ?"

@@ -17,7 +17,7 @@ SQLite (3.25 or later: window functions) and PostgreSQL alike.
 
 import re
 
-from lightmeter_host.collector.db import DUPLICATE_KINDS, READING_VIEW
+from lightmeter_host.collector.db import DUPLICATE_KINDS, READING_VIEW, ts_range
 
 # a plotted reading's columns: db.readings()'s but verified, which sits after the evidence text
 # in a row (reading it walks that text), and which a plot does not show
@@ -130,17 +130,6 @@ def summary(db):
     return {k: int(v) for k, v in row.items()}
 
 
-def _range(t_from, t_to):
-    sql, params = "", []
-    if t_from is not None:
-        sql += " AND ts >= ?"
-        params.append(int(t_from))
-    if t_to is not None:
-        sql += " AND ts <= ?"
-        params.append(int(t_to))
-    return sql, params
-
-
 # plottable: a wall-clock time (clock 2 is since boot) and a value (status bit 0: meter failure)
 _PLOTTABLE = "clock <> 2 AND (status & 1) = 0"
 
@@ -154,7 +143,7 @@ def plot(db, meter_id, obis=None, t_from=None, t_to=None, points=1000):
     "bucket_ms": the bucket width or None (every reading returned), "first": the range's first
     plottable reading (consumption over the range is the last one's value minus its), "readings":
     rows of PLOT_VIEW plus "n" (readings the point stands for)}."""
-    rng, rparams = _range(t_from, t_to)
+    rng, rparams = ts_range(t_from, t_to)
     stats = db.query(
         "SELECT obis, COUNT(*) AS n, SUM(CASE WHEN (status & 1) = 1 THEN 1 ELSE 0 END) AS failed, "
         "SUM(CASE WHEN clock = 2 AND (status & 1) = 0 THEN 1 ELSE 0 END) AS untimed, "
