@@ -222,6 +222,9 @@ def build_corpus(n=N_INPUTS):
     # these whatever the draw (a corpus that only ever fails the CRC proves nothing about them).
     valid = [(k, _frame_of(cbor.dumps([1, TARGET[k][1], TARGET[k][0], TEMPLATES.get(TARGET[k][1])])))
              for k in sorted(set(KINDS)) if k in TARGET]
+    # and the relay's well-formed error answer to each request (the device's RemoteError path)
+    valid += [(k, _frame_of(cbor.dumps([1, 15, TARGET[k][0], TEMPLATES[15]])))
+              for k in sorted(set(KINDS)) if k in TARGET and k != "stream"]
     return valid + found[:n - len(valid)]
 
 
