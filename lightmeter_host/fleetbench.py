@@ -29,10 +29,11 @@ def save_fleet(folder, summary):
         json.dump(fleetsim.genesis_trust(summary["_chain"]), f)
 
 
-def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
+def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1, threads=False):
     """Collect the fleet stored in folder (chain/, batches/, fleet.json, trust.json) into db_url.
 
     workers > 1: that many collector processes on block ranges (ingest.collect_ranges).
+    parallel > 1: leaves opened in that many worker processes, or threads (threads=True).
     Returns {"readings", "batches", "blocks", "seconds", "readings_per_s", "database", "workers",
     "cpu_seconds", "load_average"}."""
     from lightmeter_host import fleetsim
@@ -64,7 +65,7 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
             try:
                 w = ingest.open_walker(database, source.CallSource(rpc), trust_mod.from_json(trust), entries,
                                        fetch=batches.Fetcher([server.url]))
-                w.set_parallel(parallel)
+                w.set_parallel(parallel, threads)
                 try:
                     t0, c0 = time.perf_counter(), time.process_time()
                     w.walk()

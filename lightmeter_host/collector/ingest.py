@@ -385,12 +385,15 @@ class Walker:
             readings.append(row)
         return readings, rejections, gaps
 
-    def set_parallel(self, processes):
-        """Open large batches' leaves in this many worker processes (1: here, in this one)."""
+    def set_parallel(self, processes, threads=False):
+        """Open large batches' leaves in this many worker processes (1: here, in this one), or
+        in this many threads of this process (threads=True; batches.ThreadPool)."""
         if self.pool is not None:
             self.pool.close()
             self.pool = None
-        if processes > 1:
+        if processes > 1 and threads:
+            self.pool = batches_mod.ThreadPool(processes)
+        elif processes > 1:
             from lightmeter_host.chain import backends
             # the workers use the crypto this process uses (native unless --pure)
             self.pool = batches_mod.Pool(processes, backends.installed())
@@ -642,12 +645,13 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
 
 def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=None, follow=False,
             interval=2.0, pure=False, progress=None, stop=None, source=None, batch_urls=(), fetch=None,
-            parallel=1, metrics=None):
+            parallel=1, metrics=None, threads=False):
     """Collect from the node at rpc_url into db_url; returns the summary dict.
 
     batch_urls: concentrators serving batch contents (proto/batch.md); pending batches are
     fetched again before each walk (fetch: a batches.Fetcher to use instead). parallel: worker
-    processes that open large batches' leaves (1: none).
+    processes that open large batches' leaves (1: none); threads: open them in that many threads
+    of this process instead (batches.ThreadPool).
     trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
     The summary has "readings", "verified", "rejected", "gaps", "duplicates", "batches" (stored),
@@ -667,7 +671,7 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
         src = source or source_mod.RpcSource(rpc_url)
         w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress,
                         fetch=fetch or batches_mod.Fetcher(batch_urls))
-        w.set_parallel(parallel)
+        w.set_parallel(parallel, threads)
         w.metrics = metrics
         from lightmeter_host.chain.rpc import NodeError
         try:
@@ -785,7 +789,7 @@ def open_range(db, source, trust, entries, first, last, worker=None, progress=No
 
 
 def collect_range(source, trust, entries, db_url, first, last, batch_urls=(), worker=None, progress=None,
-                  parallel=1):
+                  parallel=1, threads=False):
     """One worker: collect blocks first..last into db_url from its range's resume point; the summary.
     A range collected whole is done: running it again stores nothing."""
     from lightmeter_host.chain import backends
@@ -796,7 +800,7 @@ def collect_range(source, trust, entries, db_url, first, last, batch_urls=(), wo
     try:
         w = open_range(database, source, trust, entries, first, last, worker, progress,
                        fetch=batches_mod.Fetcher(batch_urls))
-        w.set_parallel(parallel)
+        w.set_parallel(parallel, threads)
         try:
             w.retry_batches()
             w.walk(last)

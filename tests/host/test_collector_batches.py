@@ -443,6 +443,43 @@ def test_leaves_opened_in_worker_processes_store_the_same(fc, served, db_url, mo
     assert reverified(db_url)["ok"]
 
 
+def test_leaves_opened_in_threads_store_the_same_and_forgeries_are_still_refused(fc, served, db_url, monkeypatch):
+    """collect(parallel=2, threads=True): each batch's leaves opened in two threads
+    (batches.ThreadPool), the same rows and rejections as in one thread; a leaf whose signature
+    was made by a key outside the fleet, or by another device of it, is still refused."""
+    from lightmeter.link import cbor
+    from lightmeter_host.collector import batches
+    monkeypatch.setattr(batches, "PARALLEL_MIN", 1)
+    for root, leaves in fc.batches:
+        served.store.put(root, leaves)
+    out = collect(fc, db_url, [served.url], parallel=2, threads=True)
+    assert (out["verified"], out["duplicates"], out["rejected"], out["batches"]) == (7, 1, 1, 2)
+    got = rows(db_url, "SELECT meter_id, seq, leaf_index FROM readings WHERE batch_tx IS NOT NULL "
+                       "ORDER BY meter_id, seq")
+    assert [(r["meter_id"], r["seq"], r["leaf_index"]) for r in got] == [
+        ("m0", 1, 0), ("m0", 3, 0), ("m1", 1, 1), ("m1", 2, 2), ("m2", 1, 2), ("m2", 2, 3)]
+    assert reverified(db_url)["ok"]
+    # the threads' answers are open_leaf's, leaf for leaf, with the signers' addresses cached
+    good = [x for _, leaves in fc.batches for x in leaves]
+    pool = batches.ThreadPool(2)
+    try:
+        for _ in range(2):  # the second round answers from the address cache
+            got = pool.open(good, "chain0", "group0", registry.ADDRESS, fc.suite)
+            assert [g[:3] for g in got] == [_slow(x, fc) for x in good]
+    finally:
+        pool.close()
+    # a device's reading signed again by another device's key names that device, not the first
+    reading, _ = cbor.loads(good[0])
+    signer = _slow(good[0], fc)[2]
+    for key in fc.keys.values():
+        digest = batch.signing_digest(reading, "chain0", "group0", registry.ADDRESS, fc.suite)
+        leaf = batch.make_item(reading, fc.suite.sign_tx(key, digest))
+        want = _slow(leaf, fc)
+        assert _fast(leaf, fc) == want
+        assert want[2] == fc.suite.address(fc.suite.public_key(key))
+        assert (want[2] == signer) == (key == fc.keys["d0"])
+
+
 def test_pure_collection_of_batches_stays_pure(fc, served, tmp_path):
     """collect --pure: batch leaves are opened with the pure-Python crypto too (nothing on the
     batch path puts the native backends back)."""
