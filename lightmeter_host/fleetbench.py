@@ -29,11 +29,12 @@ def save_fleet(folder, summary):
         json.dump(fleetsim.genesis_trust(summary["_chain"]), f)
 
 
-def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1, threads=False):
+def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1, threads=False, overlap=False):
     """Collect the fleet stored in folder (chain/, batches/, fleet.json, trust.json) into db_url.
 
     workers > 1: that many collector processes on block ranges (ingest.collect_ranges).
     parallel > 1: leaves opened in that many worker processes, or threads (threads=True).
+    overlap: each block committed while the next is checked (ingest.Walker.overlap).
     Returns {"readings", "batches", "blocks", "seconds", "readings_per_s", "database", "workers",
     "cpu_seconds", "load_average"}."""
     from lightmeter_host import fleetsim
@@ -66,6 +67,7 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1, threads=Fal
                 w = ingest.open_walker(database, source.CallSource(rpc), trust_mod.from_json(trust), entries,
                                        fetch=batches.Fetcher([server.url]))
                 w.set_parallel(parallel, threads)
+                w.overlap = overlap
                 try:
                     t0, c0 = time.perf_counter(), time.process_time()
                     w.walk()
