@@ -58,7 +58,7 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1, threads=Fal
                 # each worker process opens the stored chain (its own node) before the clock starts
                 list(ex.map(_worker_ready, [folder] * len(ranges)))
                 t0 = time.perf_counter()
-                outs = list(ex.map(_worker, [(folder, db_url, r, server.url) for r in ranges]))
+                outs = list(ex.map(_worker, [(folder, db_url, r, server.url, overlap) for r in ranges]))
                 dt, cpu = time.perf_counter() - t0, None
             verified, nbatches = sum(o["verified"] for o in outs), sum(o["batches"] for o in outs)
         else:
@@ -101,11 +101,11 @@ def _worker_ready(folder):
 
 def _worker(args):
     """One collector worker (ingest.collect_range) on its block range, in a process of its own."""
-    folder, db_url, (first, last), url = args
+    folder, db_url, (first, last), url, overlap = args
     _worker_ready(folder)
     with open(os.path.join(folder, "fleet.json")) as f:
         entries = json.load(f)
     with open(os.path.join(folder, "trust.json")) as f:
         trust = json.load(f)
     return ingest.collect_range(source.CallSource(_NODE[folder]), trust, entries, db_url, first, last,
-                                batch_urls=[url])
+                                batch_urls=[url], overlap=overlap)
