@@ -306,15 +306,26 @@ def fleet_bench(meters=10000, readings=4, folder=None, say=None):
             try:
                 for key, kw in (("collector_ingest_per_s_pg", {}),
                                 ("collector_ingest_per_s_pg_parallel2", {"parallel": 2}),
-                                ("collector_ingest_per_s_pg_workers2", {"workers": 2})):
+                                ("collector_ingest_per_s_pg_workers2", {"workers": 2}),
+                                ("collector_ingest_per_s_pg_overlap", {"overlap": True}),
+                                ("collector_ingest_per_s_pg_threads2_overlap",
+                                 {"parallel": 2, "threads": True, "overlap": True}),
+                                ("collector_ingest_per_s_pg_workers2_overlap", {"workers": 2, "overlap": True})):
                     try:
-                        got = fleetbench.ingest_fleet(folder, pg.new_database(), expect=n, **kw)
+                        url = pg.new_database()
+                        c0 = pg.cpu_seconds()
+                        got = fleetbench.ingest_fleet(folder, url, expect=n, **kw)
+                        c1 = pg.cpu_seconds()
                     except NotImplementedError as e:
                         out[key] = "not measured: %s" % e
                         continue
                     out[key] = got["readings_per_s"]
-                    if key == "collector_ingest_per_s_pg":
-                        out["collector_pg_cpu_us_per_reading"] = round(got["cpu_seconds"] * 1e6 / n, 1)
+                    if c0 is not None and c1 is not None:  # the database server's share of a reading
+                        out[key.replace("collector_ingest_per_s_pg", "pg_server_cpu_us_per_reading")] = \
+                            round((c1 - c0) * 1e6 / n, 1)
+                    if got["cpu_seconds"] is not None:
+                        out[key.replace("collector_ingest_per_s_pg", "collector_pg_cpu_us_per_reading")] = \
+                            round(got["cpu_seconds"] * 1e6 / n, 1)
                     say("collector: PostgreSQL %s %s" % (kw, got))
                 peer = collector_bench.ingest_bench(5000, db_url=pg.new_database())["readings_per_s"]
             finally:

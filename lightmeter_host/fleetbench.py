@@ -29,10 +29,12 @@ def save_fleet(folder, summary):
         json.dump(fleetsim.genesis_trust(summary["_chain"]), f)
 
 
-def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
+def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1, threads=False, overlap=False):
     """Collect the fleet stored in folder (chain/, batches/, fleet.json, trust.json) into db_url.
 
     workers > 1: that many collector processes on block ranges (ingest.collect_ranges).
+    parallel > 1: leaves opened in that many worker processes, or threads (threads=True).
+    overlap: each block committed while the next is checked (ingest.Walker.overlap).
     Returns {"readings", "batches", "blocks", "seconds", "readings_per_s", "database", "workers",
     "cpu_seconds", "load_average"}."""
     from lightmeter_host import fleetsim
@@ -56,7 +58,7 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
                 # each worker process opens the stored chain (its own node) before the clock starts
                 list(ex.map(_worker_ready, [folder] * len(ranges)))
                 t0 = time.perf_counter()
-                outs = list(ex.map(_worker, [(folder, db_url, r, server.url) for r in ranges]))
+                outs = list(ex.map(_worker, [(folder, db_url, r, server.url, overlap) for r in ranges]))
                 dt, cpu = time.perf_counter() - t0, None
             verified, nbatches = sum(o["verified"] for o in outs), sum(o["batches"] for o in outs)
         else:
@@ -64,7 +66,8 @@ def ingest_fleet(folder, db_url, workers=1, expect=None, parallel=1):
             try:
                 w = ingest.open_walker(database, source.CallSource(rpc), trust_mod.from_json(trust), entries,
                                        fetch=batches.Fetcher([server.url]))
-                w.set_parallel(parallel)
+                w.set_parallel(parallel, threads)
+                w.overlap = overlap
                 try:
                     t0, c0 = time.perf_counter(), time.process_time()
                     w.walk()
@@ -98,11 +101,11 @@ def _worker_ready(folder):
 
 def _worker(args):
     """One collector worker (ingest.collect_range) on its block range, in a process of its own."""
-    folder, db_url, (first, last), url = args
+    folder, db_url, (first, last), url, overlap = args
     _worker_ready(folder)
     with open(os.path.join(folder, "fleet.json")) as f:
         entries = json.load(f)
     with open(os.path.join(folder, "trust.json")) as f:
         trust = json.load(f)
     return ingest.collect_range(source.CallSource(_NODE[folder]), trust, entries, db_url, first, last,
-                                batch_urls=[url])
+                                batch_urls=[url], overlap=overlap)

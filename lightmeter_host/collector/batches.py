@@ -214,16 +214,24 @@ def _bstr(data, pos):
     return (data[pos:pos + n], pos + n) if pos + n <= len(data) else None
 
 
+# suite name -> {64-byte public key: address}: a fleet's devices sign reading after reading, and
+# the address is a hash of the key (suite.address), so it is worked out once per key
+_ADDRESSES = {}
+ADDRESSES_MAX = 1 << 17  # keys kept per suite, above a large fleet's devices
+
+
 class LeafOpener:
     """open_leaf for the many leaves of one batch, faster: a leaf of the one canonical shape
     (CBOR [bstr, bstr], shortest lengths) is split by hand and its signing input built from a
     prefix encoded once (proto/batch.md: ["lightmeter/reading/1", chain, group, registry,
-    reading]); any other leaf goes to open_leaf, whose answer (or refusal) is the rule. The two
-    agree leaf for leaf (tests/host/test_collector_batches.py)."""
+    reading]); any other leaf goes to open_leaf, whose answer (or refusal) is the rule. The
+    signer's address is looked up by its recovered key once seen (_ADDRESSES). The two agree leaf
+    for leaf (tests/host/test_collector_batches.py)."""
 
     def __init__(self, chain_id, group_id, registry, suite):
         self.args = (chain_id, group_id, registry, suite)
         self.suite = suite
+        self.addresses = _ADDRESSES.setdefault(suite.name, {})
         whole = cbor.dumps([batch_mod.PURPOSE, chain_id, group_id, bytes(registry), b""])
         self.prefix = whole[:-1]  # all but the empty reading's 0x40
 
@@ -239,7 +247,13 @@ class LeafOpener:
         n = len(reading)
         head = bytes([0x40 + n]) if n < 24 else (bytes([0x58, n]) if n < 256 else bytes([0x59, n >> 8, n & 255]))
         try:
-            sender = suite.address(suite.tx_signer(suite.hash(self.prefix + head + reading), sig))
+            pub = bytes(suite.tx_signer(suite.hash(self.prefix + head + reading), sig))
+            sender = self.addresses.get(pub)
+            if sender is None:
+                sender = suite.address(pub)
+                if len(self.addresses) >= ADDRESSES_MAX:
+                    self.addresses.clear()  # keys that sign once (forgeries) must not pile up
+                self.addresses[pub] = sender
         except LightmeterError as e:
             raise Refused("malformed", "signed reading: %s" % e)
         return reading, sig, sender
@@ -338,3 +352,15 @@ class Pool:
 
     def close(self):
         self.ex.shutdown()
+
+
+class ThreadPool(Pool):
+    """Pool's leaf opening in `threads` threads of this process: libsecp256k1 (cffi) and the
+    Keccak core release the GIL while they work, and a signature recovery is most of a leaf's
+    cost, so threads use both cores without a worker process's copying of leaves and results
+    (bench/RESULTS.md, "Collector ingest of a fleet's batches")."""
+
+    def __init__(self, threads):
+        import concurrent.futures
+        self.processes = threads
+        self.ex = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="leaves")

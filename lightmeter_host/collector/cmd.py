@@ -103,12 +103,13 @@ def collect(args):
             from lightmeter_host.collector import source
             out = ingest.collect_range(source.RpcSource(args.rpc), trust, entries, db_url(args), *block_range,
                                        batch_urls=args.batches or (), worker="pid %d" % os.getpid(),
-                                       parallel=args.parallel)
+                                       parallel=args.parallel, threads=args.threads, overlap=args.overlap)
         else:
             out = ingest.collect(args.rpc, trust, entries, db_url(args), from_block=args.from_block,
                                  to_block=args.to_block, follow=args.follow, interval=args.interval,
                                  pure=args.pure, progress=ingest.stderr_progress,
-                                 batch_urls=args.batches or (), parallel=args.parallel, metrics=metrics)
+                                 batch_urls=args.batches or (), parallel=args.parallel, metrics=metrics,
+                                 threads=args.threads, overlap=args.overlap)
     except ingest.CollectError as e:
         raise _usage(str(e))
     except db.DatabaseError as e:

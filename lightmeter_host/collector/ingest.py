@@ -129,6 +129,14 @@ def value_of(mantissa, scale):
     return float("%de%d" % (mantissa, scale))
 
 
+class _CommitFailed(Exception):
+    """Block number's commit, run behind the walk (Walker.overlap), failed with error."""
+
+    def __init__(self, number, error):
+        super().__init__("block %d: %s" % (number, error))
+        self.number, self.error = number, error
+
+
 class _LeafFacts:
     """What a batch leaf gives the fleet checks (the fields of evidence.Facts they read)."""
 
@@ -187,6 +195,10 @@ class Walker:
         # batch contents (proto/batch.md): batches.Fetcher over the concentrators' URLs
         self.fetch = fetch or batches_mod.Fetcher()
         self.pool = None  # a batches.Pool: leaves opened in worker processes (set_parallel)
+        # commit each block in a thread while the next one is checked (_commit_behind): the
+        # database's work overlaps the walk's; what needs the stored state waits (_settle)
+        self.overlap = False
+        self._inflight = None
         self.totals = {"readings": 0, "verified": 0, "rejected": 0, "gaps": 0, "duplicates": 0,
                        "batches": 0, "batches_pending": 0}
         self.first = self.last = None
@@ -301,21 +313,60 @@ class Walker:
             state, moved = {"checkpoint": new.to_json()}, None
         else:
             state, moved = None, (self.block_range[0], new.to_json())
-        self.db.commit_block(readings, rejections, gaps, checkpoint, state, before_commit=before,
-                             blocks=block_rows, batches=batch_rows, range_checkpoint=moved)
-        # counted once stored: a crash before this point leaves no trace in the totals
-        for row in readings:
-            self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
-        self._count(seen, readings, rejections, gaps)
-        for b in batch_rows:
-            self.totals["batches" if b["state"] == "stored" else "batches_pending"] += 1
-        self.trust = new
-        if self.metrics is not None:
-            self.metrics.block(seen, readings, rejections, gaps)
-        self.first = n if self.first is None else self.first
-        self.last = n
-        if self.hook:
-            self.hook("after_commit", n)
+        args = (readings, rejections, gaps, checkpoint, state)
+        kw = {"before_commit": before, "blocks": block_rows, "batches": batch_rows, "range_checkpoint": moved}
+
+        def stored():
+            # counted once stored: a crash before this point leaves no trace in the totals
+            for row in readings:
+                self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
+            self._count(seen, readings, rejections, gaps)
+            for b in batch_rows:
+                self.totals["batches" if b["state"] == "stored" else "batches_pending"] += 1
+            self.trust = new
+            if self.metrics is not None:
+                self.metrics.block(seen, readings, rejections, gaps)
+            self.first = n if self.first is None else self.first
+            self.last = n
+            if self.hook:
+                self.hook("after_commit", n)
+        self._settle()  # a block without readings has not waited for the one before yet
+        if self.overlap:
+            self._commit_behind(n, args, kw, stored)
+            self.trust = new  # the next block's header is checked against it meanwhile
+        else:
+            self.db.commit_block(*args, **kw)
+            stored()
+
+    # -- the commit overlapped with the next block (overlap) ------------------------------------
+
+    def _commit_behind(self, n, args, kw, stored):
+        """Commit block n in a thread while the walk checks block n + 1's header, proofs and batch
+        leaves (none of which reads the database or a meter's last seq); _settle waits for it."""
+        import threading
+        box = {}
+
+        def run():
+            try:
+                self.db.commit_block(*args, **kw)
+            except BaseException as e:  # noqa: BLE001 (handed to _settle, in the walk's thread)
+                box["error"] = e
+        t = threading.Thread(target=run, name="commit-%d" % n, daemon=True)
+        self._inflight = (n, t, box, stored, self.trust)
+        t.start()
+
+    def _settle(self):
+        """Wait for the block committing behind the walk: its bookkeeping once it is stored, or
+        _CommitFailed with the walker put back before it (nothing of it stored)."""
+        f, self._inflight = self._inflight, None
+        if f is None:
+            return
+        n, t, box, stored, before = f
+        t.join()
+        if "error" in box:
+            self.trust = before
+            raise _CommitFailed(n, box["error"])
+        stored()
 
     def _count(self, seen, readings, rejections, gaps):
         self.totals["readings"] += seen
@@ -358,6 +409,7 @@ class Walker:
         else:
             opened = batches_mod._open_chunk((self.trust.chain_id, self.trust.group_id, a.registry,
                                               self.suite.name, leaves))
+        self._settle()  # opened while the block before was committing; the checks below need it stored
         batch_tx = fields.hex0x(a.tx_hash)
         for i, got in enumerate(opened):
             lh = fields.hex0x(hashes[i])
@@ -385,12 +437,15 @@ class Walker:
             readings.append(row)
         return readings, rejections, gaps
 
-    def set_parallel(self, processes):
-        """Open large batches' leaves in this many worker processes (1: here, in this one)."""
+    def set_parallel(self, processes, threads=False):
+        """Open large batches' leaves in this many worker processes (1: here, in this one), or
+        in this many threads of this process (threads=True; batches.ThreadPool)."""
         if self.pool is not None:
             self.pool.close()
             self.pool = None
-        if processes > 1:
+        if processes > 1 and threads:
+            self.pool = batches_mod.ThreadPool(processes)
+        elif processes > 1:
             from lightmeter_host.chain import backends
             # the workers use the crypto this process uses (native unless --pure)
             self.pool = batches_mod.Pool(processes, backends.installed())
@@ -460,6 +515,7 @@ class Walker:
                 "kind": e.kind, "reason": e.reason, "collected_at": now}
 
     def _reading_row(self, f, h, parts, now, pending):
+        self._settle()  # the fleet checks read the stored readings and each meter's last seq
         entry, m = self._fleet_checks(f)
         self._check_new(entry["meter_id"], entry["address"], f, pending)
         return self._row(entry, m, f.seq, h.number, f.index, fields.hex0x(f.tx_hash), f.reading,
@@ -551,6 +607,33 @@ class Walker:
 
     def walk(self, to=None):
         """Blocks from the checkpoint's next to `to` (default: the node's head). Raises Stopped."""
+        try:
+            head = self._walk(to)
+            try:
+                self._settle()
+            except _CommitFailed as e:
+                self._commit_failed(e)
+            return head
+        finally:
+            if self._inflight is not None:  # the walk is leaving on another error
+                try:
+                    self._settle()
+                except _CommitFailed as e:
+                    raise e.error
+
+    def _commit_failed(self, e):
+        """A block committed behind the walk failed: the walker is back before it. Another worker's
+        reading stored first (Duplicate, on a block range) is checked again as walk does; any
+        other failure is the walk's."""
+        if not isinstance(e.error, Duplicate) or self.block_range is None:
+            raise e.error
+        self.check_all, overlap, self.overlap = True, self.overlap, False  # this once, committed here
+        try:
+            self.block(e.number)
+        finally:
+            self.check_all, self.overlap = False, overlap
+
+    def _walk(self, to):
         head = self.source.head() if to is None else to
         t_last = time.monotonic()
         start = self.next_block
@@ -562,7 +645,15 @@ class Walker:
             n = self.next_block
             try:
                 self.block(n)
+            except _CommitFailed as e:  # the block before n, committed behind
+                self._commit_failed(e)
+                continue
             except NodeLie as lie:
+                try:
+                    self._settle()
+                except _CommitFailed as e:
+                    self._commit_failed(e)
+                    continue  # block n is checked again after the one before it
                 self.record_lie(n, lie)
                 raise Stopped(n, lie)
             except Duplicate:
@@ -642,12 +733,15 @@ def open_walker(db, source, trust, entries, from_block=None, rpc_url=None, progr
 
 def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=None, follow=False,
             interval=2.0, pure=False, progress=None, stop=None, source=None, batch_urls=(), fetch=None,
-            parallel=1, metrics=None):
+            parallel=1, metrics=None, threads=False, overlap=False):
     """Collect from the node at rpc_url into db_url; returns the summary dict.
 
     batch_urls: concentrators serving batch contents (proto/batch.md); pending batches are
     fetched again before each walk (fetch: a batches.Fetcher to use instead). parallel: worker
-    processes that open large batches' leaves (1: none).
+    processes that open large batches' leaves (1: none); threads: open them in that many threads
+    of this process instead (batches.ThreadPool). overlap: commit each block in a thread while
+    the next one is checked (Walker.overlap; a block asked of the node is then no sign that the
+    one before it is stored).
     trust: a TRUST.json object (or Trust); fleet_entries: lightmeter_host.hardware.fleet entries. follow:
     keep polling every interval seconds until stop (a threading.Event) is set or Ctrl-C.
     The summary has "readings", "verified", "rejected", "gaps", "duplicates", "batches" (stored),
@@ -667,7 +761,8 @@ def collect(rpc_url, trust, fleet_entries, db_url, from_block=None, to_block=Non
         src = source or source_mod.RpcSource(rpc_url)
         w = open_walker(database, src, trust, fleet_entries, from_block, rpc_url, progress,
                         fetch=fetch or batches_mod.Fetcher(batch_urls))
-        w.set_parallel(parallel)
+        w.set_parallel(parallel, threads)
+        w.overlap = overlap
         w.metrics = metrics
         from lightmeter_host.chain.rpc import NodeError
         try:
@@ -785,7 +880,7 @@ def open_range(db, source, trust, entries, first, last, worker=None, progress=No
 
 
 def collect_range(source, trust, entries, db_url, first, last, batch_urls=(), worker=None, progress=None,
-                  parallel=1):
+                  parallel=1, threads=False, overlap=False):
     """One worker: collect blocks first..last into db_url from its range's resume point; the summary.
     A range collected whole is done: running it again stores nothing."""
     from lightmeter_host.chain import backends
@@ -796,7 +891,8 @@ def collect_range(source, trust, entries, db_url, first, last, batch_urls=(), wo
     try:
         w = open_range(database, source, trust, entries, first, last, worker, progress,
                        fetch=batches_mod.Fetcher(batch_urls))
-        w.set_parallel(parallel)
+        w.set_parallel(parallel, threads)
+        w.overlap = overlap
         try:
             w.retry_batches()
             w.walk(last)

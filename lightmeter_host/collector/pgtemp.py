@@ -80,6 +80,30 @@ class PgServer:
             c.execute("CREATE DATABASE %s" % name)
         return self.url(name)
 
+    def cpu_seconds(self):
+        """CPU time (user + system) the server has used so far: the postmaster's own, its ended
+        backends' (reaped by it) and its live processes' (Linux /proc); None elsewhere."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                pid = int(f.readline())
+            tick = os.sysconf("SC_CLK_TCK")
+            total = 0
+            for p in os.listdir("/proc"):
+                if not p.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/stat" % p) as f:
+                        st = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # ended meanwhile
+                if int(p) == pid:  # utime stime cutime cstime
+                    total += sum(int(x) for x in st[11:15])
+                elif int(st[1]) == pid:  # a backend or helper of this server: utime stime
+                    total += int(st[11]) + int(st[12])
+            return total / tick
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self):
         _as_postgres([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop"])
         self._cleanup()

@@ -46,6 +46,12 @@ def add_parser(sub):
     co.add_argument("--parallel", type=int, default=1, metavar="N",
                     help="open large batches' signed readings (signature recovery, reading decode) in "
                          "N worker processes (default 1: in this one)")
+    co.add_argument("--threads", action="store_true",
+                    help="with --parallel N: open them in N threads of this process instead (the "
+                         "native signature recovery runs outside Python's lock: no copying to processes)")
+    co.add_argument("--overlap", action="store_true",
+                    help="commit each block in a thread while the next one is checked (the database's "
+                         "work overlaps the walk's; a crash still stores a block whole or not at all)")
     co.add_argument("--range", dest="block_range", metavar="FIRST:LAST",
                     help="be one of several workers on one database: collect blocks FIRST..LAST only, "
                          "from this range's own resume point (table ranges; a new range starts from the "

@@ -81,6 +81,10 @@ def test_fleet_bench_reports_every_figure_on_a_small_fleet(tmp_path):
     assert out["ok"] and 0 < out["chain_tx_per_reading"] <= 1 / 40
     assert out["collector_ingest_per_s_sqlite"] > 0
     assert out.get("collector_ingest_per_s_pg", 0) > 0 or out["collector_postgresql"].startswith("not measured")
+    if "collector_ingest_per_s_pg" in out:
+        for v in ("", "_overlap", "_threads2_overlap", "_workers2_overlap"):
+            assert out["collector_ingest_per_s_pg" + v] > 0
+            assert out["pg_server_cpu_us_per_reading" + v] > 0  # COPY and commit cost the server CPU
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0 and "reusing the fleet stored" in p.stderr, p.stderr
     assert json.loads(p.stdout)["fleet_verified_on_device"] == 80

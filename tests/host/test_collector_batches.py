@@ -9,6 +9,8 @@ without its on-chain root, and `collector verify` re-checks stored batch reading
 SQLite and PostgreSQL.
 """
 
+import json
+
 import pytest
 
 from collector_chain import FleetChain, key, reading_bytes, reverified
@@ -443,6 +445,43 @@ def test_leaves_opened_in_worker_processes_store_the_same(fc, served, db_url, mo
     assert reverified(db_url)["ok"]
 
 
+def test_leaves_opened_in_threads_store_the_same_and_forgeries_are_still_refused(fc, served, db_url, monkeypatch):
+    """collect(parallel=2, threads=True): each batch's leaves opened in two threads
+    (batches.ThreadPool), the same rows and rejections as in one thread; a leaf whose signature
+    was made by a key outside the fleet, or by another device of it, is still refused."""
+    from lightmeter.link import cbor
+    from lightmeter_host.collector import batches
+    monkeypatch.setattr(batches, "PARALLEL_MIN", 1)
+    for root, leaves in fc.batches:
+        served.store.put(root, leaves)
+    out = collect(fc, db_url, [served.url], parallel=2, threads=True)
+    assert (out["verified"], out["duplicates"], out["rejected"], out["batches"]) == (7, 1, 1, 2)
+    got = rows(db_url, "SELECT meter_id, seq, leaf_index FROM readings WHERE batch_tx IS NOT NULL "
+                       "ORDER BY meter_id, seq")
+    assert [(r["meter_id"], r["seq"], r["leaf_index"]) for r in got] == [
+        ("m0", 1, 0), ("m0", 3, 0), ("m1", 1, 1), ("m1", 2, 2), ("m2", 1, 2), ("m2", 2, 3)]
+    assert reverified(db_url)["ok"]
+    # the threads' answers are open_leaf's, leaf for leaf, with the signers' addresses cached
+    good = [x for _, leaves in fc.batches for x in leaves]
+    pool = batches.ThreadPool(2)
+    try:
+        for _ in range(2):  # the second round answers from the address cache
+            got = pool.open(good, "chain0", "group0", registry.ADDRESS, fc.suite)
+            assert [g[:3] for g in got] == [_slow(x, fc) for x in good]
+    finally:
+        pool.close()
+    # a device's reading signed again by another device's key names that device, not the first
+    reading, _ = cbor.loads(good[0])
+    signer = _slow(good[0], fc)[2]
+    for key in fc.keys.values():
+        digest = batch.signing_digest(reading, "chain0", "group0", registry.ADDRESS, fc.suite)
+        leaf = batch.make_item(reading, fc.suite.sign_tx(key, digest))
+        want = _slow(leaf, fc)
+        assert _fast(leaf, fc) == want
+        assert want[2] == fc.suite.address(fc.suite.public_key(key))
+        assert (want[2] == signer) == (key == fc.keys["d0"])
+
+
 def test_pure_collection_of_batches_stays_pure(fc, served, tmp_path):
     """collect --pure: batch leaves are opened with the pure-Python crypto too (nothing on the
     batch path puts the native backends back)."""
@@ -455,3 +494,62 @@ def test_pure_collection_of_batches_stays_pure(fc, served, tmp_path):
         assert (out["verified"], out["batches"]) == (7, 2)
     finally:
         backends.install()
+
+
+def test_blocks_committed_behind_the_walk_store_the_same(fc, served, db_url):
+    """collect(overlap=True): each block committed in a thread while the next is checked; the same
+    readings, the replay of the block before (looked up once that block is stored), gap and
+    rejections as the walk in step."""
+    for root, leaves in fc.batches:
+        served.store.put(root, leaves)
+    out = collect(fc, db_url, [served.url], overlap=True, parallel=2, threads=True)
+    assert (out["verified"], out["duplicates"], out["rejected"], out["gaps"], out["batches"]) == (7, 1, 1, 1, 2)
+    got = rows(db_url, "SELECT meter_id, seq FROM readings ORDER BY meter_id, seq")
+    assert [(r["meter_id"], r["seq"]) for r in got] == [("m0", 1), ("m0", 3), ("m0", 4), ("m1", 1), ("m1", 2),
+                                                         ("m2", 1), ("m2", 2)]
+    kinds = rows(db_url, "SELECT kind, meter_id, seq FROM rejections ORDER BY kind")
+    assert [(k["kind"], k["meter_id"], k["seq"]) for k in kinds] == [("replay", "m1", 1), ("unknown_device", None, 1)]
+    assert reverified(db_url)["ok"]
+    assert collect(fc, db_url, [served.url], overlap=True)["verified"] == 0  # all stored: nothing twice
+
+
+@pytest.mark.parametrize("stage", ["inside_commit", "after_commit"])
+def test_a_crash_in_a_block_committed_behind_the_walk_stores_it_whole_or_not_at_all(fc, served, db_url, stage):
+    """With overlap, a commit that fails leaves the walker before its block (nothing of it
+    stored, the walk raises); a crash once it is stored leaves it stored; a later run stores
+    every reading once."""
+    from lightmeter.client import trust as trust_mod
+    from lightmeter_host.collector import batches, source
+    for root, leaves in fc.batches:
+        served.store.put(root, leaves)
+    src = source.RpcSource(fc.url)
+    first = src.head() - 2  # the first batch's block (then the second batch's, then a record())
+
+    class Crash(Exception):
+        pass
+
+    def hook(st, n):
+        if st == stage and n == first:
+            raise Crash()
+
+    d = db_mod.open_db(db_url)
+    try:
+        w = ingest.open_walker(d, src, trust_mod.from_json(fc.genesis), fc.entries, hook=hook,
+                               fetch=batches.Fetcher([served.url]))
+        w.overlap = True
+        with pytest.raises(Crash):
+            w.walk()
+        done = first - (stage == "inside_commit")
+        assert w.trust.number == done
+    finally:
+        d.close()
+    assert rows(db_url, "SELECT COALESCE(MAX(block_number), 0) AS b FROM readings")[0]["b"] == \
+        (first if stage == "after_commit" else 0)
+    assert json.loads(rows(db_url, "SELECT value FROM state WHERE key = 'checkpoint'")[0]["value"])["number"] == done
+    out = collect(fc, db_url, [served.url], overlap=True)
+    assert out["batches"] == 2 - (stage == "after_commit")
+    got = rows(db_url, "SELECT meter_id, seq FROM readings ORDER BY meter_id, seq")
+    assert len(got) == 7 and len(set((r["meter_id"], r["seq"]) for r in got)) == 7
+    batch_rows = rows(db_url, "SELECT block_number FROM batches ORDER BY block_number")
+    assert batch_rows[0]["block_number"] == first
+    assert reverified(db_url)["ok"]

@@ -80,3 +80,17 @@ def test_an_unprivileged_user_starts_uses_and_removes_a_server():
     assert got["euid"] == got["dir_owner"] == got["server_uid"] == pw.pw_uid != 0
     assert got["state"] == {"number": 7}
     assert not got["dir_left"]
+
+
+def test_the_servers_cpu_time_grows_with_its_work():
+    """PgServer.cpu_seconds: the server's processes' CPU time, ended backends' included."""
+    server = pgtemp.PgServer()
+    try:
+        before = server.cpu_seconds()
+        import psycopg
+        with psycopg.connect(server.url(), autocommit=True) as c:
+            c.execute("SELECT count(*) FROM generate_series(1, 3000000)")
+        after = server.cpu_seconds()  # that backend has ended: counted through the postmaster
+        assert before is not None and after - before >= 0.05, (before, after)
+    finally:
+        server.stop()
