@@ -22,7 +22,7 @@ Refused when the chain really holds it but it is not a valid reading of our flee
 
 import json
 
-from lightmeter.chain import abi, fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import abi, abidecode, fields, header as header_mod, merkle, receipt as receipt_mod
 from lightmeter.client import trust as trust_mod, verify
 from lightmeter.chain import tx as tx_mod
 from lightmeter.chain.meter_registry import READING_EVENT, RECORD
@@ -199,7 +199,7 @@ def record_call(tx, suite):
     if bytes(data[:4]) != _constants(suite)[0]:
         return None
     try:
-        seq, reading = abi.decode(["uint64", "bytes"], data[4:])
+        seq, reading = abidecode.decode(["uint64", "bytes"], data[4:])
     except LightmeterError as e:
         raise Refused("malformed", "record() call data: %s" % e)
     return seq, reading
