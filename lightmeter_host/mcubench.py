@@ -19,7 +19,8 @@ firmware's own code) and written to a folder the guest script reads with open();
 store runs on an in-memory filesystem whose initial files are read from that folder on demand
 (the port has no os module); the answer's UART bytes are one small file per 64-byte read, since
 the port's open() reads a whole file into the heap. Heap is bisected with real MemoryErrors
-(runtimes.mcu.smallest_heap), modules loaded from .mpy into RAM one at a time with a collection
+(runtimes.mcu.smallest_heap), modules loaded from .mpy (compiled as `lightmeter flash` writes them,
+runtimes/build.py's MPY_FLAGS) into RAM one at a time with a collection
 after each (as device/start.py loads them); the "frozen" figure is that heap minus what the imported
 modules keep (gc.mem_alloc() after importing everything the cycle uses and collecting): an
 estimate of what a board with the modules frozen in flash would need. Instructions are counted by
@@ -36,6 +37,7 @@ from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.device import checkpoint, reading, store as store_mod
 from lightmeter.link import frame, wire
+from lightmeter_host.runtimes import build
 
 ROOT = "lm"  # the store's folder on the device
 REGISTRY = bytes.fromhex("6c6d657465720000000000000000000000000001")
@@ -462,7 +464,7 @@ def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, t
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **block)
         res = mcu.run(MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
-                      args=[d])
+                      args=[d], mpy_flags=build.MPY_FLAGS)
         return _script_result(res)
 
 
@@ -474,9 +476,11 @@ def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=Non
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **options)
         full = _script_result(mcu.run(MAIN, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
-                                      target=target, mpy=mpy, timeout=timeout, args=[d]))
+                                      target=target, mpy=mpy, timeout=timeout, args=[d],
+                                      mpy_flags=build.MPY_FLAGS))
         smallest = mcu.smallest_heap(MAIN, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),
-                                     target=target, mpy=mpy, timeout=timeout, args=[d] + ([stop] if stop else []))
+                                     target=target, mpy=mpy, timeout=timeout, args=[d] + ([stop] if stop else []),
+                                     mpy_flags=build.MPY_FLAGS)
     full["smallest_heap"] = smallest
     return full
 

@@ -91,8 +91,10 @@ def mpy_cross():
     return found
 
 
-def compile_tree(src, dest):
-    """Copy the .py tree under src to dest as .mpy files (same folders, packages kept)."""
+def compile_tree(src, dest, flags=()):
+    """Copy the .py tree under src to dest as .mpy files (same folders, packages kept).
+
+    flags: more mpy-cross options (runtimes/build.py's MPY_FLAGS: as a board gets the firmware)."""
     src, dest = Path(src), Path(dest)
     cross = mpy_cross()
     for py in sorted(src.rglob("*.py")):
@@ -102,7 +104,7 @@ def compile_tree(src, dest):
         out = dest / rel.with_suffix(".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
         # -s: the name tracebacks show, as the device would see it.
-        subprocess.run([cross, "-s", str(rel), "-o", str(out), str(py)], check=True,
+        subprocess.run([cross] + list(flags) + ["-s", str(rel), "-o", str(out), str(py)], check=True,
                        capture_output=True, text=True)
     return dest
 
@@ -110,7 +112,7 @@ def compile_tree(src, dest):
 class _Workspace:
     """A temporary folder holding the script, the .mpy copies and the stats file."""
 
-    def __init__(self, script, paths, mpy):
+    def __init__(self, script, paths, mpy, mpy_flags=()):
         self._tmp = tempfile.TemporaryDirectory(prefix="mcu-run-")
         self.dir = Path(self._tmp.name)
         if isinstance(script, Path) or (isinstance(script, str) and "\n" not in script
@@ -126,7 +128,7 @@ class _Workspace:
                 raise McuError("not a folder: %s" % p)
             if any(c.isspace() for c in str(p)):
                 raise McuError("the port's command line cannot hold spaces: %s" % p)
-            self.paths.append(str(compile_tree(p, self.dir / ("mpy%d" % i)) if mpy else p))
+            self.paths.append(str(compile_tree(p, self.dir / ("mpy%d" % i), mpy_flags) if mpy else p))
 
     def close(self):
         self._tmp.cleanup()
@@ -184,15 +186,16 @@ def _run_in(ws, heap, target, timeout, args):
     )
 
 
-def run(script, heap=64 * 1024, paths=(), target="m0", timeout=120, mpy=False, args=()):
+def run(script, heap=64 * 1024, paths=(), target="m0", timeout=120, mpy=False, args=(), mpy_flags=()):
     """Run `script` (its text, or a pathlib.Path / an existing "*.py" path) with `heap` bytes.
 
     paths: host folders the script imports from (sys.path after the script's own
     folder); with mpy=True their .py files are compiled to .mpy first, so modules
-    load as bytecode into RAM as they would from a board's flash filesystem.
+    load as bytecode into RAM as they would from a board's flash filesystem; mpy_flags: more
+    mpy-cross options for them.
     Returns a Result; a timeout kills the process and sets timed_out.
     """
-    ws = _Workspace(script, paths, mpy)
+    ws = _Workspace(script, paths, mpy, mpy_flags)
     try:
         return _run_in(ws, heap, target, timeout, args)
     finally:
@@ -200,7 +203,7 @@ def run(script, heap=64 * 1024, paths=(), target="m0", timeout=120, mpy=False, a
 
 
 def smallest_heap(script, lo=4 * 1024, hi=256 * 1024, step=1024, paths=(), target="m0",
-                  timeout=120, mpy=False, args=(), check_above=4):
+                  timeout=120, mpy=False, args=(), check_above=4, mpy_flags=()):
     """The smallest heap (a multiple of `step` in [lo, hi]) the script completes in.
 
     Bisects on real runs: a run that ends in a MemoryError is "too small", one
@@ -214,7 +217,7 @@ def smallest_heap(script, lo=4 * 1024, hi=256 * 1024, step=1024, paths=(), targe
     sizes; if one of them fails, the search resumes above it. The result is the
     smallest size from which `check_above` more steps all pass.
     """
-    ws = _Workspace(script, paths, mpy)
+    ws = _Workspace(script, paths, mpy, mpy_flags)
     try:
         def enough(size):
             r = _run_in(ws, size, target, timeout, args)
