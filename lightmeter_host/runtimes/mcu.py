@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lightmeter_host.runtimes import build
+
 EXIT_OK = 0
 EXIT_EXCEPTION = 1
 EXIT_USAGE = 2
@@ -103,8 +105,8 @@ def compile_tree(src, dest, flags=()):
         rel = py.relative_to(src)
         out = dest / rel.with_suffix(".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
-        # -s: the name tracebacks show, as the device would see it.
-        subprocess.run([cross] + list(flags) + ["-s", str(rel), "-o", str(out), str(py)], check=True,
+        # -s: the name tracebacks show, as a flashed board's .mpy carries it (runtimes/build.py).
+        subprocess.run([cross] + list(flags) + ["-s", build.source_name(rel.as_posix()), "-o", str(out), str(py)], check=True,
                        capture_output=True, text=True)
     return dest
 
@@ -128,7 +130,12 @@ class _Workspace:
                 raise McuError("not a folder: %s" % p)
             if any(c.isspace() for c in str(p)):
                 raise McuError("the port's command line cannot hold spaces: %s" % p)
-            self.paths.append(str(compile_tree(p, self.dir / ("mpy%d" % i), mpy_flags) if mpy else p))
+            if mpy:
+                # relative to the port's working folder (the workspace): a module's __file__ is
+                # interned with it, and a board's paths are short ("/lib/lightmeter/...")
+                compile_tree(p, self.dir / ("mpy%d" % i), mpy_flags)
+                p = "mpy%d" % i
+            self.paths.append(str(p))
 
     def close(self):
         self._tmp.cleanup()
