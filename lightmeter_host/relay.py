@@ -15,7 +15,8 @@ import time
 
 import serial
 
-from lightmeter.chain import fields, merkle, tx as tx_mod
+from lightmeter.chain import fields, merkle
+from lightmeter.chain import txread
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.link import frame, session as L, wire
 from lightmeter.errors import LightmeterError, Unsupported
@@ -33,7 +34,7 @@ def _settle_nonce(tx):
     if not tx.get("nonce_readings") or tx.get("claimed_hash") is None:
         return
     for name in ("ecdsa", "sm"):
-        if tx_mod.prove_hash(tx, suite_mod.get(name), tx["claimed_hash"]):
+        if txread.prove_hash(tx, suite_mod.get(name), tx["claimed_hash"]):
             return
 
 
@@ -128,7 +129,7 @@ def set_changes_between(rpc, lo, hi):
 def _changes_wire(rpc, n):
     items = []
     for txj, rj in block_changes_json(rpc, n):
-        tx = tx_mod.from_json(txj)
+        tx = txread.from_json(txj)
         _settle_nonce(tx)
         items.append([wire.tx_to_wire(tx), merkle.from_json(txj, "txProof"),
                       wire.receipt_to_wire(rj), merkle.from_json(rj, "txReceiptProof")])

@@ -20,6 +20,7 @@ from lightmeter.chain import abi, fields, header as header_mod, merkle, receipt 
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import trust as trust_mod
 from lightmeter.chain import tx as tx_mod
+from lightmeter.chain import txread
 from lightmeter.chain.meter_registry import READING_EVENT, RECORD
 
 from lightmeter_host.chain import backends, txbuild
@@ -128,7 +129,7 @@ def build_chain(n, per_block=500, devices=50, sealers=4, plan=None):
                                                              fields.hex0x(seq.to_bytes(32, "big"))],
                                   "data": fields.hex0x(abi.encode(["bytes"], [data]))}]}
             rc["hash"] = fields.hex0x(receipt_mod.from_json(rc).hash(s))
-            tx_list.append((digest, tx_mod.to_json(tx, s, digest, sender)))
+            tx_list.append((digest, txread.to_json(tx, s, digest, sender)))
             receipts.append(rc)
         leaves = [d for d, _ in tx_list]
         rleaves = [bytes.fromhex(rc["hash"][2:]) for rc in receipts]

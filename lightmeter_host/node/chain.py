@@ -14,6 +14,7 @@ import time
 from lightmeter.chain import fields, header as header_mod, merkle, receipt as receipt_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
+from lightmeter.chain import txread
 from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import quorum
 from lightmeter.client.verify import BLOCK_LIMIT_WINDOW
@@ -147,7 +148,7 @@ class Chain:
                 rhashes = []
                 for i, (txh, raw, _, stored) in enumerate(self.store.block_txs(n)):
                     tx = txdecode.to_firmware(txcodec.decode_transaction(raw))
-                    sender = txm.sender(tx, self.suite, txh)
+                    sender = txread.sender(tx, self.suite, txh)
                     rc = self._execute(tx, txh, sender, n, h.timestamp, i)
                     if rc != stored:
                         raise RuntimeError("replaying block %d gives another receipt for 0x%s" % (n, txh.hex()))
@@ -190,7 +191,7 @@ class Chain:
         except LightmeterError as e:
             raise TxRejected(status.MALFORM, str(e))
         try:
-            sender = txm.sender(tx, self.suite, digest)
+            sender = txread.sender(tx, self.suite, digest)
         except LightmeterError:
             raise TxRejected(status.INVALID_SIGNATURE, "InvalidSignature")
         with self.lock:
@@ -354,7 +355,7 @@ class Chain:
 
     def tx_json(self, digest, raw, import_time):
         tx = txdecode.to_firmware(txcodec.decode_transaction(raw))
-        out = txm.to_json(tx, self.suite, digest)
+        out = txread.to_json(tx, self.suite, digest)
         out["importTime"] = import_time
         return releases.tx_json(self.release, out)
 

@@ -8,6 +8,7 @@ import pytest
 
 from chainmaker import sealers, signed_header, trust_json
 from lightmeter.chain import merkle, tx as txm
+from lightmeter.chain import txread
 from lightmeter.crypto import suite
 from support import load_vector
 from lightmeter_host.paths import PROJECT_ROOT
@@ -100,7 +101,7 @@ def _built_tx_files(tmp_path, name):
     leaf = txm.tx_hash(t, s)
     nodes = sealers(name, 4)
     js, _ = signed_header(name, nodes, number=9, txs_root=merkle.root([leaf, s.hash(b"x")], s.hash))
-    txj = txm.to_json(t, s)
+    txj = txread.to_json(t, s)
     txj["txProof"] = [x.hex() for x in merkle.proof([leaf, s.hash(b"x")], 0, s.hash)]
     txj["transactionProof"] = []
     return (write(tmp_path, "tx.json", {"jsonrpc": "2.0", "id": 1, "result": txj}),

@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from lightmeter.client import check, trust as trust_mod
 from lightmeter.chain import header, merkle, receipt, tx as txm
+from lightmeter.chain import txread
 from lightmeter.crypto import suite
 from lightmeter.errors import LightmeterError
 from support import load_vector
@@ -133,7 +134,7 @@ def test_mutated_receipt_is_refused(path, value):
 @settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_any_json_as_trust_or_tx_or_receipt_gives_typed_errors(value):
-    for fn in (trust_mod.from_json, txm.from_json, receipt.from_json,
+    for fn in (trust_mod.from_json, txread.from_json, receipt.from_json,
                lambda v: header.from_json(v, 64)):
         outcome(fn, value)
 
@@ -208,7 +209,7 @@ def _built_tx():
     leaves = [txm.tx_hash(t, s), s.hash(b"other")]
     nodes = sealers("ecdsa", 4)
     blk, _ = signed_header("ecdsa", nodes, number=10, txs_root=merkle.root(leaves, s.hash))
-    js = txm.to_json(t, s)
+    js = txread.to_json(t, s)
     js["txProof"] = [x.hex() for x in merkle.proof(leaves, 0, s.hash)]
     return js, blk, trust_json("ecdsa", nodes)
 

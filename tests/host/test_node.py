@@ -58,8 +58,8 @@ def test_documentation_transaction_is_accepted_and_verifies(sm_node, tmp_path):
     assert rc["status"] == 0 and rc["blockNumber"] == 1
     # "from" is the signer of the documented signature
     tx = txdecode.to_firmware(txcodec.decode_transaction(bytes.fromhex(DOC["request_params"][2][2:])))
-    from lightmeter.chain import tx as txm
-    assert rc["from"] == "0x" + txm.sender(tx, suite.get("sm")).hex()
+    from lightmeter.chain import txread
+    assert rc["from"] == "0x" + txread.sender(tx, suite.get("sm")).hex()
     assert rc["transactionHash"] == DOC["fields"]["dataHash"]
     # the deployed HelloWorld answers get() (SM3 selector 0x299f7f9d) with its constructor's value
     out = c("call", rc["contractAddress"], "0x299f7f9d")
