@@ -33,6 +33,7 @@ import os
 import tempfile
 
 from lightmeter.chain import abi, header as header_mod, merkle, meter_registry, receipt as receipt_mod, tx as txm
+from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.device import checkpoint, reading, store as store_mod
@@ -159,7 +160,7 @@ def build_cycle(suite_name, sealers, out_dir, txs_in_block=TXS_IN_BLOCK, positio
     rcs = [_receipt_json(s, BLOCK, s.hash(b"other-%d" % i)[:20], i) for i in range(txs_in_block)]
     rcs[position] = _receipt_json(s, BLOCK, device, SEQ)
     rhs = [receipt_mod.from_json(r).hash(s) for r in rcs]
-    h = header_mod.new(BLOCK, s.hash(b"parent"), [n for n, _ in nodes],
+    h = headerwrite.new(BLOCK, s.hash(b"parent"), [n for n, _ in nodes],
                        txs_root=merkle.root(txs, s.hash), receipts_root=merkle.root(rhs, s.hash),
                        state_root=s.hash(b"state"), gas_used=b"600000", timestamp=1700000000000,
                        sealer=1)
@@ -171,7 +172,7 @@ def build_cycle(suite_name, sealers, out_dir, txs_in_block=TXS_IN_BLOCK, positio
         rproof = proofs.compact(rproof, rhs[position], s.hash, position)
         tproof = proofs.compact(tproof, digest, s.hash, position)
     answer = {0: wire.receipt_to_wire(rcs[position]), 1: rproof, 2: tproof,
-              3: wire.header_to_wire(header_mod.to_json(h, hd))}
+              3: wire.header_to_wire(headerwrite.to_json(h, hd))}
     uart = b"\x00" + frame.encode_frame(frame.pack(frame.VERSION, RECEIPT, RID, answer))
 
     # the device's store: checkpoint SKIP blocks back, key, counter at SEQ, the reading queued

@@ -23,6 +23,7 @@ Refused when the chain really holds it but it is not a valid reading of our flee
 import json
 
 from lightmeter.chain import abi, abidecode, fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod, verify
 from lightmeter.chain import txread
 from lightmeter.chain.meter_registry import READING_EVENT, RECORD
@@ -83,7 +84,7 @@ def dumps(obj):
 # -- canonical JSON of decoded objects -------------------------------------------------------
 
 def header_json(h, digest):
-    out = header_mod.to_json(h, digest)
+    out = headerwrite.to_json(h, digest)
     out["signatureList"] = sorted(out["signatureList"], key=lambda s: s["sealerIndex"])
     return out
 

@@ -12,6 +12,7 @@ import threading
 import time
 
 from lightmeter.chain import fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
 from lightmeter.chain import txread
@@ -126,9 +127,9 @@ class Chain:
     def _write_genesis(self):
         extra = genesis_config_text(self.crypto, self.chain_id, self.group_id, self.sealer_list(),
                                     self.release.compatibility)
-        h = header_mod.new(0, extra_data=extra, version=self.release.genesis_version)
+        h = headerwrite.new(0, extra_data=extra, version=self.release.genesis_version)
         digest = h.hash(self.suite)
-        self.store.add_block(0, digest, header_mod.to_json(h, digest), [])
+        self.store.add_block(0, digest, headerwrite.to_json(h, digest), [])
 
     def _replay(self):
         """Rebuild execution state from the stored blocks, checking each one."""
@@ -283,7 +284,7 @@ class Chain:
             rhashes += bg_rcs
             gas += int(background_mod.GAS) * bg
             sealers = self.sealer_list()
-            h = header_mod.new(
+            h = headerwrite.new(
                 n, self.hashes[-1], [s for s, _ in sealers], [w for _, w in sealers],
                 txs_root=merkle.root([p.digest for p in batch] + bg_txs, self.suite.hash),
                 receipts_root=merkle.root(rhashes, self.suite.hash),
@@ -291,7 +292,7 @@ class Chain:
                 timestamp=timestamp, sealer=n % len(sealers), version=self.release.header_version)
             digest = h.hash(self.suite)
             h.signatures = self._signatures(digest, sealers, n)
-            self.store.add_block(n, digest, header_mod.to_json(h, digest),
+            self.store.add_block(n, digest, headerwrite.to_json(h, digest),
                                  [(p.digest, p.raw, p.nonce, p.import_time, rc) for p, rc in zip(batch, receipts)],
                                  bg)
             self.hashes.append(digest)
