@@ -242,6 +242,7 @@ verify.BATCH_SIZE = CFG["batch_size"]
 verify.KEY_TABLES = CFG["key_tables"]
 if verify.BATCH_SIZE > 1 or verify.KEY_TABLES:
     __import__("lightmeter.crypto.keys")
+    __import__("lightmeter.crypto.ectables")  # what builds the keys' tables (crypto/ectables.py)
 if verify.BATCH_SIZE > 1:
     __import__("lightmeter.crypto.batch")
 loaded = set(sys.modules)
