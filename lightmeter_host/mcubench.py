@@ -32,7 +32,8 @@ import json
 import os
 import tempfile
 
-from lightmeter.chain import abi, header as header_mod, merkle, meter_registry, receipt as receipt_mod, tx as txm
+from lightmeter.chain import abi, header as header_mod, meter_registry, receipt as receipt_mod, tx as txm
+from lightmeter.chain import merklebuild
 from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
@@ -161,12 +162,12 @@ def build_cycle(suite_name, sealers, out_dir, txs_in_block=TXS_IN_BLOCK, positio
     rcs[position] = _receipt_json(s, BLOCK, device, SEQ)
     rhs = [receipt_mod.from_json(r).hash(s) for r in rcs]
     h = headerwrite.new(BLOCK, s.hash(b"parent"), [n for n, _ in nodes],
-                       txs_root=merkle.root(txs, s.hash), receipts_root=merkle.root(rhs, s.hash),
+                       txs_root=merklebuild.root(txs, s.hash), receipts_root=merklebuild.root(rhs, s.hash),
                        state_root=s.hash(b"state"), gas_used=b"600000", timestamp=1700000000000,
                        sealer=1)
     hd = h.hash(s)
     h.signatures = [(i, s.sign_node(nodes[i][1], hd)) for i in range(trust_mod.quorum(sealers))]
-    rproof, tproof = merkle.proof(rhs, position, s.hash), merkle.proof(txs, position, s.hash)
+    rproof, tproof = merklebuild.proof(rhs, position, s.hash), merklebuild.proof(txs, position, s.hash)
     if compact:
         from lightmeter_host.chain import proofs
         rproof = proofs.compact(rproof, rhs[position], s.hash, position)

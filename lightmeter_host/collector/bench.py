@@ -16,7 +16,8 @@ import shutil
 import tempfile
 import time
 
-from lightmeter.chain import abi, fields, merkle, receipt as receipt_mod
+from lightmeter.chain import abi, fields, receipt as receipt_mod
+from lightmeter.chain import merklebuild
 from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import trust as trust_mod
@@ -47,7 +48,7 @@ def _signer():
 
 
 def _all_proofs(leaves, H):
-    """merkle.proof(leaves, i, H) for every i, from one pass over the tree (not one per leaf)."""
+    """merklebuild.proof(leaves, i, H) for every i, from one pass over the tree (not one per leaf)."""
     if len(leaves) == 1:
         return [[leaves[0]]]
     levels = [list(leaves)]
@@ -60,7 +61,7 @@ def _all_proofs(leaves, H):
         for lv in levels[:-1]:
             start = i - (i % 2)
             group = lv[start:start + 2]
-            items.append(merkle.count_slot(len(group)))
+            items.append(merklebuild.count_slot(len(group)))
             items.extend(group)
             i //= 2
         out.append(items)
@@ -134,8 +135,8 @@ def build_chain(n, per_block=500, devices=50, sealers=4, plan=None):
             receipts.append(rc)
         leaves = [d for d, _ in tx_list]
         rleaves = [bytes.fromhex(rc["hash"][2:]) for rc in receipts]
-        h = headerwrite.new(number, parent, [p for p, _ in nodes], txs_root=merkle.root(leaves, s.hash),
-                           receipts_root=merkle.root(rleaves, s.hash), state_root=bytes(32),
+        h = headerwrite.new(number, parent, [p for p, _ in nodes], txs_root=merklebuild.root(leaves, s.hash),
+                           receipts_root=merklebuild.root(rleaves, s.hash), state_root=bytes(32),
                            gas_used=str(31000 * count).encode(), timestamp=T0 + number * 1000,
                            sealer=number % sealers)
         digest = h.hash(s)

@@ -34,6 +34,7 @@ import sys
 import time
 
 from lightmeter.chain import fields, header as header_mod, merkle
+from lightmeter.chain import merklebuild
 from lightmeter.device import reading as reading_mod
 from lightmeter.chain import receipt as receipt_mod
 from lightmeter.crypto import suite as suite_mod
@@ -216,7 +217,7 @@ class Walker:
         res = evidence.check_header(h, trust, suite)
         hashes = self._decode("transactions", _tx_hashes, hj)
         listed = hj.get("transactions") if isinstance(hj, dict) else None
-        if merkle.root(hashes, suite.hash) != h.txs_root:
+        if merklebuild.root(hashes, suite.hash) != h.txs_root:
             raise NodeLie("incomplete_block", "the block's transaction list does not make its txsRoot")
         parts = None
         readings, rejections, gaps, changes, change_json = [], [], [], [], []

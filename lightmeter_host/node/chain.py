@@ -11,7 +11,8 @@ import os
 import threading
 import time
 
-from lightmeter.chain import fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import fields, header as header_mod, receipt as receipt_mod
+from lightmeter.chain import merklebuild
 from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
@@ -155,7 +156,7 @@ class Chain:
                         raise RuntimeError("replaying block %d gives another receipt for 0x%s" % (n, txh.hex()))
                     rhashes.append(fields.hexbytes(rc["hash"], "hash", 32))
                 rhashes += self.background.hashes(n, self.store.background(n))[1]
-                if merkle.root(rhashes, self.suite.hash) != h.receipts_root:
+                if merklebuild.root(rhashes, self.suite.hash) != h.receipts_root:
                     raise RuntimeError("replaying block %d gives another receipts root" % n)
                 consensus.apply_pending(self, n)
             self.hashes.append(digest)
@@ -286,8 +287,8 @@ class Chain:
             sealers = self.sealer_list()
             h = headerwrite.new(
                 n, self.hashes[-1], [s for s, _ in sealers], [w for _, w in sealers],
-                txs_root=merkle.root([p.digest for p in batch] + bg_txs, self.suite.hash),
-                receipts_root=merkle.root(rhashes, self.suite.hash),
+                txs_root=merklebuild.root([p.digest for p in batch] + bg_txs, self.suite.hash),
+                receipts_root=merklebuild.root(rhashes, self.suite.hash),
                 state_root=self.evm.state_root(), gas_used=str(gas).encode(),
                 timestamp=timestamp, sealer=n % len(sealers), version=self.release.header_version)
             digest = h.hash(self.suite)
@@ -393,7 +394,7 @@ class Chain:
             leaves = [fields.hexbytes(rc["hash"], "hash", 32) for _, _, _, rc in txs] + bg_rcs
         else:
             leaves = [h for h, _, _, _ in txs] + bg_txs
-        return [x.hex() for x in merkle.proof(leaves, idx, self.suite.hash)]
+        return [x.hex() for x in merklebuild.proof(leaves, idx, self.suite.hash)]
 
 
 def _checksum(hex_addr, suite):

@@ -6,7 +6,8 @@ the same chain.
 
 import hashlib
 
-from lightmeter.chain import merkle, receipt, tx as tx_mod
+from lightmeter.chain import receipt, tx as tx_mod
+from lightmeter.chain import merklebuild
 from lightmeter.chain import headerwrite
 from lightmeter.client import transition
 from lightmeter.crypto import suite as suite_mod
@@ -84,7 +85,7 @@ def block(name, nodes, calls, number=5, weights=None, signers=None, statuses=Non
     th = [tx_mod.tx_hash(t, s) for t in txs]
     rh = [r.hash(s) for r in rcs]
     _, h = signed_header(name, nodes, number, signers, weights, parent,
-                         txs_root=merkle.root(th, s.hash), receipts_root=merkle.root(rh, s.hash))
-    items = [(txs[i], merkle.proof(th, i, s.hash), rcs[i], merkle.proof(rh, i, s.hash))
+                         txs_root=merklebuild.root(th, s.hash), receipts_root=merklebuild.root(rh, s.hash))
+    items = [(txs[i], merklebuild.proof(th, i, s.hash), rcs[i], merklebuild.proof(rh, i, s.hash))
              for i in range(len(txs))]
     return h, items

@@ -1,7 +1,8 @@
 """The device's check of a relay's receipt answer (lightmeter.client.anchor): the happy path
 and each lie a relay or node could tell (proto/link.md, docs/light-client.md LC-P3)."""
 
-from lightmeter.chain import abi, merkle, receipt
+from lightmeter.chain import abi, receipt
+from lightmeter.chain import merklebuild
 from lightmeter.client import anchor, trust as trust_mod
 from lightmeter.crypto import suite
 from lightmeter.link import wire
@@ -31,7 +32,7 @@ def block(number, seqs, signers=None, nodes=None):
     rcs = [rc_json(q, number) for q in seqs]
     rhs = [receipt.from_json(r).hash(S) for r in rcs]
     js, _ = signed_header(NAME, nodes, number=number, signers=signers,
-                          txs_root=merkle.root(txs, S.hash), receipts_root=merkle.root(rhs, S.hash))
+                          txs_root=merklebuild.root(txs, S.hash), receipts_root=merklebuild.root(rhs, S.hash))
     return js, txs, rcs, nodes
 
 
@@ -39,8 +40,8 @@ def answer(js, txs, rcs, i, j=None):
     """The relay's answer for the i-th transaction (receipt of the j-th, to lie)."""
     j = i if j is None else j
     rhs = [receipt.from_json(r).hash(S) for r in rcs]
-    return {0: wire.receipt_to_wire(rcs[j]), 1: merkle.proof(rhs, j, S.hash),
-            2: merkle.proof(txs, i, S.hash), 3: wire.header_to_wire(js)}
+    return {0: wire.receipt_to_wire(rcs[j]), 1: merklebuild.proof(rhs, j, S.hash),
+            2: merklebuild.proof(txs, i, S.hash), 3: wire.header_to_wire(js)}
 
 
 def trust(nodes):

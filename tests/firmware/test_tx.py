@@ -5,6 +5,7 @@ transaction; the preimages below are laid out by hand from the source's rule.
 
 from lightmeter.client import check
 from lightmeter.chain import merkle, tx as txm
+from lightmeter.chain import merklebuild
 from lightmeter.chain import txread
 from lightmeter.crypto import suite
 from lightmeter.errors import Invalid, Malformed, Unsupported
@@ -90,13 +91,13 @@ def _block_with(name, txs, number=500):
     s = suite.get(name)
     leaves = [txm.tx_hash(t, s) for t in txs]
     nodes = sealers(name, 4)
-    js, h = signed_header(name, nodes, number=number, txs_root=merkle.root(leaves, s.hash))
+    js, h = signed_header(name, nodes, number=number, txs_root=merklebuild.root(leaves, s.hash))
     return js, trust_json(name, nodes), leaves
 
 
 def _tx_json(t, name, leaves, i):
     js = txread.to_json(t, suite.get(name))
-    js["txProof"] = [x.hex() for x in merkle.proof(leaves, i, suite.get(name).hash)]
+    js["txProof"] = [x.hex() for x in merklebuild.proof(leaves, i, suite.get(name).hash)]
     return js
 
 
@@ -117,7 +118,7 @@ def test_receipt_proof_offered_as_tx_proof():
     blk, trust, leaves = _block_with(name, txs)
     js = _tx_json(txs[0], name, leaves, 0)
     receipts = [s.hash(b"receipt0"), s.hash(b"receipt1")]
-    js["txProof"] = [x.hex() for x in merkle.proof(receipts, 0, s.hash)]
+    js["txProof"] = [x.hex() for x in merklebuild.proof(receipts, 0, s.hash)]
     out = check.check_tx(js, blk, trust)
     assert not out["valid"] and "does not contain" in out["reason"]
 
