@@ -444,6 +444,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     demo's time per reading on MicroPython."""
     from lightmeter.chain import abi
     from lightmeter.link import frame, session as L, wire
+    from lightmeter.link import relaywire
     from lightmeter_host.chain import backends, txbuild
     from lightmeter_host import demo, relay
     from lightmeter_host.chain.rpc import Rpc
@@ -552,7 +553,7 @@ def export_sync_source(chain, root):
         head = rpc("getBlockNumber")
         for n in range(1, head + 1):
             with open(os.path.join(root, "%d.h" % n), "wb") as f:
-                f.write(cbor.dumps(wire.header_to_wire(rpc("getBlockByNumber", n, True, True))))
+                f.write(cbor.dumps(relaywire.header_to_wire(rpc("getBlockByNumber", n, True, True))))
             atype, payload = relay.handle(rpc, L.GET_CHANGES, {0: n})
             assert atype == L.CHANGES, payload
             with open(os.path.join(root, "%d.c" % n), "wb") as f:

@@ -39,6 +39,7 @@ from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.device import checkpoint, reading, store as store_mod
 from lightmeter.link import frame, wire
+from lightmeter.link import relaywire
 from lightmeter_host.runtimes import build
 
 ROOT = "lm"  # the store's folder on the device
@@ -172,8 +173,8 @@ def build_cycle(suite_name, sealers, out_dir, txs_in_block=TXS_IN_BLOCK, positio
         from lightmeter_host.chain import proofs
         rproof = proofs.compact(rproof, rhs[position], s.hash, position)
         tproof = proofs.compact(tproof, digest, s.hash, position)
-    answer = {0: wire.receipt_to_wire(rcs[position]), 1: rproof, 2: tproof,
-              3: wire.header_to_wire(headerwrite.to_json(h, hd))}
+    answer = {0: relaywire.receipt_to_wire(rcs[position]), 1: rproof, 2: tproof,
+              3: relaywire.header_to_wire(headerwrite.to_json(h, hd))}
     uart = b"\x00" + frame.encode_frame(frame.pack(frame.VERSION, RECEIPT, RID, answer))
 
     # the device's store: checkpoint SKIP blocks back, key, counter at SEQ, the reading queued

@@ -10,6 +10,7 @@ from lightmeter.chain import merklebuild
 from lightmeter.client import batch, trust as trust_mod
 from lightmeter.crypto import suite
 from lightmeter.link import wire
+from lightmeter.link import relaywire
 from lightmeter.errors import Invalid, Malformed
 from chainmaker import sealers, signed_header, trust_json
 from support import load_vector, raises, unhex
@@ -177,8 +178,8 @@ def anchored(items, index, tx=None, rc=None, signers=None, count=None, path=None
     pos = len(txs) - 1
     answer = {0: index, 1: count, 2: batchtree.path(hashes, index, H) if path is None else path,
               3: wire.tx_to_wire(tx),
-              4: {0: wire.receipt_to_wire(rc), 1: merklebuild.proof(rcs, pos, H), 2: merklebuild.proof(txs, pos, H),
-                  3: wire.header_to_wire(js)}}
+              4: {0: relaywire.receipt_to_wire(rc), 1: merklebuild.proof(rcs, pos, H), 2: merklebuild.proof(txs, pos, H),
+                  3: relaywire.header_to_wire(js)}}
     return answer, trust_mod.from_json(trust_json(NAME, nodes()))
 
 
