@@ -14,6 +14,7 @@ import sys
 import time
 
 from lightmeter.chain import header
+from lightmeter.chain import headerwrite
 from lightmeter.chain.meter_registry import RECORD
 from lightmeter.crypto import keccak, secp256k1, sm2, sm3, suite as suite_mod
 from lightmeter.client import trust as trust_mod
@@ -41,14 +42,14 @@ def built_header(suite_name, sealers, signers):
     """(result JSON, TRUST.json) of a header with `sealers` nodes, the first `signers` signing."""
     s = suite_mod.get(suite_name)
     nodes = sorted((s.public_key(k), k) for k in _keys(b"bench-sealer", sealers))
-    h = header.new(1000, b"\x01" * 32, [n for n, _ in nodes], txs_root=b"\x02" * 32,
+    h = headerwrite.new(1000, b"\x01" * 32, [n for n, _ in nodes], txs_root=b"\x02" * 32,
                    receipts_root=b"\x03" * 32, state_root=b"\x04" * 32, gas_used=b"21000",
                    timestamp=1700000000000, sealer=1)
     digest = h.hash(s)
     h.signatures = [(i, s.sign_node(nodes[i][1], digest)) for i in range(signers)]
     trust = {"chain_id": "chain0", "group_id": "group0", "crypto": suite_name,
              "sealers": [{"node_id": n.hex(), "weight": 1} for n, _ in nodes]}
-    return header.to_json(h, digest), trust
+    return headerwrite.to_json(h, digest), trust
 
 
 def cpython_crypto(quick):
@@ -454,6 +455,7 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     demo's time per reading on MicroPython."""
     from lightmeter.chain import abi
     from lightmeter.link import frame, session as L, wire
+    from lightmeter.link import relaywire
     from lightmeter_host.chain import backends, txbuild
     from lightmeter_host import demo, relay
     from lightmeter_host.chain.rpc import Rpc
@@ -562,7 +564,7 @@ def export_sync_source(chain, root):
         head = rpc("getBlockNumber")
         for n in range(1, head + 1):
             with open(os.path.join(root, "%d.h" % n), "wb") as f:
-                f.write(cbor.dumps(wire.header_to_wire(rpc("getBlockByNumber", n, True, True))))
+                f.write(cbor.dumps(relaywire.header_to_wire(rpc("getBlockByNumber", n, True, True))))
             atype, payload = relay.handle(rpc, L.GET_CHANGES, {0: n})
             assert atype == L.CHANGES, payload
             with open(os.path.join(root, "%d.c" % n), "wb") as f:

@@ -11,7 +11,7 @@ tests/firmware/test_gtables.py checks that the files match the computation.
 
 import os
 
-from lightmeter.crypto import ec
+from lightmeter.crypto import ec, ectables
 
 FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
 # curve module -> number of parts its tables cover (SM2 signs with two, see ec.Curve.mul_g)
@@ -20,7 +20,7 @@ CURVES = (("secp256k1", 1), ("sm2", 2))
 
 def columns(curve, parts):
     """[(xs, ys, bxs)] of bytes for the generator tables of curve with parts parts."""
-    pts = curve.shifted(curve.g, parts, curve.shift(parts))
+    pts = ectables.shifted(curve, curve.g, parts, curve.shift(parts))
     out = []
     for q in pts:
         _, xs, ys, bxs = curve.table(q, ec.G_WINDOW)

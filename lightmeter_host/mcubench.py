@@ -19,7 +19,8 @@ firmware's own code) and written to a folder the guest script reads with open();
 store runs on an in-memory filesystem whose initial files are read from that folder on demand
 (the port has no os module); the answer's UART bytes are one small file per 64-byte read, since
 the port's open() reads a whole file into the heap. Heap is bisected with real MemoryErrors
-(runtimes.mcu.smallest_heap), modules loaded from .mpy into RAM one at a time with a collection
+(runtimes.mcu.smallest_heap), modules loaded from .mpy (compiled as `lightmeter flash` writes them,
+runtimes/build.py's MPY_FLAGS) into RAM one at a time with a collection
 after each (as device/start.py loads them); the "frozen" figure is that heap minus what the imported
 modules keep (gc.mem_alloc() after importing everything the cycle uses and collecting): an
 estimate of what a board with the modules frozen in flash would need. Instructions are counted by
@@ -31,11 +32,15 @@ import json
 import os
 import tempfile
 
-from lightmeter.chain import abi, header as header_mod, merkle, meter_registry, receipt as receipt_mod, tx as txm
+from lightmeter.chain import abi, header as header_mod, meter_registry, receipt as receipt_mod, tx as txm
+from lightmeter.chain import merklebuild
+from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.device import checkpoint, reading, store as store_mod
 from lightmeter.link import frame, wire
+from lightmeter.link import relaywire
+from lightmeter_host.runtimes import build
 
 ROOT = "lm"  # the store's folder on the device
 REGISTRY = bytes.fromhex("6c6d657465720000000000000000000000000001")
@@ -157,19 +162,19 @@ def build_cycle(suite_name, sealers, out_dir, txs_in_block=TXS_IN_BLOCK, positio
     rcs = [_receipt_json(s, BLOCK, s.hash(b"other-%d" % i)[:20], i) for i in range(txs_in_block)]
     rcs[position] = _receipt_json(s, BLOCK, device, SEQ)
     rhs = [receipt_mod.from_json(r).hash(s) for r in rcs]
-    h = header_mod.new(BLOCK, s.hash(b"parent"), [n for n, _ in nodes],
-                       txs_root=merkle.root(txs, s.hash), receipts_root=merkle.root(rhs, s.hash),
+    h = headerwrite.new(BLOCK, s.hash(b"parent"), [n for n, _ in nodes],
+                       txs_root=merklebuild.root(txs, s.hash), receipts_root=merklebuild.root(rhs, s.hash),
                        state_root=s.hash(b"state"), gas_used=b"600000", timestamp=1700000000000,
                        sealer=1)
     hd = h.hash(s)
     h.signatures = [(i, s.sign_node(nodes[i][1], hd)) for i in range(trust_mod.quorum(sealers))]
-    rproof, tproof = merkle.proof(rhs, position, s.hash), merkle.proof(txs, position, s.hash)
+    rproof, tproof = merklebuild.proof(rhs, position, s.hash), merklebuild.proof(txs, position, s.hash)
     if compact:
         from lightmeter_host.chain import proofs
         rproof = proofs.compact(rproof, rhs[position], s.hash, position)
         tproof = proofs.compact(tproof, digest, s.hash, position)
-    answer = {0: wire.receipt_to_wire(rcs[position]), 1: rproof, 2: tproof,
-              3: wire.header_to_wire(header_mod.to_json(h, hd))}
+    answer = {0: relaywire.receipt_to_wire(rcs[position]), 1: rproof, 2: tproof,
+              3: relaywire.header_to_wire(headerwrite.to_json(h, hd))}
     uart = b"\x00" + frame.encode_frame(frame.pack(frame.VERSION, RECEIPT, RID, answer))
 
     # the device's store: checkpoint SKIP blocks back, key, counter at SEQ, the reading queued
@@ -239,6 +244,7 @@ verify.BATCH_SIZE = CFG["batch_size"]
 verify.KEY_TABLES = CFG["key_tables"]
 if verify.BATCH_SIZE > 1 or verify.KEY_TABLES:
     __import__("lightmeter.crypto.keys")
+    __import__("lightmeter.crypto.ectables")  # what builds the keys' tables (crypto/ectables.py)
 if verify.BATCH_SIZE > 1:
     __import__("lightmeter.crypto.batch")
 loaded = set(sys.modules)
@@ -462,7 +468,7 @@ def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, t
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **block)
         res = mcu.run(MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
-                      args=[d])
+                      args=[d], mpy_flags=build.MPY_FLAGS)
         return _script_result(res)
 
 
@@ -474,9 +480,11 @@ def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=Non
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **options)
         full = _script_result(mcu.run(MAIN, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
-                                      target=target, mpy=mpy, timeout=timeout, args=[d]))
+                                      target=target, mpy=mpy, timeout=timeout, args=[d],
+                                      mpy_flags=build.MPY_FLAGS))
         smallest = mcu.smallest_heap(MAIN, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),
-                                     target=target, mpy=mpy, timeout=timeout, args=[d] + ([stop] if stop else []))
+                                     target=target, mpy=mpy, timeout=timeout, args=[d] + ([stop] if stop else []),
+                                     mpy_flags=build.MPY_FLAGS)
     full["smallest_heap"] = smallest
     return full
 

@@ -15,9 +15,11 @@ import time
 
 import serial
 
-from lightmeter.chain import fields, merkle, tx as tx_mod
+from lightmeter.chain import fields, merkle
+from lightmeter.chain import txread
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.link import frame, session as L, wire
+from lightmeter.link import relaywire
 from lightmeter.errors import LightmeterError, Unsupported
 
 from lightmeter_host.chain import proofs as compact_proof, txbuild
@@ -33,7 +35,7 @@ def _settle_nonce(tx):
     if not tx.get("nonce_readings") or tx.get("claimed_hash") is None:
         return
     for name in ("ecdsa", "sm"):
-        if tx_mod.prove_hash(tx, suite_mod.get(name), tx["claimed_hash"]):
+        if txread.prove_hash(tx, suite_mod.get(name), tx["claimed_hash"]):
             return
 
 
@@ -46,7 +48,7 @@ def handle(rpc, mtype, payload):
     if mtype == L.GET_BLOCK_NUMBER:
         return L.BLOCK_NUMBER, {0: rpc("getBlockNumber")}
     if mtype == L.GET_HEADER:
-        return L.HEADER, wire.header_to_wire(rpc("getBlockByNumber", payload[0], True, True))
+        return L.HEADER, relaywire.header_to_wire(rpc("getBlockByNumber", payload[0], True, True))
     if mtype == L.SEND_TX:
         raw = txbuild.encode(wire.tx_from_wire(payload))
         rc = rpc("sendTransaction", "0x" + raw.hex(), False)
@@ -68,8 +70,8 @@ def handle(rpc, mtype, payload):
             return L.ERROR, {0: L.E_NODE_ERROR, 1: str(e)}
         if isinstance(payload, dict) and payload.get(1) == 1:  # the device reads compact proofs (proto/link.md)
             proofs = _compact(proofs, bytes(payload[0]), rc.get("hash"))
-        return L.RECEIPT, {0: wire.receipt_to_wire(rc), 1: proofs[0], 2: proofs[1],
-                           3: wire.header_to_wire(block)}
+        return L.RECEIPT, {0: relaywire.receipt_to_wire(rc), 1: proofs[0], 2: proofs[1],
+                           3: relaywire.header_to_wire(block)}
     if mtype == L.GET_CHANGES:
         return L.CHANGES, {0: _changes_wire(rpc, payload[0])}
     if mtype == L.GET_PIVOTS:
@@ -128,10 +130,10 @@ def set_changes_between(rpc, lo, hi):
 def _changes_wire(rpc, n):
     items = []
     for txj, rj in block_changes_json(rpc, n):
-        tx = tx_mod.from_json(txj)
+        tx = txread.from_json(txj)
         _settle_nonce(tx)
         items.append([wire.tx_to_wire(tx), merkle.from_json(txj, "txProof"),
-                      wire.receipt_to_wire(rj), merkle.from_json(rj, "txReceiptProof")])
+                      relaywire.receipt_to_wire(rj), merkle.from_json(rj, "txReceiptProof")])
     return items
 
 
@@ -143,7 +145,7 @@ def pivots_answer(rpc, after, target):
     if not (isinstance(after, int) and isinstance(target, int)) or not 0 <= after < target:
         raise LightmeterError("pivots: expected 0 <= after < target")
     found = set_changes_between(rpc, after + 1, target)
-    out = {0: [[wire.header_to_wire(rpc("getBlockByNumber", p, True, True)), _changes_wire(rpc, p)]
+    out = {0: [[relaywire.header_to_wire(rpc("getBlockByNumber", p, True, True)), _changes_wire(rpc, p)]
                for p in found[:MAX_PIVOTS]]}
     if len(found) <= MAX_PIVOTS:
         out[1] = _changes_wire(rpc, target)

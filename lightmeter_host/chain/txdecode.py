@@ -6,6 +6,7 @@ the hash and recovers the sender, so the rule used here is the device's rule.
 
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
+from lightmeter.chain import txread
 from lightmeter.errors import Invalid, Malformed
 
 from lightmeter_host.chain import txcodec
@@ -54,7 +55,7 @@ def describe(raw, crypto):
     if fields.get("dataHash"):
         out["dataHash_matches"] = fields["dataHash"] == digest
     try:
-        out["sender"] = "0x" + txm.sender(tx, suite, digest).hex()
+        out["sender"] = "0x" + txread.sender(tx, suite, digest).hex()
         out["signature_valid"] = True
     except (Invalid, Malformed) as e:
         out["sender"] = None

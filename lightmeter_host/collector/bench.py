@@ -16,10 +16,13 @@ import shutil
 import tempfile
 import time
 
-from lightmeter.chain import abi, fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import abi, fields, receipt as receipt_mod
+from lightmeter.chain import merklebuild
+from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import trust as trust_mod
 from lightmeter.chain import tx as tx_mod
+from lightmeter.chain import txread
 from lightmeter.chain.meter_registry import READING_EVENT, RECORD
 
 from lightmeter_host.chain import backends, txbuild
@@ -45,7 +48,7 @@ def _signer():
 
 
 def _all_proofs(leaves, H):
-    """merkle.proof(leaves, i, H) for every i, from one pass over the tree (not one per leaf)."""
+    """merklebuild.proof(leaves, i, H) for every i, from one pass over the tree (not one per leaf)."""
     if len(leaves) == 1:
         return [[leaves[0]]]
     levels = [list(leaves)]
@@ -58,7 +61,7 @@ def _all_proofs(leaves, H):
         for lv in levels[:-1]:
             start = i - (i % 2)
             group = lv[start:start + 2]
-            items.append(merkle.count_slot(len(group)))
+            items.append(merklebuild.count_slot(len(group)))
             items.extend(group)
             i //= 2
         out.append(items)
@@ -78,7 +81,7 @@ def build_chain(n, per_block=500, devices=50, sealers=4, plan=None):
     sign, public = _signer()
     nodes = sorted((public(k), k) for k in (_k(b"sealer", i) for i in range(sealers)))
     quorum_n = sealers - (sealers - 1) // 3
-    genesis = header_mod.new(0, extra_data=b"lightmeter collector bench")
+    genesis = headerwrite.new(0, extra_data=b"lightmeter collector bench")
     parent = genesis.hash(s)
     trust = {"chain_id": "chain0", "group_id": "group0", "crypto": "ecdsa",
              "sealers": [{"node_id": p.hex(), "weight": 1} for p, _ in nodes], "number": 0,
@@ -128,17 +131,17 @@ def build_chain(n, per_block=500, devices=50, sealers=4, plan=None):
                                                              fields.hex0x(seq.to_bytes(32, "big"))],
                                   "data": fields.hex0x(abi.encode(["bytes"], [data]))}]}
             rc["hash"] = fields.hex0x(receipt_mod.from_json(rc).hash(s))
-            tx_list.append((digest, tx_mod.to_json(tx, s, digest, sender)))
+            tx_list.append((digest, txread.to_json(tx, s, digest, sender)))
             receipts.append(rc)
         leaves = [d for d, _ in tx_list]
         rleaves = [bytes.fromhex(rc["hash"][2:]) for rc in receipts]
-        h = header_mod.new(number, parent, [p for p, _ in nodes], txs_root=merkle.root(leaves, s.hash),
-                           receipts_root=merkle.root(rleaves, s.hash), state_root=bytes(32),
+        h = headerwrite.new(number, parent, [p for p, _ in nodes], txs_root=merklebuild.root(leaves, s.hash),
+                           receipts_root=merklebuild.root(rleaves, s.hash), state_root=bytes(32),
                            gas_used=str(31000 * count).encode(), timestamp=T0 + number * 1000,
                            sealer=number % sealers)
         digest = h.hash(s)
         h.signatures = [(i, sign(nodes[i][1], digest)) for i in range(quorum_n)]
-        hj = header_mod.to_json(h, digest)
+        hj = headerwrite.to_json(h, digest)
         hj["transactions"] = [fields.hex0x(d) for d in leaves]
         blocks[number] = json.dumps(hj)
         tproofs, rproofs = _all_proofs(leaves, s.hash), _all_proofs(rleaves, s.hash)

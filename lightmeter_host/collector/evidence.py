@@ -22,9 +22,10 @@ Refused when the chain really holds it but it is not a valid reading of our flee
 
 import json
 
-from lightmeter.chain import abi, fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import abi, abidecode, fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod, verify
-from lightmeter.chain import tx as tx_mod
+from lightmeter.chain import txread
 from lightmeter.chain.meter_registry import READING_EVENT, RECORD
 from lightmeter.errors import LightmeterError, Malformed
 
@@ -83,13 +84,13 @@ def dumps(obj):
 # -- canonical JSON of decoded objects -------------------------------------------------------
 
 def header_json(h, digest):
-    out = header_mod.to_json(h, digest)
+    out = headerwrite.to_json(h, digest)
     out["signatureList"] = sorted(out["signatureList"], key=lambda s: s["sealerIndex"])
     return out
 
 
 def tx_json(tx, suite, digest, sender, proof):
-    out = tx_mod.to_json(tx, suite, digest, sender)
+    out = txread.to_json(tx, suite, digest, sender)
     for k in _TX_UNHASHED:
         out.pop(k, None)
     out["txProof"] = [x.hex() for x in proof]
@@ -143,10 +144,10 @@ class Facts:
 
 def _tx_failure(tx, proof, h, suite, e):
     claimed = tx.get("claimed_hash")
-    if claimed is not None and all(d != claimed for _, d in tx_mod.hashes(tx, suite)):
+    if claimed is not None and all(d != claimed for _, d in txread.hashes(tx, suite)):
         return NodeLie("tampered_tx", str(e))
     try:
-        tx_mod.prove(tx, suite, lambda d: merkle.verify(proof, d, h.txs_root, suite.hash))
+        txread.prove(tx, suite, lambda d: merkle.verify(proof, d, h.txs_root, suite.hash))
     except LightmeterError as pe:
         return NodeLie("bad_proof", "transaction: %s" % pe)
     return NodeLie("bad_tx", str(e))
@@ -199,7 +200,7 @@ def record_call(tx, suite):
     if bytes(data[:4]) != _constants(suite)[0]:
         return None
     try:
-        seq, reading = abi.decode(["uint64", "bytes"], data[4:])
+        seq, reading = abidecode.decode(["uint64", "bytes"], data[4:])
     except LightmeterError as e:
         raise Refused("malformed", "record() call data: %s" % e)
     return seq, reading
@@ -297,7 +298,7 @@ def verify_bundle(text, anchor, suite):
     try:
         sealers = _decode_sealers(obj["sealers"])
         h = header_mod.from_json(obj["header"], suite.node_sig_len)
-        tx = tx_mod.from_json(obj["tx"])
+        tx = txread.from_json(obj["tx"])
         tx_proof = merkle.parse_proof(obj["tx"].get("txProof"), "txProof")
         r = receipt_mod.from_json(obj["receipt"])
         r_proof = merkle.parse_proof(obj["receipt"].get("txReceiptProof"), "txReceiptProof")

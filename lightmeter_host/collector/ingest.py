@@ -34,11 +34,12 @@ import sys
 import time
 
 from lightmeter.chain import fields, header as header_mod, merkle
+from lightmeter.chain import merklebuild
 from lightmeter.device import reading as reading_mod
 from lightmeter.chain import receipt as receipt_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import transition, trust as trust_mod
-from lightmeter.chain import tx as tx_mod
+from lightmeter.chain import txread
 from lightmeter.errors import LightmeterError, Malformed, Unsupported
 
 from lightmeter_host.collector import batches as batches_mod, evidence
@@ -228,7 +229,7 @@ class Walker:
         res = evidence.check_header(h, trust, suite)
         hashes = self._decode("transactions", _tx_hashes, hj)
         listed = hj.get("transactions") if isinstance(hj, dict) else None
-        if merkle.root(hashes, suite.hash) != h.txs_root:
+        if merklebuild.root(hashes, suite.hash) != h.txs_root:
             raise NodeLie("incomplete_block", "the block's transaction list does not make its txsRoot")
         parts = None
         readings, rejections, gaps, changes, change_json = [], [], [], [], []
@@ -243,12 +244,12 @@ class Walker:
             if isinstance(listed[i], dict) and self._others(listed[i], digest, hx, suite):
                 continue  # another contract's, proven the listed one from the block's own copy
             txj = self.source.tx(hx)
-            tx = self._decode("transaction %s" % hx, tx_mod.from_json, txj)
+            tx = self._decode("transaction %s" % hx, txread.from_json, txj)
             to = _to_hex(tx["to"])
             if to != PRECOMPILE and to not in self.registries:
                 # not ours, but it must be the listed transaction (a node could hide a reading by
                 # changing its to field); ours are bound to position i by their proofs below
-                if not tx_mod.prove_hash(tx, suite, digest):
+                if not txread.prove_hash(tx, suite, digest):
                     raise NodeLie("tampered_tx", "transaction %s does not hash to its listed hash" % hx)
                 continue
             _require_proof(txj, "txProof")
@@ -264,7 +265,7 @@ class Walker:
                 except Refused:
                     continue  # a failed change changes nothing
                 changes.append((tx, proof, r, rproof))
-                change_json.append({"tx": evidence.tx_json(tx, suite, digest, tx_mod.sender(tx, suite, digest), proof),
+                change_json.append({"tx": evidence.tx_json(tx, suite, digest, txread.sender(tx, suite, digest), proof),
                                     "receipt": evidence.receipt_json(r, rdigest, rproof)})
                 continue
             if batches_mod.batch_call(tx, suite) is not None:
@@ -495,11 +496,11 @@ class Walker:
         goes to neither a registry nor the consensus precompile and hashes to its listed hash: the
         block's background traffic, settled without a look-up. Ours (False) are looked up with
         their proofs; an object that does not hash to its listed hash is the node's lie."""
-        tx = self._decode("transaction %s" % hx, tx_mod.from_json, txj)
+        tx = self._decode("transaction %s" % hx, txread.from_json, txj)
         to = _to_hex(tx["to"])
         if to == PRECOMPILE or to in self.registries:
             return False
-        if not tx_mod.prove_hash(tx, suite, digest):
+        if not txread.prove_hash(tx, suite, digest):
             raise NodeLie("tampered_tx", "transaction %s does not hash to its listed hash" % hx)
         return True
 

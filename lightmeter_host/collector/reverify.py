@@ -21,6 +21,7 @@ from lightmeter.device import reading as reading_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import transition, trust as trust_mod
 from lightmeter.chain import tx as tx_mod
+from lightmeter.chain import txread
 from lightmeter.errors import LightmeterError
 
 from lightmeter_host.collector import evidence
@@ -53,13 +54,13 @@ def _checkpoint_sets(database, anchor, suite, problems):
                 raise evidence.Rejected("checkpoint", "header %d stored as block %d" % (h.number, n))
             items, rebuilt = [], []
             for c in json.loads(cp["changes"]):
-                tx = tx_mod.from_json(c["tx"])
+                tx = txread.from_json(c["tx"])
                 tp = merkle.parse_proof(c["tx"]["txProof"], "txProof")
                 r = receipt_mod.from_json(c["receipt"])
                 rp = merkle.parse_proof(c["receipt"]["txReceiptProof"], "txReceiptProof")
                 items.append((tx, tp, r, rp))
                 digest = tx_mod.tx_hash(tx, suite)
-                rebuilt.append({"tx": evidence.tx_json(tx, suite, digest, tx_mod.sender(tx, suite, digest), tp),
+                rebuilt.append({"tx": evidence.tx_json(tx, suite, digest, txread.sender(tx, suite, digest), tp),
                                 "receipt": evidence.receipt_json(r, r.hash(suite), rp)})
             new = transition.apply_set_changes(current, h, items, suite)
             if (evidence.dumps(evidence.header_json(h, res.hash)) != cp["header"]
@@ -181,7 +182,7 @@ class _Batches:
         trust = evidence.trust_for(self.anchor, sealers)
         try:
             res = evidence.check_header(h, trust, suite)
-            tx = tx_mod.from_json(json.loads(b["tx"]))
+            tx = txread.from_json(json.loads(b["tx"]))
             tp = merkle.parse_proof(json.loads(b["tx"]).get("txProof"), "txProof")
             r = receipt_mod.from_json(json.loads(b["receipt"]))
             rp = merkle.parse_proof(json.loads(b["receipt"]).get("txReceiptProof"), "txReceiptProof")

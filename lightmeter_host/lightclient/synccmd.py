@@ -180,6 +180,7 @@ class SyncConflict(SyncFailed):
 def _fetch_header(rpc, n, suite):
     """(decoded Header, its recomputed hash) of block n from rpc."""
     from lightmeter.chain import header as header_mod
+    from lightmeter.chain import headerwrite
     h = header_mod.from_json(rpc("getBlockByNumber", n, True, True), suite.node_sig_len)
     if h.number != n:
         raise Malformed("asked for header %d, got header %d" % (n, h.number))
@@ -247,7 +248,7 @@ def cross_check(new_obj, rpc_url, witnesses, warn=None, timeout=30):
             warn("witness %s serves an invalid header at block %d (%s): lying or broken, ignored" % (url, n, e))
             continue
         evidence = {"conflict": True, "number": n, "headers": [fields.hex0x(p_hash), fields.hex0x(w_hash)],
-                    "evidence": [header_mod.to_json(primary, p_hash), header_mod.to_json(wh, w_hash)],
+                    "evidence": [headerwrite.to_json(primary, p_hash), headerwrite.to_json(wh, w_hash)],
                     "nodes": [rpc_url, url]}
         raise SyncConflict("conflict at block %d: %s serves %s, witness %s serves %s, both signed by a "
                            "quorum of the block's sealers" % (n, rpc_url, fields.hex0x(p_hash), url,

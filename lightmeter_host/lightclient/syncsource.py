@@ -5,7 +5,8 @@ The block's proven set changes come from chain.rpc.block_changes_json, which the
 get_changes with (proto/link.md).
 """
 
-from lightmeter.chain import header as header_mod, merkle, receipt as receipt_mod, tx as tx_mod
+from lightmeter.chain import header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import txread
 
 from lightmeter_host.chain.rpc import block_changes_json
 
@@ -30,6 +31,6 @@ class RpcSource:
     async def changes(self, n):
         out = []
         for txj, rj in block_changes_json(self.rpc, n):
-            out.append((tx_mod.from_json(txj), merkle.from_json(txj, "txProof"),
+            out.append((txread.from_json(txj), merkle.from_json(txj, "txProof"),
                         receipt_mod.from_json(rj), merkle.from_json(rj, "txReceiptProof")))
         return out

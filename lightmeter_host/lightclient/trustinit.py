@@ -13,6 +13,7 @@ import re
 
 from lightmeter.client import check, trust as trust_mod
 from lightmeter.chain import fields, header as header_mod
+from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.errors import LightmeterError
 
@@ -101,7 +102,7 @@ def genesis_version(text):
 def from_genesis(data, version=None):
     """The checkpoint at block 0 of a chain whose genesis config text is data (bytes, exact).
 
-    The genesis header is header.new(0, extra_data=data, version=version), version by default
+    The genesis header is headerwrite.new(0, extra_data=data, version=version), version by default
     from the text's compatibility_version: its hash is computed from the file's exact bytes,
     so one changed byte gives another checkpoint.
     """
@@ -113,7 +114,7 @@ def from_genesis(data, version=None):
         version = genesis_version(text)
     got = parse_genesis_config(text, strict=True)
     suite = suite_mod.get(got["crypto"])
-    digest = header_mod.new(0, extra_data=bytes(data), version=version).hash(suite)
+    digest = headerwrite.new(0, extra_data=bytes(data), version=version).hash(suite)
     out = {"chain_id": got["chain_id"], "group_id": got["group_id"], "crypto": got["crypto"],
            "sealers": sorted(got["genesis_sealers"]), "number": 0, "hash": digest}
     to_json(out)  # the firmware's own TRUST.json rules

@@ -11,9 +11,12 @@ import os
 import threading
 import time
 
-from lightmeter.chain import fields, header as header_mod, merkle, receipt as receipt_mod
+from lightmeter.chain import fields, header as header_mod, receipt as receipt_mod
+from lightmeter.chain import merklebuild
+from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
+from lightmeter.chain import txread
 from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import quorum
 from lightmeter.client.verify import BLOCK_LIMIT_WINDOW
@@ -125,9 +128,9 @@ class Chain:
     def _write_genesis(self):
         extra = genesis_config_text(self.crypto, self.chain_id, self.group_id, self.sealer_list(),
                                     self.release.compatibility)
-        h = header_mod.new(0, extra_data=extra, version=self.release.genesis_version)
+        h = headerwrite.new(0, extra_data=extra, version=self.release.genesis_version)
         digest = h.hash(self.suite)
-        self.store.add_block(0, digest, header_mod.to_json(h, digest), [])
+        self.store.add_block(0, digest, headerwrite.to_json(h, digest), [])
 
     def _replay(self):
         """Rebuild execution state from the stored blocks, checking each one."""
@@ -147,13 +150,13 @@ class Chain:
                 rhashes = []
                 for i, (txh, raw, _, stored) in enumerate(self.store.block_txs(n)):
                     tx = txdecode.to_firmware(txcodec.decode_transaction(raw))
-                    sender = txm.sender(tx, self.suite, txh)
+                    sender = txread.sender(tx, self.suite, txh)
                     rc = self._execute(tx, txh, sender, n, h.timestamp, i)
                     if rc != stored:
                         raise RuntimeError("replaying block %d gives another receipt for 0x%s" % (n, txh.hex()))
                     rhashes.append(fields.hexbytes(rc["hash"], "hash", 32))
                 rhashes += self.background.hashes(n, self.store.background(n))[1]
-                if merkle.root(rhashes, self.suite.hash) != h.receipts_root:
+                if merklebuild.root(rhashes, self.suite.hash) != h.receipts_root:
                     raise RuntimeError("replaying block %d gives another receipts root" % n)
                 consensus.apply_pending(self, n)
             self.hashes.append(digest)
@@ -190,7 +193,7 @@ class Chain:
         except LightmeterError as e:
             raise TxRejected(status.MALFORM, str(e))
         try:
-            sender = txm.sender(tx, self.suite, digest)
+            sender = txread.sender(tx, self.suite, digest)
         except LightmeterError:
             raise TxRejected(status.INVALID_SIGNATURE, "InvalidSignature")
         with self.lock:
@@ -282,15 +285,15 @@ class Chain:
             rhashes += bg_rcs
             gas += int(background_mod.GAS) * bg
             sealers = self.sealer_list()
-            h = header_mod.new(
+            h = headerwrite.new(
                 n, self.hashes[-1], [s for s, _ in sealers], [w for _, w in sealers],
-                txs_root=merkle.root([p.digest for p in batch] + bg_txs, self.suite.hash),
-                receipts_root=merkle.root(rhashes, self.suite.hash),
+                txs_root=merklebuild.root([p.digest for p in batch] + bg_txs, self.suite.hash),
+                receipts_root=merklebuild.root(rhashes, self.suite.hash),
                 state_root=self.evm.state_root(), gas_used=str(gas).encode(),
                 timestamp=timestamp, sealer=n % len(sealers), version=self.release.header_version)
             digest = h.hash(self.suite)
             h.signatures = self._signatures(digest, sealers, n)
-            self.store.add_block(n, digest, header_mod.to_json(h, digest),
+            self.store.add_block(n, digest, headerwrite.to_json(h, digest),
                                  [(p.digest, p.raw, p.nonce, p.import_time, rc) for p, rc in zip(batch, receipts)],
                                  bg)
             self.hashes.append(digest)
@@ -354,7 +357,7 @@ class Chain:
 
     def tx_json(self, digest, raw, import_time):
         tx = txdecode.to_firmware(txcodec.decode_transaction(raw))
-        out = txm.to_json(tx, self.suite, digest)
+        out = txread.to_json(tx, self.suite, digest)
         out["importTime"] = import_time
         return releases.tx_json(self.release, out)
 
@@ -391,7 +394,7 @@ class Chain:
             leaves = [fields.hexbytes(rc["hash"], "hash", 32) for _, _, _, rc in txs] + bg_rcs
         else:
             leaves = [h for h, _, _, _ in txs] + bg_txs
-        return [x.hex() for x in merkle.proof(leaves, idx, self.suite.hash)]
+        return [x.hex() for x in merklebuild.proof(leaves, idx, self.suite.hash)]
 
 
 def _checksum(hex_addr, suite):

@@ -13,7 +13,7 @@ model FISCO's governance committee: any sender may call it, as on a chain
 with isAuthCheck off.
 """
 
-from lightmeter.chain import abi, fields
+from lightmeter.chain import abi, abidecode, fields
 from lightmeter.client import transition
 from lightmeter.errors import LightmeterError
 
@@ -56,7 +56,7 @@ def execute(chain, sender, data, number):
     else:
         return Result(status.PRECOMPILED_ERROR, b"", "unknown consensus precompile method")
     try:
-        args = abi.decode(list(types), data[4:])
+        args = abidecode.decode(list(types), data[4:])
         node = fields.hexbytes(args[0], "node id", 64, prefix=False)
     except LightmeterError as e:
         return _fail(CODE_INVALID_NODE_ID, str(e))

@@ -104,7 +104,7 @@ from eth.vm.opcode import as_opcode
 from eth.vm.transaction_context import BaseTransactionContext
 
 from lightmeter_host.node import status as st
-from lightmeter.chain import abi
+from lightmeter.chain import abi, abidecode
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.errors import LightmeterError
 
@@ -547,9 +547,9 @@ class EVM:
         h = self.hash
         try:
             if output[:4] == abi.selector("Error(string)", h):
-                return abi.decode(["string"], output[4:])[0]
+                return abidecode.decode(["string"], output[4:])[0]
             if output[:4] == abi.selector("Panic(uint256)", h):
-                return "Panic(0x%x)" % abi.decode(["uint256"], output[4:])[0]
+                return "Panic(0x%x)" % abidecode.decode(["uint256"], output[4:])[0]
         except LightmeterError:
             pass
         return _STATUS_NAMES.get(status, "status %d" % status)

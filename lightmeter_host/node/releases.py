@@ -50,7 +50,7 @@ def names():
 # -- JSON as the release prints it ---------------------------------------------------------------
 
 def tx_json(release, out):
-    """getTransaction JSON (newest spelling, from lightmeter.chain.tx.to_json) as release prints it."""
+    """getTransaction JSON (newest spelling, from lightmeter.chain.txread.to_json) as release prints it."""
     if release.decimal_nonce:
         out["nonce"] = str(int(bytes.fromhex(out["nonce"]).decode()))
     if not release.tx_extra_data:

@@ -21,7 +21,7 @@ gives the same block hashes.
 import hashlib
 import random
 
-from lightmeter.chain import abi
+from lightmeter.chain import abi, abidecode
 from lightmeter.chain.meter_registry import RECORD
 
 from lightmeter_host.chain import txbuild
@@ -111,7 +111,7 @@ def simulate(chain, blocks, set_changes=0, seed=b"", progress=None, interval_ms=
     for k in devices:  # continue each device's sequence (an existing chain may have readings)
         addr = suite.address(suite.public_key(k))
         res = chain.call(registry.ADDRESS, abi.encode_call("lastSeq(address)", [addr], suite.hash))
-        seqs.append(abi.decode(["uint64"], res.output)[0] if res.status == 0 and res.output else 0)
+        seqs.append(abidecode.decode(["uint64"], res.output)[0] if res.status == 0 and res.output else 0)
     plan = plan_changes(blocks, set_changes, rng)
     made = []
     old_now = chain.now

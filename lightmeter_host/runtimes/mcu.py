@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lightmeter_host.runtimes import build
+
 EXIT_OK = 0
 EXIT_EXCEPTION = 1
 EXIT_USAGE = 2
@@ -91,8 +93,10 @@ def mpy_cross():
     return found
 
 
-def compile_tree(src, dest):
-    """Copy the .py tree under src to dest as .mpy files (same folders, packages kept)."""
+def compile_tree(src, dest, flags=()):
+    """Copy the .py tree under src to dest as .mpy files (same folders, packages kept).
+
+    flags: more mpy-cross options (runtimes/build.py's MPY_FLAGS: as a board gets the firmware)."""
     src, dest = Path(src), Path(dest)
     cross = mpy_cross()
     for py in sorted(src.rglob("*.py")):
@@ -101,8 +105,8 @@ def compile_tree(src, dest):
         rel = py.relative_to(src)
         out = dest / rel.with_suffix(".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
-        # -s: the name tracebacks show, as the device would see it.
-        subprocess.run([cross, "-s", str(rel), "-o", str(out), str(py)], check=True,
+        # -s: the name tracebacks show, as a flashed board's .mpy carries it (runtimes/build.py).
+        subprocess.run([cross] + list(flags) + ["-s", build.source_name(rel.as_posix()), "-o", str(out), str(py)], check=True,
                        capture_output=True, text=True)
     return dest
 
@@ -110,7 +114,7 @@ def compile_tree(src, dest):
 class _Workspace:
     """A temporary folder holding the script, the .mpy copies and the stats file."""
 
-    def __init__(self, script, paths, mpy):
+    def __init__(self, script, paths, mpy, mpy_flags=()):
         self._tmp = tempfile.TemporaryDirectory(prefix="mcu-run-")
         self.dir = Path(self._tmp.name)
         if isinstance(script, Path) or (isinstance(script, str) and "\n" not in script
@@ -126,7 +130,12 @@ class _Workspace:
                 raise McuError("not a folder: %s" % p)
             if any(c.isspace() for c in str(p)):
                 raise McuError("the port's command line cannot hold spaces: %s" % p)
-            self.paths.append(str(compile_tree(p, self.dir / ("mpy%d" % i)) if mpy else p))
+            if mpy:
+                # relative to the port's working folder (the workspace): a module's __file__ is
+                # interned with it, and a board's paths are short ("/lib/lightmeter/...")
+                compile_tree(p, self.dir / ("mpy%d" % i), mpy_flags)
+                p = "mpy%d" % i
+            self.paths.append(str(p))
 
     def close(self):
         self._tmp.cleanup()
@@ -184,15 +193,16 @@ def _run_in(ws, heap, target, timeout, args):
     )
 
 
-def run(script, heap=64 * 1024, paths=(), target="m0", timeout=120, mpy=False, args=()):
+def run(script, heap=64 * 1024, paths=(), target="m0", timeout=120, mpy=False, args=(), mpy_flags=()):
     """Run `script` (its text, or a pathlib.Path / an existing "*.py" path) with `heap` bytes.
 
     paths: host folders the script imports from (sys.path after the script's own
     folder); with mpy=True their .py files are compiled to .mpy first, so modules
-    load as bytecode into RAM as they would from a board's flash filesystem.
+    load as bytecode into RAM as they would from a board's flash filesystem; mpy_flags: more
+    mpy-cross options for them.
     Returns a Result; a timeout kills the process and sets timed_out.
     """
-    ws = _Workspace(script, paths, mpy)
+    ws = _Workspace(script, paths, mpy, mpy_flags)
     try:
         return _run_in(ws, heap, target, timeout, args)
     finally:
@@ -200,7 +210,7 @@ def run(script, heap=64 * 1024, paths=(), target="m0", timeout=120, mpy=False, a
 
 
 def smallest_heap(script, lo=4 * 1024, hi=256 * 1024, step=1024, paths=(), target="m0",
-                  timeout=120, mpy=False, args=(), check_above=4):
+                  timeout=120, mpy=False, args=(), check_above=4, mpy_flags=()):
     """The smallest heap (a multiple of `step` in [lo, hi]) the script completes in.
 
     Bisects on real runs: a run that ends in a MemoryError is "too small", one
@@ -214,7 +224,7 @@ def smallest_heap(script, lo=4 * 1024, hi=256 * 1024, step=1024, paths=(), targe
     sizes; if one of them fails, the search resumes above it. The result is the
     smallest size from which `check_above` more steps all pass.
     """
-    ws = _Workspace(script, paths, mpy)
+    ws = _Workspace(script, paths, mpy, mpy_flags)
     try:
         def enough(size):
             r = _run_in(ws, size, target, timeout, args)

@@ -6,7 +6,9 @@ the same chain.
 
 import hashlib
 
-from lightmeter.chain import header, merkle, receipt, tx as tx_mod
+from lightmeter.chain import receipt, tx as tx_mod
+from lightmeter.chain import merklebuild
+from lightmeter.chain import headerwrite
 from lightmeter.client import transition
 from lightmeter.crypto import suite as suite_mod
 
@@ -39,7 +41,7 @@ def trust_json(suite_name, nodes, weights=None, number=None, hash=None):
 def signed_header(suite_name, nodes, number=5, signers=None, weights=None, parent=None, **kw):
     """(JSON result, Header) of a header signed by the sealers at indices signers."""
     s = suite_mod.get(suite_name)
-    h = header.new(number, parent or bytes(range(32)), [n for n, _ in nodes], weights,
+    h = headerwrite.new(number, parent or bytes(range(32)), [n for n, _ in nodes], weights,
                    txs_root=kw.pop("txs_root", b"\x11" * 32),
                    receipts_root=kw.pop("receipts_root", b"\x22" * 32),
                    state_root=b"\x33" * 32, gas_used=b"21000", timestamp=kw.pop("timestamp", 1700000000000), **kw)
@@ -47,7 +49,7 @@ def signed_header(suite_name, nodes, number=5, signers=None, weights=None, paren
     if signers is None:
         signers = range(len(nodes))
     h.signatures = [(i, s.sign_node(nodes[i][1], digest)) for i in signers]
-    return header.to_json(h, digest), h
+    return headerwrite.to_json(h, digest), h
 
 
 def make_tx(name, data, number, to=transition.CONSENSUS_ADDRESS, nonce=b"n", chain_id=b"chain0",
@@ -83,7 +85,7 @@ def block(name, nodes, calls, number=5, weights=None, signers=None, statuses=Non
     th = [tx_mod.tx_hash(t, s) for t in txs]
     rh = [r.hash(s) for r in rcs]
     _, h = signed_header(name, nodes, number, signers, weights, parent,
-                         txs_root=merkle.root(th, s.hash), receipts_root=merkle.root(rh, s.hash))
-    items = [(txs[i], merkle.proof(th, i, s.hash), rcs[i], merkle.proof(rh, i, s.hash))
+                         txs_root=merklebuild.root(th, s.hash), receipts_root=merklebuild.root(rh, s.hash))
+    items = [(txs[i], merklebuild.proof(th, i, s.hash), rcs[i], merklebuild.proof(rh, i, s.hash))
              for i in range(len(txs))]
     return h, items

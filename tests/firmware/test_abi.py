@@ -14,7 +14,7 @@ import json
 
 from support import load_vector, raises, unhex
 
-from lightmeter.chain import abi
+from lightmeter.chain import abi, abidecode
 from lightmeter.errors import Malformed, Unsupported
 from lightmeter.crypto.keccak import keccak256
 from lightmeter.crypto.sm3 import sm3
@@ -153,18 +153,18 @@ def test_encode_call_abi_spec_examples():
 def test_decode_abi_spec_examples():
     # SPEC: the same bytes decode back to the same values
     for sig, values, sel, args in _SPEC:
-        assert abi.decode(_types(sig), unhex(args)) == values, sig
-        assert abi.decode_call(sig, unhex(sel + args), keccak256) == values, sig
+        assert abidecode.decode(_types(sig), unhex(args)) == values, sig
+        assert abidecode.decode_call(sig, unhex(sel + args), keccak256) == values, sig
 
 
 def test_decode_abi_spec_baz_return_value():
     # SPEC: baz returning false is the single word 0
-    assert abi.decode(["bool"], bytes(32)) == [False]
+    assert abidecode.decode(["bool"], bytes(32)) == [False]
 
 
 def test_empty_tuple_encodes_to_nothing():
     assert abi.encode([], []) == b""
-    assert abi.decode([], b"") == []
+    assert abidecode.decode([], b"") == []
     assert abi.encode_call("get()", [], sm3) == unhex("299f7f9d")
 
 
@@ -190,8 +190,8 @@ def test_round_trips_for_every_type():
     for types, values in _ROUND_TRIPS:
         data = abi.encode(types, values)
         assert len(data) % 32 == 0, types
-        assert abi.decode(types, data) == values, types
-        assert abi.encode(types, abi.decode(types, data)) == data, types
+        assert abidecode.decode(types, data) == values, types
+        assert abi.encode(types, abidecode.decode(types, data)) == data, types
 
 
 def test_meter_registry_record_call():
@@ -199,7 +199,7 @@ def test_meter_registry_record_call():
     reading = b"\xa3\x01\x02\x03"
     data = abi.encode_call("record(uint64,bytes)", [1, reading], keccak256)
     assert data == unhex("8e680376") + _w(1) + _w(0x40) + _w(4) + reading + bytes(28)
-    assert abi.decode_call("record(uint64,bytes)", data, keccak256) == [1, reading]
+    assert abidecode.decode_call("record(uint64,bytes)", data, keccak256) == [1, reading]
     sm = abi.encode_call("record(uint64,bytes)", [1, reading], sm3)
     assert sm[:4] == sm3(b"record(uint64,bytes)")[:4] and sm[4:] == data[4:]
 
@@ -213,57 +213,57 @@ def test_arrays_accept_tuples_when_encoding():
 def test_decode_refuses_short_data():
     args = unhex(_SAM[3])
     for cut in (1, 31, 32, len(args) - 1):
-        raises(Malformed, abi.decode, _types(_SAM[0]), args[:-cut])
-    raises(Malformed, abi.decode, ["uint256"], b"")
-    raises(Malformed, abi.decode, ["uint8[3]"], bytes(64))
+        raises(Malformed, abidecode.decode, _types(_SAM[0]), args[:-cut])
+    raises(Malformed, abidecode.decode, ["uint256"], b"")
+    raises(Malformed, abidecode.decode, ["uint8[3]"], bytes(64))
 
 
 def test_decode_refuses_trailing_bytes():
-    raises(Malformed, abi.decode, ["uint256"], bytes(33))
-    raises(Malformed, abi.decode, ["uint256"], bytes(64))
-    raises(Malformed, abi.decode, [], b"\x00")
+    raises(Malformed, abidecode.decode, ["uint256"], bytes(33))
+    raises(Malformed, abidecode.decode, ["uint256"], bytes(64))
+    raises(Malformed, abidecode.decode, [], b"\x00")
 
 
 def test_decode_refuses_non_canonical_offsets():
     # the same tail reached through a different offset is not the canonical encoding
     head = _w(0x40) + _w(0)
-    raises(Malformed, abi.decode, ["bytes"], head + _w(0))  # offset 0x40 but head is 0x20
-    raises(Malformed, abi.decode, ["bytes"], _w(0) + _w(0))  # offset pointing into the head
-    raises(Malformed, abi.decode, ["bytes"], _w(2 ** 256 - 1) + _w(0))
-    raises(Malformed, abi.decode, ["bytes"], _w(0x20 + 2 ** 255) + _w(0))
+    raises(Malformed, abidecode.decode, ["bytes"], head + _w(0))  # offset 0x40 but head is 0x20
+    raises(Malformed, abidecode.decode, ["bytes"], _w(0) + _w(0))  # offset pointing into the head
+    raises(Malformed, abidecode.decode, ["bytes"], _w(2 ** 256 - 1) + _w(0))
+    raises(Malformed, abidecode.decode, ["bytes"], _w(0x20 + 2 ** 255) + _w(0))
     # two dynamic values sharing one tail
-    raises(Malformed, abi.decode, ["bytes", "bytes"], _w(0x40) + _w(0x40) + _w(0))
+    raises(Malformed, abidecode.decode, ["bytes", "bytes"], _w(0x40) + _w(0x40) + _w(0))
 
 
 def test_decode_refuses_lengths_that_overrun():
-    raises(Malformed, abi.decode, ["bytes"], _w(0x20) + _w(1))
-    raises(Malformed, abi.decode, ["bytes"], _w(0x20) + _w(33) + bytes(32))
-    raises(Malformed, abi.decode, ["bytes"], _w(0x20) + _w(2 ** 256 - 1) + bytes(32))
-    raises(Malformed, abi.decode, ["string"], _w(0x20) + _w(2 ** 64) + bytes(32))
-    raises(Malformed, abi.decode, ["uint256[]"], _w(0x20) + _w(2) + _w(1))
-    raises(Malformed, abi.decode, ["uint256[]"], _w(0x20) + _w(2 ** 255) + _w(1))
-    raises(Malformed, abi.decode, ["bytes[]"], _w(0x20) + _w(2 ** 200))
+    raises(Malformed, abidecode.decode, ["bytes"], _w(0x20) + _w(1))
+    raises(Malformed, abidecode.decode, ["bytes"], _w(0x20) + _w(33) + bytes(32))
+    raises(Malformed, abidecode.decode, ["bytes"], _w(0x20) + _w(2 ** 256 - 1) + bytes(32))
+    raises(Malformed, abidecode.decode, ["string"], _w(0x20) + _w(2 ** 64) + bytes(32))
+    raises(Malformed, abidecode.decode, ["uint256[]"], _w(0x20) + _w(2) + _w(1))
+    raises(Malformed, abidecode.decode, ["uint256[]"], _w(0x20) + _w(2 ** 255) + _w(1))
+    raises(Malformed, abidecode.decode, ["bytes[]"], _w(0x20) + _w(2 ** 200))
 
 
 def test_decode_refuses_non_zero_padding():
-    raises(Malformed, abi.decode, ["bytes"], _w(0x20) + _w(4) + b"dave" + bytes(27) + b"\x01")
-    raises(Malformed, abi.decode, ["string"], _w(0x20) + _w(1) + b"a\x01" + bytes(30))
-    raises(Malformed, abi.decode, ["bytes3"], b"abcd" + bytes(28))
-    raises(Malformed, abi.decode, ["bytes31"], bytes(31) + b"\x01")
+    raises(Malformed, abidecode.decode, ["bytes"], _w(0x20) + _w(4) + b"dave" + bytes(27) + b"\x01")
+    raises(Malformed, abidecode.decode, ["string"], _w(0x20) + _w(1) + b"a\x01" + bytes(30))
+    raises(Malformed, abidecode.decode, ["bytes3"], b"abcd" + bytes(28))
+    raises(Malformed, abidecode.decode, ["bytes31"], bytes(31) + b"\x01")
 
 
 def test_decode_refuses_dirty_high_bits():
-    raises(Malformed, abi.decode, ["uint32"], _w(2 ** 32))
-    raises(Malformed, abi.decode, ["uint8"], _w(0x100))
-    raises(Malformed, abi.decode, ["uint64"], _w(2 ** 255))
-    raises(Malformed, abi.decode, ["address"], b"\x01" + bytes(11) + _ADDR)
-    raises(Malformed, abi.decode, ["address"], bytes(11) + b"\x01" + _ADDR)
-    raises(Malformed, abi.decode, ["bool"], _w(2))
-    raises(Malformed, abi.decode, ["bool"], b"\x01" + bytes(30) + b"\x01")
+    raises(Malformed, abidecode.decode, ["uint32"], _w(2 ** 32))
+    raises(Malformed, abidecode.decode, ["uint8"], _w(0x100))
+    raises(Malformed, abidecode.decode, ["uint64"], _w(2 ** 255))
+    raises(Malformed, abidecode.decode, ["address"], b"\x01" + bytes(11) + _ADDR)
+    raises(Malformed, abidecode.decode, ["address"], bytes(11) + b"\x01" + _ADDR)
+    raises(Malformed, abidecode.decode, ["bool"], _w(2))
+    raises(Malformed, abidecode.decode, ["bool"], b"\x01" + bytes(30) + b"\x01")
     # intN must be sign-extended: 0x80 alone is 128, not -128; ff..ff7f is not an int8
-    raises(Malformed, abi.decode, ["int8"], _w(0x80))
-    raises(Malformed, abi.decode, ["int8"], b"\xff" * 31 + b"\x7f")
-    assert abi.decode(["int8"], b"\xff" * 31 + b"\x80") == [-128]
+    raises(Malformed, abidecode.decode, ["int8"], _w(0x80))
+    raises(Malformed, abidecode.decode, ["int8"], b"\xff" * 31 + b"\x7f")
+    assert abidecode.decode(["int8"], b"\xff" * 31 + b"\x80") == [-128]
 
 
 def test_decode_refuses_strings_that_are_not_utf8():
@@ -272,23 +272,23 @@ def test_decode_refuses_strings_that_are_not_utf8():
     for bad in (b"\xc0\x80", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80",
                 b"\x80", b"\xe2\x82", b"a\xe2\x82", b"\xe2\x28\xa1", b"\xff"):
         data = _w(0x20) + _w(len(bad)) + bad + bytes(32 - len(bad))
-        raises(Malformed, abi.decode, ["string"], data)
+        raises(Malformed, abidecode.decode, ["string"], data)
     for good in (b"\x7f", b"\xc2\x80", b"\xe0\xa0\x80", b"\xed\x9f\xbf", b"\xee\x80\x80",
                  b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf"):
         data = _w(0x20) + _w(len(good)) + good + bytes(32 - len(good))
-        assert abi.decode(["string"], data) == [good.decode()]
+        assert abidecode.decode(["string"], data) == [good.decode()]
 
 
 def test_decode_call_refuses_another_selector():
     data = abi.encode_call("lastSeq(address)", [_ADDR], keccak256)
-    assert abi.decode_call("lastSeq(address)", data, keccak256) == [_ADDR]
-    raises(Malformed, abi.decode_call, "lastSeq(address)", data, sm3)
-    raises(Malformed, abi.decode_call, "lastSeq(address)", data[:3], keccak256)
+    assert abidecode.decode_call("lastSeq(address)", data, keccak256) == [_ADDR]
+    raises(Malformed, abidecode.decode_call, "lastSeq(address)", data, sm3)
+    raises(Malformed, abidecode.decode_call, "lastSeq(address)", data[:3], keccak256)
 
 
 def test_decode_refuses_what_is_not_bytes():
-    raises(Malformed, abi.decode, ["uint256"], "00" * 32)
-    raises(Malformed, abi.decode, "uint256", bytes(32))
+    raises(Malformed, abidecode.decode, ["uint256"], "00" * 32)
+    raises(Malformed, abidecode.decode, "uint256", bytes(32))
 
 
 # --- types, signatures and values the codec refuses -------------------------------------

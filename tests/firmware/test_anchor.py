@@ -1,10 +1,12 @@
 """The device's check of a relay's receipt answer (lightmeter.client.anchor): the happy path
 and each lie a relay or node could tell (proto/link.md, docs/light-client.md LC-P3)."""
 
-from lightmeter.chain import abi, merkle, receipt
+from lightmeter.chain import abi, receipt
+from lightmeter.chain import merklebuild
 from lightmeter.client import anchor, trust as trust_mod
 from lightmeter.crypto import suite
 from lightmeter.link import wire
+from lightmeter.link import relaywire
 from lightmeter.errors import Invalid, Malformed
 from chainmaker import sealers, signed_header, trust_json
 from support import raises
@@ -31,7 +33,7 @@ def block(number, seqs, signers=None, nodes=None):
     rcs = [rc_json(q, number) for q in seqs]
     rhs = [receipt.from_json(r).hash(S) for r in rcs]
     js, _ = signed_header(NAME, nodes, number=number, signers=signers,
-                          txs_root=merkle.root(txs, S.hash), receipts_root=merkle.root(rhs, S.hash))
+                          txs_root=merklebuild.root(txs, S.hash), receipts_root=merklebuild.root(rhs, S.hash))
     return js, txs, rcs, nodes
 
 
@@ -39,8 +41,8 @@ def answer(js, txs, rcs, i, j=None):
     """The relay's answer for the i-th transaction (receipt of the j-th, to lie)."""
     j = i if j is None else j
     rhs = [receipt.from_json(r).hash(S) for r in rcs]
-    return {0: wire.receipt_to_wire(rcs[j]), 1: merkle.proof(rhs, j, S.hash),
-            2: merkle.proof(txs, i, S.hash), 3: wire.header_to_wire(js)}
+    return {0: relaywire.receipt_to_wire(rcs[j]), 1: merklebuild.proof(rhs, j, S.hash),
+            2: merklebuild.proof(txs, i, S.hash), 3: relaywire.header_to_wire(js)}
 
 
 def trust(nodes):
@@ -72,7 +74,7 @@ def test_proof_for_another_block_is_caught():
     js, txs, rcs, nodes = block(7, [1, 2])
     js8, txs8, rcs8, _ = block(8, [5, 6], nodes=nodes)
     a = answer(js, txs, rcs, 0)
-    a[3] = wire.header_to_wire(js8)
+    a[3] = relaywire.header_to_wire(js8)
     raises(Invalid, anchor.verify_anchor, a, txs[0], trust(nodes), S, REGISTRY, DEVICE, 1)
 
 
@@ -124,8 +126,8 @@ def test_wire_maps_round_trip_into_the_json_decoders():
     from lightmeter.chain import header as header_mod
     js, txs, rcs, nodes = block(7, [1, 2])
     h1 = header_mod.from_json(js, 65)
-    h2 = header_mod.from_json(wire.header_from_wire(wire.header_to_wire(js)), 65)
+    h2 = header_mod.from_json(wire.header_from_wire(relaywire.header_to_wire(js)), 65)
     assert h1.preimage() == h2.preimage() and h1.signatures == h2.signatures
     r1 = receipt.from_json(rcs[0])
-    r2 = receipt.from_json(wire.receipt_from_wire(wire.receipt_to_wire(rcs[0])))
+    r2 = receipt.from_json(wire.receipt_from_wire(relaywire.receipt_to_wire(rcs[0])))
     assert r1.preimage() == r2.preimage()

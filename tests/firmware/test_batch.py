@@ -144,7 +144,7 @@ def test_shared_inversions():
 
 def test_check_signatures_in_batches_of_batch_size():
     # verify.BATCH_SIZE > 1: the quorum is checked batch by batch; same answers as one by one.
-    from lightmeter.chain import header
+    from lightmeter.chain import headerwrite
     from lightmeter.client import verify
     from lightmeter.crypto import suite
     from lightmeter.errors import Invalid
@@ -152,7 +152,7 @@ def test_check_signatures_in_batches_of_batch_size():
     s = suite.get("ecdsa")
     order = sorted(range(6), key=lambda i: PUBS[i])
     sealers = [(PUBS[i], 1) for i in order]
-    hd = header.new(3, b"\x01" * 32, [p for p, _ in sealers])
+    hd = headerwrite.new(3, b"\x01" * 32, [p for p, _ in sealers])
     hd.signatures = [(j, S.sign(PRIVS[order[j]], H)) for j in range(5)]
     saved = verify.BATCH_SIZE
     try:

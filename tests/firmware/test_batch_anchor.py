@@ -5,10 +5,12 @@ Tree vectors: tests/vectors/batch.json (a copy of proto/vectors/batch.json), com
 firmware and recomputed by an independent RFC 9162 implementation in tests/host/test_batch_vectors.py.
 """
 
-from lightmeter.chain import abi, batchtree, merkle, receipt, tx as txm
+from lightmeter.chain import abi, batchtree, receipt, tx as txm
+from lightmeter.chain import merklebuild
 from lightmeter.client import batch, trust as trust_mod
 from lightmeter.crypto import suite
 from lightmeter.link import wire
+from lightmeter.link import relaywire
 from lightmeter.errors import Invalid, Malformed
 from chainmaker import sealers, signed_header, trust_json
 from support import load_vector, raises, unhex
@@ -172,12 +174,12 @@ def anchored(items, index, tx=None, rc=None, signers=None, count=None, path=None
     txs.append(txm.tx_hash(tx, S))
     rcs.append(receipt.from_json(rc).hash(S))
     js, _ = signed_header(NAME, nodes(), number=7, signers=signers,
-                          txs_root=merkle.root(txs, H), receipts_root=merkle.root(rcs, H))
+                          txs_root=merklebuild.root(txs, H), receipts_root=merklebuild.root(rcs, H))
     pos = len(txs) - 1
     answer = {0: index, 1: count, 2: batchtree.path(hashes, index, H) if path is None else path,
               3: wire.tx_to_wire(tx),
-              4: {0: wire.receipt_to_wire(rc), 1: merkle.proof(rcs, pos, H), 2: merkle.proof(txs, pos, H),
-                  3: wire.header_to_wire(js)}}
+              4: {0: relaywire.receipt_to_wire(rc), 1: merklebuild.proof(rcs, pos, H), 2: merklebuild.proof(txs, pos, H),
+                  3: relaywire.header_to_wire(js)}}
     return answer, trust_mod.from_json(trust_json(NAME, nodes()))
 
 
@@ -269,7 +271,7 @@ def test_header_without_quorum_is_caught():
 
 def test_receipt_of_another_tx_is_caught():
     answer, trust = anchored(ITEMS, 0)
-    answer[4][1] = merkle.proof([receipt.from_json(batch_receipt(H(b"r"), 1, 7)).hash(S)], 0, H)
+    answer[4][1] = merklebuild.proof([receipt.from_json(batch_receipt(H(b"r"), 1, 7)).hash(S)], 0, H)
     assert kind_of(answer, ITEMS[0], trust) == batch.CHAIN
 
 

@@ -5,6 +5,7 @@ not taken from a node; the 1-leaf proof is real (block 2's receipt proof).
 """
 
 from lightmeter.chain import merkle
+from lightmeter.chain import merklebuild
 from lightmeter.crypto import suite
 from lightmeter.errors import Invalid, Malformed
 from support import load_vector, raises, unhex
@@ -28,25 +29,25 @@ def test_leaves_are_hashes_of_bytes():
 
 
 def test_root_rules():
-    assert merkle.root([], H) == bytes(32)
-    assert merkle.root(LEAVES3[:1], H) == LEAVES3[0]
-    assert merkle.root(LEAVES3[:2], H) == H(LEAVES3[0] + LEAVES3[1])
+    assert merklebuild.root([], H) == bytes(32)
+    assert merklebuild.root(LEAVES3[:1], H) == LEAVES3[0]
+    assert merklebuild.root(LEAVES3[:2], H) == H(LEAVES3[0] + LEAVES3[1])
     # lone last node is hashed alone, not duplicated or promoted
-    assert merkle.root(LEAVES3, H) == H(H(LEAVES3[0] + LEAVES3[1]) + H(LEAVES3[2]))
-    assert merkle.root(LEAVES3, H) == ROOT3
+    assert merklebuild.root(LEAVES3, H) == H(H(LEAVES3[0] + LEAVES3[1]) + H(LEAVES3[2]))
+    assert merklebuild.root(LEAVES3, H) == ROOT3
 
 
 def test_proof_format_matches_the_node():
-    assert [x.hex() for x in merkle.proof(LEAVES3, 2, H)] == PROOF3_IDX2
+    assert [x.hex() for x in merklebuild.proof(LEAVES3, 2, H)] == PROOF3_IDX2
 
 
 def test_proof_round_trips_every_position():
     for hf in (H, K):
         for n in range(1, 18):
             leaves = [hf(b"leaf" + bytes([i])) for i in range(n)]
-            r = merkle.root(leaves, hf)
+            r = merklebuild.root(leaves, hf)
             for i in range(n):
-                assert merkle.verify(merkle.proof(leaves, i, hf), leaves[i], r, hf) == i
+                assert merkle.verify(merklebuild.proof(leaves, i, hf), leaves[i], r, hf) == i
 
 
 def test_real_single_leaf_proof():
@@ -92,12 +93,12 @@ def test_group_running_past_the_end():
 def test_equal_leaves_are_placed_by_the_expected_position():
     # Two identical calls leave identical receipts: a real block can have equal leaves.
     leaves = [LEAVES3[0], LEAVES3[1], LEAVES3[1]]
-    r = merkle.root(leaves, H)
-    p2 = merkle.proof(leaves, 2, H)
+    r = merklebuild.root(leaves, H)
+    p2 = merklebuild.proof(leaves, 2, H)
     assert merkle.verify(p2, LEAVES3[1], r, H, 2) == 2
     leaves = [LEAVES3[0], LEAVES3[0]]
-    r = merkle.root(leaves, H)
-    items = merkle.proof(leaves, 1, H)
+    r = merklebuild.root(leaves, H)
+    items = merklebuild.proof(leaves, 1, H)
     assert merkle.verify(items, LEAVES3[0], r, H, 1) == 1
     assert merkle.verify(items, LEAVES3[0], r, H, 0) == 0
     e = raises(Invalid, merkle.verify, items, LEAVES3[0], r, H)
@@ -106,9 +107,9 @@ def test_equal_leaves_are_placed_by_the_expected_position():
 
 def test_position_is_bound_by_the_path():
     leaves = [H(bytes([i])) for i in range(6)]
-    r = merkle.root(leaves, H)
-    assert merkle.verify(merkle.proof(leaves, 5, H), leaves[5], r, H) == 5
-    assert merkle.verify(merkle.proof(leaves, 4, H), leaves[4], r, H) == 4
+    r = merklebuild.root(leaves, H)
+    assert merkle.verify(merklebuild.proof(leaves, 5, H), leaves[5], r, H) == 5
+    assert merkle.verify(merklebuild.proof(leaves, 4, H), leaves[4], r, H) == 4
 
 
 def test_parse_proof_pins_widths():
@@ -124,7 +125,7 @@ def test_depth_is_bounded():
     items = []
     h = leaf
     for _ in range(33):
-        items += [merkle.count_slot(1), h]
+        items += [merklebuild.count_slot(1), h]
         h = H(h)
     raises(Malformed, merkle.verify, items, leaf, h, H)
 
@@ -165,7 +166,7 @@ def test_compact_vectors():
         hf = suite.get(v["crypto"]).hash
         leaf, r, c = unhex(v["leaf"]), unhex(v["root"]), unhex(v["compact"])
         items = [unhex(x) for x in v["proof"]]
-        assert merkle.root([hf(b"leaf" + bytes([k])) for k in range(v["leaves"])], hf) == r
+        assert merklebuild.root([hf(b"leaf" + bytes([k])) for k in range(v["leaves"])], hf) == r
         assert compact_of(items, leaf, hf, v["index"]) == c
         assert merkle.verify_compact(c, leaf, r, hf) == v["index"] == merkle.verify(items, leaf, r, hf)
         assert merkle.verify(c, leaf, r, hf) == v["index"]  # verify() takes either form
@@ -176,24 +177,24 @@ def test_compact_round_trips_every_position():
     for hf in (H, K):
         for n in range(1, 18):
             leaves = [hf(b"leaf" + bytes([i])) for i in range(n)]
-            r = merkle.root(leaves, hf)
+            r = merklebuild.root(leaves, hf)
             for i in range(n):
-                c = compact_of(merkle.proof(leaves, i, hf), leaves[i], hf, i)
+                c = compact_of(merklebuild.proof(leaves, i, hf), leaves[i], hf, i)
                 assert merkle.verify_compact(c, leaves[i], r, hf) == i
 
 
 def test_compact_equal_leaves_take_the_side_they_name():
     leaves = [LEAVES3[0], LEAVES3[0]]
-    r = merkle.root(leaves, H)
+    r = merklebuild.root(leaves, H)
     for i in (0, 1):
-        c = compact_of(merkle.proof(leaves, i, H), LEAVES3[0], H, i)
+        c = compact_of(merklebuild.proof(leaves, i, H), LEAVES3[0], H, i)
         assert merkle.verify_compact(c, LEAVES3[0], r, H) == i
 
 
 def test_compact_hostile():
     leaves = [H(bytes([i])) for i in range(6)]
-    r = merkle.root(leaves, H)
-    good = compact_of(merkle.proof(leaves, 4, H), leaves[4], H, 4)
+    r = merklebuild.root(leaves, H)
+    good = compact_of(merklebuild.proof(leaves, 4, H), leaves[4], H, 4)
     assert merkle.verify_compact(good, leaves[4], r, H) == 4
     e = raises(Malformed, merkle.verify_compact, bytes([3]) + good[1:], leaves[4], r, H)
     assert "kind" in str(e)

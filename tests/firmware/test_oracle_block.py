@@ -4,7 +4,7 @@ signatures exists): header, 5 transactions (versions 0-2, nonces as v3.2 and v3.
 their receipts, proven through a tree with one-child groups."""
 
 from lightmeter.client import check
-from lightmeter.chain import merkle
+from lightmeter.chain import merklebuild
 from lightmeter.crypto import suite
 from support import load_vector, unhex
 
@@ -22,8 +22,8 @@ def test_oracle_header_hash_and_quorum():
 def test_oracle_roots_with_one_child_levels():
     v = _block()
     s = suite.get("ecdsa")
-    assert merkle.root([unhex(t["hash"]) for t in v["transactions"]], s.hash) == unhex(v["header"]["txsRoot"])
-    assert merkle.root([unhex(r["hash"]) for r in v["receipts"]], s.hash) == unhex(v["header"]["receiptsRoot"])
+    assert merklebuild.root([unhex(t["hash"]) for t in v["transactions"]], s.hash) == unhex(v["header"]["txsRoot"])
+    assert merklebuild.root([unhex(r["hash"]) for r in v["receipts"]], s.hash) == unhex(v["header"]["receiptsRoot"])
 
 
 def test_oracle_transactions_proven_in_both_nonce_forms():

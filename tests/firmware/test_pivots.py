@@ -7,7 +7,8 @@ quorum. Each hostile relay ends in a typed rejection and the device's stored che
 it was: the device stores one only after the target and its changes verified (device/app.py).
 """
 
-from lightmeter.chain import abi, merkle, receipt, tx as tx_mod
+from lightmeter.chain import abi, receipt, tx as tx_mod
+from lightmeter.chain import merklebuild
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import sync, transition, trust as trust_mod
 from lightmeter.device import checkpoint, store as store_mod
@@ -44,9 +45,9 @@ def _change_block(nodes, number, calls, parent, timestamp, signers=None):
                                       "output": "0x", "logEntries": [], "blockNumber": number}))
     th = [tx_mod.tx_hash(t, s) for t in txs]
     rh = [r.hash(s) for r in rcs]
-    _, h = signed_header(S, nodes, number, signers, None, parent, txs_root=merkle.root(th, s.hash),
-                         receipts_root=merkle.root(rh, s.hash), timestamp=timestamp)
-    return h, [(txs[i], merkle.proof(th, i, s.hash), rcs[i], merkle.proof(rh, i, s.hash)) for i in range(len(txs))]
+    _, h = signed_header(S, nodes, number, signers, None, parent, txs_root=merklebuild.root(th, s.hash),
+                         receipts_root=merklebuild.root(rh, s.hash), timestamp=timestamp)
+    return h, [(txs[i], merklebuild.proof(th, i, s.hash), rcs[i], merklebuild.proof(rh, i, s.hash)) for i in range(len(txs))]
 
 
 def world():

@@ -5,6 +5,8 @@ transaction; the preimages below are laid out by hand from the source's rule.
 
 from lightmeter.client import check
 from lightmeter.chain import merkle, tx as txm
+from lightmeter.chain import merklebuild
+from lightmeter.chain import txread
 from lightmeter.crypto import suite
 from lightmeter.errors import Invalid, Malformed, Unsupported
 from chainmaker import sealers, signed_header, trust_json
@@ -60,7 +62,7 @@ def _signed(name, version=0, **kw):
 def test_sender_recovered_ecdsa_and_sm():
     for name in ("ecdsa", "sm"):
         t, addr = _signed(name)
-        assert txm.sender(t, suite.get(name)) == addr
+        assert txread.sender(t, suite.get(name)) == addr
         assert len(t["signature"]) == suite.get(name).tx_sig_len
 
 
@@ -68,8 +70,8 @@ def test_json_round_trip():
     for name in ("ecdsa", "sm"):
         for v in (0, 1, 2):
             t, addr = _signed(name, v)
-            js = txm.to_json(t, suite.get(name))
-            back = txm.from_json(js)
+            js = txread.to_json(t, suite.get(name))
+            back = txread.from_json(js)
             assert back["claimed_from"] == addr
             for k in txm.defaults():
                 assert back[k] == t[k], k
@@ -77,25 +79,25 @@ def test_json_round_trip():
 
 def test_from_json_is_strict():
     t, _ = _signed("ecdsa")
-    js = txm.to_json(t, suite.get("ecdsa"))
+    js = txread.to_json(t, suite.get("ecdsa"))
     for k, v in (("nonce", "0x31"), ("nonce", "+3"), ("nonce", "123g"), ("blockLimit", "505"), ("input", "1234"),
                  ("version", -1)):
         bad = dict(js)
         bad[k] = v
-        raises(Malformed, txm.from_json, bad)
+        raises(Malformed, txread.from_json, bad)
 
 
 def _block_with(name, txs, number=500):
     s = suite.get(name)
     leaves = [txm.tx_hash(t, s) for t in txs]
     nodes = sealers(name, 4)
-    js, h = signed_header(name, nodes, number=number, txs_root=merkle.root(leaves, s.hash))
+    js, h = signed_header(name, nodes, number=number, txs_root=merklebuild.root(leaves, s.hash))
     return js, trust_json(name, nodes), leaves
 
 
 def _tx_json(t, name, leaves, i):
-    js = txm.to_json(t, suite.get(name))
-    js["txProof"] = [x.hex() for x in merkle.proof(leaves, i, suite.get(name).hash)]
+    js = txread.to_json(t, suite.get(name))
+    js["txProof"] = [x.hex() for x in merklebuild.proof(leaves, i, suite.get(name).hash)]
     return js
 
 
@@ -116,7 +118,7 @@ def test_receipt_proof_offered_as_tx_proof():
     blk, trust, leaves = _block_with(name, txs)
     js = _tx_json(txs[0], name, leaves, 0)
     receipts = [s.hash(b"receipt0"), s.hash(b"receipt1")]
-    js["txProof"] = [x.hex() for x in merkle.proof(receipts, 0, s.hash)]
+    js["txProof"] = [x.hex() for x in merklebuild.proof(receipts, 0, s.hash)]
     out = check.check_tx(js, blk, trust)
     assert not out["valid"] and "does not contain" in out["reason"]
 
@@ -154,14 +156,14 @@ def test_sm_signature_with_swapped_public_key_rejected():
     t = _signed("sm")[0]
     other = s.public_key(b"\x02" * 32)
     t["signature"] = t["signature"][:64] + other
-    raises(Invalid, txm.sender, t, s)
+    raises(Invalid, txread.sender, t, s)
 
 
 def test_tx_signature_length_pinned():
     for name in ("ecdsa", "sm"):
         t = _signed(name)[0]
         t["signature"] = t["signature"][:-1]
-        raises(Malformed, txm.sender, t, suite.get(name))
+        raises(Malformed, txread.sender, t, suite.get(name))
 
 
 def doc_tx():
@@ -184,10 +186,10 @@ def test_real_transaction_hash_reproduces_data_hash():
 def test_real_transaction_signature_verifies():
     t, _ = doc_tx()
     s = suite.get("sm")
-    addr = txm.sender(t, s)
+    addr = txread.sender(t, s)
     assert addr == s.address(t["signature"][64:])
     t["nonce"] = t["nonce"][:-1] + b"0"
-    raises(Invalid, txm.sender, t, s)
+    raises(Invalid, txread.sender, t, s)
 
 
 # -- the nonce as v3.0.0-v3.2.x and v3.3.0+ nodes print it (docs/fisco-versions.md §2) --------
@@ -198,32 +200,32 @@ def test_java_sdk_v3_2_decimal_nonce_hash_sender_and_proof():
     v = load_vector("fisco-java-ecdsa-tx-decimal-nonce-proof.json")
     s = suite.get("ecdsa")
     res = v["response"]["result"]
-    t = txm.from_json(v["response"])
+    t = txread.from_json(v["response"])
     assert t["nonce"] == res["nonce"].encode() and "nonce_readings" not in t  # odd length: no hex reading
     assert t["to"] == b"0xc8ead4b26b2c6ac14c9fd90d9684c9bc2cc40085"
     digest = txm.tx_hash(t, s)
     assert digest == unhex(res["hash"])
-    assert txm.sender(t, s, digest) == unhex(res["from"])
+    assert txread.sender(t, s, digest) == unhex(res["from"])
     items = merkle.from_json(v["response"], "txProof")
     assert len(items) == 26  # 9 count slots, 8 pairs and one one-child group
     root = unhex(v["expected_root"])
     pos = merkle.verify(items, digest, root, s.hash)
     assert pos == 502
-    got, pos2 = txm.prove(t, s, lambda d: merkle.verify(items, d, root, s.hash))
+    got, pos2 = txread.prove(t, s, lambda d: merkle.verify(items, d, root, s.hash))
     assert got == digest and pos2 == 502
 
 
 def test_nonce_readings():
-    assert txm.nonce_readings("3132") == [b"12", b"3132"]          # both forms: hex first
-    assert txm.nonce_readings("123") == [b"123"]                  # odd: decimal only
-    assert txm.nonce_readings("6e31") == [b"n1"]                   # not digits: hex only
-    assert txm.nonce_readings("") == [b""]
-    assert txm.nonce_readings("0") == [b"0"]
-    assert txm.nonce_readings("07") == [b"\x07"]                   # a leading zero is no u256 print
+    assert txread.nonce_readings("3132") == [b"12", b"3132"]          # both forms: hex first
+    assert txread.nonce_readings("123") == [b"123"]                  # odd: decimal only
+    assert txread.nonce_readings("6e31") == [b"n1"]                   # not digits: hex only
+    assert txread.nonce_readings("") == [b""]
+    assert txread.nonce_readings("0") == [b"0"]
+    assert txread.nonce_readings("07") == [b"\x07"]                   # a leading zero is no u256 print
     big = str(1 << 256)                                            # 78 digits, above u256
-    assert txm.nonce_readings(big) == [bytes.fromhex(big)]
+    assert txread.nonce_readings(big) == [bytes.fromhex(big)]
     for bad in ("+3", "0x31", "12g", "1" * 79, "ab" * 257, 5):
-        raises(Malformed, txm.nonce_readings, bad)
+        raises(Malformed, txread.nonce_readings, bad)
 
 
 def _printed(js, t, release):
@@ -242,15 +244,15 @@ def test_ambiguous_nonce_settled_by_proof_both_forms():
         blk, trust, leaves = _block_with(name, txs)
         for release in ((3, 2), (3, 3)):
             js = _printed(_tx_json(txs[0], name, leaves, 0), txs[0], release)
-            t = txm.from_json(js)
+            t = txread.from_json(js)
             assert len(t["nonce_readings"]) == 2
             out = check.check_tx(js, blk, trust)
             assert out["valid"] and out["tx_hash"] == "0x" + leaves[0].hex(), (release, out)
             js.pop("hash")  # without the node's hash field the proof alone decides
             out = check.check_tx(js, blk, trust)
             assert out["valid"] and out["index"] == 0, (release, out)
-            t = txm.from_json(js)
-            txm.prove(t, s, lambda d: merkle.verify(merkle.from_json(js, "txProof"), d, unhex(blk["txsRoot"]), s.hash))
+            t = txread.from_json(js)
+            txread.prove(t, s, lambda d: merkle.verify(merkle.from_json(js, "txProof"), d, unhex(blk["txsRoot"]), s.hash))
             assert t["nonce"] == b"12345678" and "nonce_readings" not in t
 
 
@@ -272,8 +274,8 @@ def test_ambiguous_nonce_claimed_hash_of_other_reading_refused():
 def test_prove_hash_by_trusted_digest():
     s = suite.get("ecdsa")
     t0 = _signed("ecdsa", nonce=b"12345678")[0]
-    js = _printed(txm.to_json(t0, s), t0, (3, 2))
+    js = _printed(txread.to_json(t0, s), t0, (3, 2))
     js.pop("hash")
-    t = txm.from_json(js)
-    assert not txm.prove_hash(t, s, b"\x00" * 32) and "nonce_readings" in t
-    assert txm.prove_hash(t, s, txm.tx_hash(t0, s)) and t["nonce"] == b"12345678"
+    t = txread.from_json(js)
+    assert not txread.prove_hash(t, s, b"\x00" * 32) and "nonce_readings" in t
+    assert txread.prove_hash(t, s, txm.tx_hash(t0, s)) and t["nonce"] == b"12345678"

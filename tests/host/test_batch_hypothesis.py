@@ -9,7 +9,7 @@ import coincurve
 from hypothesis import given, settings, strategies as st
 
 from lightmeter.client import verify
-from lightmeter.chain import header
+from lightmeter.chain import headerwrite
 from lightmeter.crypto import batch, keys, secp256k1 as S, suite
 from lightmeter.errors import Invalid
 
@@ -95,7 +95,7 @@ def test_batch_equals_the_and_of_single_checks(h, mutations, count, seed):
 def test_one_bad_among_15_is_named(h, pos, kind):
     # Through the light client: the batch refuses, the single checks name the signer.
     s = suite.get("ecdsa")
-    hd = header.new(7, b"\x01" * 32, sorted(PUBS))
+    hd = headerwrite.new(7, b"\x01" * 32, sorted(PUBS))
     digest = hd.hash(s)
     order = sorted(range(SEALERS), key=lambda i: PUBS[i])
     sigs = [(j, S.sign(PRIVS[order[j]], digest)) for j in range(15)]
@@ -126,7 +126,7 @@ def test_duplicate_signers():
     h = hashlib.sha256(b"dup").digest()
     items = [(PUBS[i], S.sign(PRIVS[i], h)) for i in range(5)]
     assert batch.verify_same_hash(h, items + [items[0]])
-    hd = header.new(3, b"\x01" * 32, sorted(PUBS))
+    hd = headerwrite.new(3, b"\x01" * 32, sorted(PUBS))
     hd.signatures = [(0, b"\x00" * 65), (0, b"\x00" * 65)]
     try:
         verify.check_signatures(hd, h, [(p, 1) for p in sorted(PUBS)], suite.get("ecdsa"))

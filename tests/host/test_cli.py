@@ -7,7 +7,9 @@ import sys
 import pytest
 
 from chainmaker import sealers, signed_header, trust_json
-from lightmeter.chain import merkle, tx as txm
+from lightmeter.chain import tx as txm
+from lightmeter.chain import merklebuild
+from lightmeter.chain import txread
 from lightmeter.crypto import suite
 from support import load_vector
 from lightmeter_host.paths import PROJECT_ROOT
@@ -99,9 +101,9 @@ def _built_tx_files(tmp_path, name):
     t["signature"] = s.sign_tx(b"\x07" * 32, txm.tx_hash(t, s))
     leaf = txm.tx_hash(t, s)
     nodes = sealers(name, 4)
-    js, _ = signed_header(name, nodes, number=9, txs_root=merkle.root([leaf, s.hash(b"x")], s.hash))
-    txj = txm.to_json(t, s)
-    txj["txProof"] = [x.hex() for x in merkle.proof([leaf, s.hash(b"x")], 0, s.hash)]
+    js, _ = signed_header(name, nodes, number=9, txs_root=merklebuild.root([leaf, s.hash(b"x")], s.hash))
+    txj = txread.to_json(t, s)
+    txj["txProof"] = [x.hex() for x in merklebuild.proof([leaf, s.hash(b"x")], 0, s.hash)]
     txj["transactionProof"] = []
     return (write(tmp_path, "tx.json", {"jsonrpc": "2.0", "id": 1, "result": txj}),
             write(tmp_path, "hdr.json", js), write(tmp_path, "t.json", trust_json(name, nodes)),

@@ -144,13 +144,14 @@ def lie_block_copy_redirected_and_relisted(fc):
     """The same with the listed hash made to fit the forged copy: the list no longer makes the
     header's txsRoot."""
     from lightmeter.chain import fields, tx as tx_mod
+    from lightmeter.chain import txread
 
     def fn(real, n, only_header=True, only_hash=True):
         out = copy.deepcopy(real(n, only_header, only_hash))
         if n == 2 and not only_hash:
             t = out["transactions"][0]
             t["to"] = "0x" + "11" * 20
-            t["hash"] = fields.hex0x(tx_mod.tx_hash(tx_mod.from_json(t), fc.suite))
+            t["hash"] = fields.hex0x(tx_mod.tx_hash(txread.from_json(t), fc.suite))
         return out
     return "getBlockByNumber", fn, 2, "incomplete_block"
 

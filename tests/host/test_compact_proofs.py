@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 
 from lightmeter.chain import merkle
+from lightmeter.chain import merklebuild
 from lightmeter.crypto import suite
 from lightmeter.errors import Invalid, Malformed
 from lightmeter_host import relay
@@ -41,7 +42,7 @@ def expand(data, leaf, hf):
             group, i = ([h, sib] if kind == 0 else [sib, h]), i + 33
         else:
             return None
-        out += [merkle.count_slot(len(group))] + group
+        out += [merklebuild.count_slot(len(group))] + group
         h = hf(b"".join(group))
     return out
 
@@ -58,8 +59,8 @@ def outcome(fn, *args):
 def test_compact_and_fisco_forms_agree_for_every_leaf(n, data):
     leaves = [K(b"l%d" % data.draw(st.integers(0, 5))) for _ in range(n)]  # equal leaves too
     i = data.draw(st.integers(0, n - 1))
-    r = merkle.root(leaves, K)
-    items = merkle.proof(leaves, i, K)
+    r = merklebuild.root(leaves, K)
+    items = merklebuild.proof(leaves, i, K)
     c = proofs.compact(items, leaves[i], K, i)
     assert c is not None and len(c) <= 33 * 6
     assert merkle.verify_compact(c, leaves[i], r, K) == i == merkle.verify(items, leaves[i], r, K, i)
@@ -71,8 +72,8 @@ def test_compact_and_fisco_forms_agree_for_every_leaf(n, data):
 def test_damaged_compact_proofs_fail_typed_or_prove_what_their_expansion_proves(n, i, cut, flip, junk):
     i %= n
     leaves = [K(bytes([k])) for k in range(n)]
-    r = merkle.root(leaves, K)
-    c = bytearray(proofs.compact(merkle.proof(leaves, i, K), leaves[i], K) + junk)
+    r = merklebuild.root(leaves, K)
+    c = bytearray(proofs.compact(merklebuild.proof(leaves, i, K), leaves[i], K) + junk)
     if c:
         c[cut % len(c)] ^= flip
     c = bytes(c)
@@ -89,14 +90,14 @@ def test_the_relay_sends_compact_proofs_only_when_asked():
     leaves = [K(b"tx%d" % k) for k in range(51)]
     rleaves = [K(b"rc%d" % k) for k in range(51)]
     tx_hash = leaves[7]
-    node_tx = {"txProof": [x.hex() for x in merkle.proof(leaves, 7, K)]}
+    node_tx = {"txProof": [x.hex() for x in merklebuild.proof(leaves, 7, K)]}
     node_rc = {"hash": "0x" + rleaves[7].hex(), "blockNumber": 9,
-               "txReceiptProof": [x.hex() for x in merkle.proof(rleaves, 7, K)]}
+               "txReceiptProof": [x.hex() for x in merklebuild.proof(rleaves, 7, K)]}
     got = relay._compact((merkle.from_json(node_rc, "txReceiptProof"), merkle.from_json(node_tx, "txProof")),
                          tx_hash, node_rc["hash"])
     assert all(isinstance(p, bytes) and len(p) == 6 * 33 for p in got)
-    assert merkle.verify(got[1], tx_hash, merkle.root(leaves, K), K) == 7
-    assert merkle.verify(got[0], rleaves[7], merkle.root(rleaves, K), K) == 7
+    assert merkle.verify(got[1], tx_hash, merklebuild.root(leaves, K), K) == 7
+    assert merkle.verify(got[0], rleaves[7], merklebuild.root(rleaves, K), K) == 7
     # a proof that proves nothing under either suite's hash is passed on as the node gave it
-    bad = [merkle.count_slot(2), bytes(32), bytes(32)]
+    bad = [merklebuild.count_slot(2), bytes(32), bytes(32)]
     assert relay._compact((bad, bad), tx_hash, node_rc["hash"]) == (bad, bad)

@@ -82,7 +82,7 @@ def _lie_too_few_signatures(rpc, t, p):
 def _lie_other_block(rpc, t, p):
     at, ans = relay.handle(rpc, t, p)
     if at == 12:
-        ans[3] = relay.wire.header_to_wire(rpc("getBlockByNumber", 1, True, True))
+        ans[3] = relay.relaywire.header_to_wire(rpc("getBlockByNumber", 1, True, True))
     return at, ans
 
 

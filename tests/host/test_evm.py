@@ -7,7 +7,7 @@ sources named in evm.py's docstring; their contracts are assembled here by hand.
 
 import pytest
 
-from lightmeter.chain import abi
+from lightmeter.chain import abi, abidecode
 from lightmeter.crypto import suite
 from lightmeter_host.node.evm import EVM, contract_address
 from support import load_vector
@@ -82,7 +82,7 @@ def helloworld(evm):
 def hw_get(evm, address):
     res = evm.call(SENDER, address, abi.encode_call("get()", [], suite.get("sm").hash), 9, 1000)
     assert res.status == 0, res
-    return abi.decode(["string"], res.output)[0]
+    return abidecode.decode(["string"], res.output)[0]
 
 
 def hw_set(evm, address, text, block=3):

@@ -13,6 +13,8 @@ from hypothesis import assume, given, settings, strategies as st
 
 from lightmeter.client import check, trust as trust_mod
 from lightmeter.chain import header, merkle, receipt, tx as txm
+from lightmeter.chain import merklebuild
+from lightmeter.chain import txread
 from lightmeter.crypto import suite
 from lightmeter.errors import LightmeterError
 from support import load_vector
@@ -92,8 +94,8 @@ def test_random_signature_lists_never_reach_quorum(sigs):
        st.integers(0, 8), st.integers(0, 10**6), st.integers(0, 255))
 def test_a_changed_proof_byte_is_never_accepted(leaves, index, pos, xor):
     assume(index < len(leaves) and xor)
-    root = merkle.root(leaves, SM.hash)
-    items = merkle.proof(leaves, index, SM.hash)
+    root = merklebuild.root(leaves, SM.hash)
+    items = merklebuild.proof(leaves, index, SM.hash)
     flat = bytearray(b"".join(items))
     flat[pos % len(flat)] ^= xor
     bad = [bytes(flat[i:i + 32]) for i in range(0, len(flat), 32)]
@@ -133,7 +135,7 @@ def test_mutated_receipt_is_refused(path, value):
 @settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_any_json_as_trust_or_tx_or_receipt_gives_typed_errors(value):
-    for fn in (trust_mod.from_json, txm.from_json, receipt.from_json,
+    for fn in (trust_mod.from_json, txread.from_json, receipt.from_json,
                lambda v: header.from_json(v, 64)):
         outcome(fn, value)
 
@@ -207,9 +209,9 @@ def _built_tx():
     t["signature"] = s.sign_tx(b"\x09" * 32, txm.tx_hash(t, s))
     leaves = [txm.tx_hash(t, s), s.hash(b"other")]
     nodes = sealers("ecdsa", 4)
-    blk, _ = signed_header("ecdsa", nodes, number=10, txs_root=merkle.root(leaves, s.hash))
-    js = txm.to_json(t, s)
-    js["txProof"] = [x.hex() for x in merkle.proof(leaves, 0, s.hash)]
+    blk, _ = signed_header("ecdsa", nodes, number=10, txs_root=merklebuild.root(leaves, s.hash))
+    js = txread.to_json(t, s)
+    js["txProof"] = [x.hex() for x in merklebuild.proof(leaves, 0, s.hash)]
     return js, blk, trust_json("ecdsa", nodes)
 
 

@@ -24,7 +24,8 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from lightmeter.link import cbor, frame, wire
+from lightmeter.link import cbor, frame
+from lightmeter.link import relaywire
 from lightmeter_host.paths import PROJECT_ROOT
 from lightmeter_host.runtimes import micropython
 from support import load_vector
@@ -39,8 +40,8 @@ N_INPUTS = 2500
 
 BLOCK = load_vector("fisco-doc-sm-block2.json")["result"]
 RECEIPT = load_vector("fisco-doc-sm-receipt2.json")["result"]
-HEADER_MAP = wire.header_to_wire(BLOCK)
-RECEIPT_MAP = wire.receipt_to_wire(RECEIPT)
+HEADER_MAP = relaywire.header_to_wire(BLOCK)
+RECEIPT_MAP = relaywire.receipt_to_wire(RECEIPT)
 TEMPLATES = {
     2: {0: "relay-1", 1: 7},
     4: {0: 1700000000000},

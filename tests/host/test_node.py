@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lightmeter.chain import abi, header
+from lightmeter.chain import abi, abidecode, header
 from lightmeter.client import check
 from lightmeter.crypto import suite
 from lightmeter_host.chain import txbuild, txdecode, txcodec
@@ -58,12 +58,12 @@ def test_documentation_transaction_is_accepted_and_verifies(sm_node, tmp_path):
     assert rc["status"] == 0 and rc["blockNumber"] == 1
     # "from" is the signer of the documented signature
     tx = txdecode.to_firmware(txcodec.decode_transaction(bytes.fromhex(DOC["request_params"][2][2:])))
-    from lightmeter.chain import tx as txm
-    assert rc["from"] == "0x" + txm.sender(tx, suite.get("sm")).hex()
+    from lightmeter.chain import txread
+    assert rc["from"] == "0x" + txread.sender(tx, suite.get("sm")).hex()
     assert rc["transactionHash"] == DOC["fields"]["dataHash"]
     # the deployed HelloWorld answers get() (SM3 selector 0x299f7f9d) with its constructor's value
     out = c("call", rc["contractAddress"], "0x299f7f9d")
-    assert out["status"] == 0 and abi.decode(["string"], bytes.fromhex(out["output"][2:])) == ["Hello, World!"]
+    assert out["status"] == 0 and abidecode.decode(["string"], bytes.fromhex(out["output"][2:])) == ["Hello, World!"]
     # light client: header, receipt and transaction all verify, in process and by the CLI
     trust = trust_of(c, "sm")
     block = c("getBlockByNumber", 1, True, True)
@@ -133,7 +133,7 @@ def test_meter_registry_records_and_emits(node):
     assert again["status"] == 16 and again["message"]
     device = suite.get("ecdsa").address(suite.get("ecdsa").public_key(KEY))
     out = c("call", "0x" + registry.ADDRESS.hex(), "0x" + abi.encode_call("lastSeq(address)", [device], h).hex())
-    assert abi.decode(["uint64"], bytes.fromhex(out["output"][2:])) == [1]
+    assert abidecode.decode(["uint64"], bytes.fromhex(out["output"][2:])) == [1]
 
 
 def _error(c, params, method="sendTransaction"):
@@ -285,7 +285,7 @@ def test_contract_compiled_here_is_deployed_by_transaction_and_called(node):
     device = suite.get("ecdsa").address(suite.get("ecdsa").public_key(KEY))
     out = c("call", rc["contractAddress"], abi.encode_call("readingOf(address,uint64)", [device, 7], h).hex())
     assert set(out) == {"blockNumber", "output", "status"}  # the documented call shape
-    assert abi.decode(["bytes"], bytes.fromhex(out["output"][2:])) == [b"kWh"]
+    assert abidecode.decode(["bytes"], bytes.fromhex(out["output"][2:])) == [b"kWh"]
 
 
 def test_a_client_gone_mid_answer_prints_no_traceback(capfd):

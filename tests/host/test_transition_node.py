@@ -9,7 +9,7 @@ import pytest
 from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import transition, trust as trust_mod
-from lightmeter.chain import tx as tx_mod
+from lightmeter.chain import txread
 from lightmeter.errors import Invalid
 from lightmeter_host.chain import txbuild
 from lightmeter_host.node import consensus, registry
@@ -60,7 +60,7 @@ class Walker:
         out = []
         for h in tx_hashes:
             txj = self.c("getTransaction", h, True)
-            t = tx_mod.from_json(txj)
+            t = txread.from_json(txj)
             if t["to"] != transition.CONSENSUS_ADDRESS:
                 continue
             rj = self.c("getTransactionReceipt", h, True)

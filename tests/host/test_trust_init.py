@@ -173,7 +173,7 @@ def test_chain_settings_from_genesis_config_or_group_info():
 # -- --genesis FILE and --hash 0x... ------------------------------------------------------------
 
 from lightmeter_host.node.chain import genesis_config_text  # noqa: E402
-from lightmeter.chain import header as header_mod
+from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod  # noqa: E402
 
 
@@ -231,7 +231,7 @@ def test_modified_genesis_file_gives_another_hash_and_is_refused_by_the_node(tmp
 def test_genesis_hash_is_of_the_files_exact_bytes():
     text = genesis_config_text("sm", "chainX", "groupY", [(b"\x01" * 64, 1)])
     info = trustinit.from_genesis(text)
-    assert info["hash"] == header_mod.new(0, extra_data=text, version=0x03030000).hash(suite_mod.get("sm"))
+    assert info["hash"] == headerwrite.new(0, extra_data=text, version=0x03030000).hash(suite_mod.get("sm"))
     assert trustinit.from_genesis(text + b"\n")["hash"] != info["hash"]
 
 

@@ -26,40 +26,6 @@ _PAD = bytes(28)
 _EMPTY = bytes(32)
 
 
-def root(leaves, H):
-    """Merkle root of a list of 32-byte leaves with hash function H."""
-    if not leaves:
-        return bytes(32)
-    level = list(leaves)
-    while len(level) > 1:
-        level = [H(b"".join(level[i:i + 2])) for i in range(0, len(level), 2)]
-    return level[0]
-
-
-def count_slot(count):
-    """The 32-byte slot that announces a group of count hashes."""
-    return count.to_bytes(4, "big") + _PAD
-
-
-def proof(leaves, index, H):
-    """The node's proof (list of 32-byte items) for leaves[index]."""
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise Malformed("proof: leaf index out of range")
-    if n == 1:
-        return [leaves[0]]
-    out = []
-    level = list(leaves)
-    while len(level) > 1:
-        start = index - (index % 2)
-        group = level[start:start + 2]
-        out.append(count_slot(len(group)))
-        out.extend(group)
-        level = [H(b"".join(level[i:i + 2])) for i in range(0, len(level), 2)]
-        index //= 2
-    return out
-
-
 def from_json(obj, key):
     """Proof items under key ("txProof", "txReceiptProof") of a getTransaction or
     getTransactionReceipt result (or response).

@@ -9,7 +9,7 @@ that fails gives {"valid": False, "reason": …}.
 from lightmeter.chain import fields, header as header_mod, merkle, receipt as receipt_mod
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import trust as trust_mod, verify
-from lightmeter.chain import tx as tx_mod
+from lightmeter.chain import txread
 from lightmeter.errors import Invalid
 
 
@@ -75,11 +75,11 @@ def check_receipt(receipt_obj, block, trust_obj):
 def check_tx(tx_obj, block, trust_obj):
     """Report for `verify tx`: the header first, then the transaction in it."""
     trust, suite, hdr = _header(block, trust_obj)
-    tx = tx_mod.from_json(tx_obj)
+    tx = txread.from_json(tx_obj)
     items = _proof(tx_obj, "txProof")
 
     def item():
         digest, sender, pos = verify.verify_tx(tx, items, hdr, trust, suite)
         return {"tx_hash": _hex(digest), "sender": _hex(sender), "index": pos}
 
-    return _item_report(hdr, trust, suite, "tx_hash", tx_mod.likely_hash(tx, suite), item)
+    return _item_report(hdr, trust, suite, "tx_hash", txread.likely_hash(tx, suite), item)

@@ -73,8 +73,11 @@ def decode_change(data, suite):
             break
     else:
         raise Invalid("not a known consensus precompile method (selector %s)" % fields.hex0x(sel))
+    # imported here, not above: a device reads set changes rarely, and a module imported by the
+    # light client stays in its RAM (chain/abidecode.py)
+    from lightmeter.chain import abidecode
     try:
-        args = abi.decode(types, data[4:])
+        args = abidecode.decode(types, data[4:])
         node = fields.hexbytes(args[0], "node id", 64, prefix=False)
     except LightmeterError as e:
         raise Invalid("%s call does not decode: %s" % (name, e))

@@ -9,7 +9,7 @@ been refused by the decoders (Malformed). The rules and their ids (LC-...) are
 in docs/light-client.md.
 """
 
-from lightmeter.chain import merkle, tx as tx_mod
+from lightmeter.chain import merkle
 from lightmeter.errors import Invalid
 from lightmeter.client.trust import quorum
 
@@ -166,20 +166,23 @@ def verify_tx(tx, proof_items, header, trust, suite):
 
     header must already be verified. Returns (tx hash, sender address, position).
     """
+    # imported here: a device checks a transaction only with a set change, and a module it
+    # imports stays in its RAM (chain/txread.py)
+    from lightmeter.chain import txread
     if tx["chainID"] != trust.chain_id.encode():
         raise Invalid("transaction is for chain %r, trusted chain is %r" % (tx["chainID"].decode(), trust.chain_id))
     if tx["groupID"] != trust.group_id.encode():
         raise Invalid("transaction is for group %r, trusted group is %r" % (tx["groupID"].decode(), trust.group_id))
     if tx.get("claimed_hash") is not None:
-        if all(d != tx["claimed_hash"] for _, d in tx_mod.hashes(tx, suite)):
+        if all(d != tx["claimed_hash"] for _, d in txread.hashes(tx, suite)):
             raise Invalid("the transaction's hash field does not match its fields")
     n = header.number
     if not n <= tx["blockLimit"] < n + BLOCK_LIMIT_WINDOW:
         raise Invalid("blockLimit %d cannot be in block %d" % (tx["blockLimit"], n))
-    # The proof, not the JSON, decides which reading of the nonce was hashed (chain/tx.py).
-    digest, position = tx_mod.prove(
+    # The proof, not the JSON, decides which reading of the nonce was hashed (chain/txread.py).
+    digest, position = txread.prove(
         tx, suite, lambda d: merkle.verify(proof_items, d, header.txs_root, suite.hash))
-    sender = tx_mod.sender(tx, suite, digest)
+    sender = txread.sender(tx, suite, digest)
     if tx.get("claimed_from") is not None and tx["claimed_from"] != sender:
         raise Invalid("the transaction's from field is not the signer")
     return digest, sender, position

@@ -38,7 +38,7 @@ the key tables, less the R terms and the square roots (bench/RESULTS.md).
 
 import hashlib
 
-from lightmeter.crypto import ec, secp256k1
+from lightmeter.crypto import ec, ectables, secp256k1
 from lightmeter.errors import Malformed
 
 Q_WINDOW = 5  # wNAF width of a key's table built for one batch: 8 entries (3 integers each, with beta*x)
@@ -177,7 +177,7 @@ def verify_same_hash(digest, items, seed=None):
         counts.append(1 << (R_WINDOW - 2))
     # Compacted: all the R tables live until the end, and a reduced product keeps its larger
     # buffer on MicroPython (host32, a batch of 15: about 30 KiB less heap).
-    tabs = [(ec.compact(xs), ec.compact(ys)) for xs, ys in odd_multiples_all(c, pts, counts)]
+    tabs = [(ectables.compact(xs), ectables.compact(ys)) for xs, ys in odd_multiples_all(c, pts, counts)]
     beta = c.glv[0]
     p = c.p
     terms = []

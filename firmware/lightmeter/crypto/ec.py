@@ -41,12 +41,7 @@ harmless for verification (everything is public) and is the price of pure
 Python when signing; see secp256k1.py and sm2.py.
 """
 
-import gc
-import sys
-
 from lightmeter.errors import Malformed, Unsupported
-
-_MICROPYTHON = sys.implementation.name == "micropython"
 
 try:
     from micropython import const
@@ -141,7 +136,7 @@ class Packed:
     Generator tables ship precomputed in this form (gtab_*.py): a `bytes` constant stays in
     flash when the modules are frozen, and takes 32 bytes an entry in RAM when they are not
     (an integer takes 48 or more); each lookup makes one short-lived integer. The sealers'
-    kept tables (crypto/keys.py) are `bytearray`s in this form, built by `Curve.odd_packed`.
+    kept tables (crypto/keys.py) are `bytearray`s in this form, built by `ectables.odd_packed`.
     """
 
     def __init__(self, data):
@@ -155,28 +150,6 @@ class Packed:
             j += len(self.data) >> 5
         o = j << 5
         return int.from_bytes(self.data[o:o + 32], "big")
-
-
-class Scaled:
-    """A column c*x mod p over a column of x: the beta*x column of a packed GLV table, made as
-    looked up (one multiplication) instead of stored (a third of the table)."""
-
-    def __init__(self, xs, c, p):
-        self.xs = xs
-        self.c = c
-        self.p = p
-
-    def __len__(self):
-        return len(self.xs)
-
-    def __getitem__(self, j):
-        return self.xs[j] * self.c % self.p
-
-
-def compact(xs):
-    """Fresh copies of integers below 2**256, each with a 256-bit digit buffer: on MicroPython
-    a reduced product keeps the buffer of the unreduced one (96-128 bytes, not 48)."""
-    return [int.from_bytes(x.to_bytes(32, "big"), "big") for x in xs]
 
 
 class Curve:
@@ -386,71 +359,22 @@ class Curve:
             i -= 1
         return xs, ys
 
-    def odd_packed(self, chain, zi, bx, by):
-        """`odd_affine` written straight into bytearrays bx, by (32 bytes an entry): `Packed`
-        columns (x, y), the chain let go as it goes.
-
-        For tables kept long: the affine integers (each holding a product's larger buffer on
-        MicroPython) are never all alive at once, and no list of the table's size is made.
-        """
-        p = self.p
-        xs, ys, hs = chain
-        i = len(xs) - 1
-        while i >= 0:
-            zi2 = zi * zi % p
-            o = i << 5
-            bx[o:o + 32] = (xs[i] * zi2 % p).to_bytes(32, "big")
-            by[o:o + 32] = (ys[i] * zi2 * zi % p).to_bytes(32, "big")
-            zi = zi * hs[i] % p
-            xs[i] = ys[i] = hs[i] = None
-            i -= 1
-        return Packed(bx), Packed(by)
-
     def table(self, pt, w, keep=False, packed=False):
         """Width-w table of an affine point: (w, xs, ys, bxs), bxs = beta*xs on GLV curves else None.
 
-        keep: the table outlives the call; store its integers compactly.
-        packed: store xs and ys as `Packed` bytes (32 bytes an entry, not 48) and make bxs as
-        looked up (`Scaled`): a table kept long, as the sealers' tables of a batch check.
+        keep, packed: a table that outlives the call, its integers stored compactly or as
+        `Packed` bytes (crypto/ectables.py, loaded only by who keeps tables).
         """
-        if packed:
-            count = 1 << (w - 2)
-            if _MICROPYTHON:
-                # The columns live as long as the key: made first, right after a collection,
-                # they take the lowest free blocks, not blocks between the chain's garbage,
-                # which would cut the free heap into pieces (bench/RESULTS.md, "Heap").
-                gc.collect()
-            bx = bytearray(count << 5)
-            by = bytearray(count << 5)
-            chain, end = self.odd_chain(pt, count)
-            xs, ys = self.odd_packed(chain, inverse(end, self.p), bx, by)
-            return (w, xs, ys, None if self.glv is None else Scaled(xs, self.glv[0], self.p))
+        if keep or packed:
+            from lightmeter.crypto import ectables
+            return ectables.table(self, pt, w, packed)
         xs, ys = self.odd_multiples(pt, 1 << (w - 2))
         bxs = None
         if self.glv is not None:
             beta = self.glv[0]
             p = self.p
             bxs = [x * beta % p for x in xs]
-        if keep:
-            xs = compact(xs)
-            ys = compact(ys)
-            if bxs is not None:
-                bxs = compact(bxs)
         return (w, xs, ys, bxs)
-
-    def shifted(self, pt, parts, shift):
-        """Affine [P, 2**shift * P, 2**(2*shift) * P, ...] (parts points)."""
-        out = [pt]
-        jp = (pt[0], pt[1], 1)
-        for _ in range(parts - 1):
-            for _ in range(shift):
-                jp = self.double(jp)
-            out.append(self.to_affine(jp))
-        return out
-
-    def tables(self, pt, w, parts, keep=False, packed=False):
-        """Width-w tables of P, 2**s * P, ... (parts of them, s = `shift(parts)`)."""
-        return [self.table(q, w, keep, packed) for q in self.shifted(pt, parts, self.shift(parts))]
 
     def shift(self, parts):
         """Bits per part when scalars are cut into parts (GLV halves are < 2**129)."""
@@ -470,16 +394,12 @@ class Curve:
         self._gts[len(t)] = t
 
     def g_tables(self, parts):
-        """The generator's tables (width G_WINDOW) for parts, built on first use and kept."""
+        """The generator's tables (width G_WINDOW) for parts: `preset`, else built on first use
+        and kept (crypto/ectables.py)."""
         t = self._gts.get(parts)
         if t is None:
-            if parts == 1:
-                t = [self.table(self.g, G_WINDOW, True)]
-            else:
-                # G's own table is shared with parts == 1.
-                rest = self.shifted(self.g, parts, self.shift(parts))[1:]
-                t = self.g_tables(1) + [self.table(q, G_WINDOW, True) for q in rest]
-            self._gts[parts] = t
+            from lightmeter.crypto import ectables
+            t = self._gts[parts] = ectables.g_tables(self, parts)
         return t
 
     # -- scalars -------------------------------------------------------------
@@ -671,4 +591,6 @@ class PublicKey:
         self.curve = curve
         self.data = bytes(data)
         self.point = curve.decode_point(data)
-        self.tables = curve.tables(self.point, window, parts, True, packed)
+        # table building lives apart: a device that keeps no key never loads it
+        from lightmeter.crypto import ectables
+        self.tables = ectables.tables(curve, self.point, window, parts, packed)

@@ -3,8 +3,9 @@
 Headers, receipts and transactions travel as CBOR maps with small integer keys
 and byte strings. The device turns a received map back into the field names of
 the node's JSON and hands it to the same strict decoders (header.from_json,
-receipt.from_json), so both paths obey one set of rules. The relay uses the
-*_to_wire functions to build the maps from the node's JSON.
+receipt.from_json), so both paths obey one set of rules. The device builds its
+transaction's map with tx_to_wire; the relay builds header and receipt maps from the node's JSON
+with link/relaywire.py (apart: a module loaded from .mpy keeps its code in a board's RAM).
 """
 
 from lightmeter.chain import fields
@@ -105,41 +106,5 @@ def tx_to_wire(tx):
             continue  # defaults stay off the wire
         elif k in _TX_TEXT:
             v = v.decode()
-        m[i] = v
-    return m
-
-
-def header_to_wire(h):
-    """The header map of a header result from the node's JSON."""
-    m = {}
-    for i, k in enumerate(HEADER_KEYS):
-        v = h[k]
-        if k == "parentInfo":
-            v = [[p["blockNumber"], fields.hexbytes(p["blockHash"], "blockHash", 32)] for p in v]
-        elif k == "signatureList":
-            v = [[s["sealerIndex"], fields.hexbytes(s["signature"], "signature")] for s in v]
-        elif k == "sealerList":
-            v = [fields.hexbytes(x, "sealerList[]", 64) for x in v]
-        elif k in ("txsRoot", "receiptsRoot", "stateRoot", "extraData"):
-            v = fields.hexbytes(v, k)
-        m[i] = v
-    return m
-
-
-def receipt_to_wire(r):
-    """The receipt map of a receipt from the node's JSON."""
-    m = {}
-    for i, k in enumerate(RECEIPT_KEYS):
-        if k not in r:
-            continue
-        v = r[k]
-        if k == "contractAddress":
-            v = fields.hexbytes(v, k, 20) if v else b""
-        elif k == "output":
-            v = fields.hexbytes(v, k)
-        elif k == "logEntries":
-            v = [[fields.hexbytes(e["address"], "address", 20),
-                  [fields.hexbytes(t, "topic", 32) for t in e["topics"]],
-                  fields.hexbytes(e["data"], "data")] for e in v]
         m[i] = v
     return m
