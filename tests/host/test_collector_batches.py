@@ -429,20 +429,26 @@ def test_batches_of_an_sm_chain(tmp_path, db_url):
         c.stop()
 
 
-def test_leaves_opened_in_worker_processes_store_the_same(fc, served, db_url, monkeypatch):
-    """collect(parallel=2): each batch's leaves opened in two worker processes (batches.Pool),
-    the same rows and rejections as in one process."""
+def _pooled_collect_stores_the_same(fc, served, db_url, monkeypatch, **kw):
+    """collect with leaves opened by a pool (kw: parallel, threads) on these small batches: the
+    rows and rejections one process stores."""
     from lightmeter_host.collector import batches
     monkeypatch.setattr(batches, "PARALLEL_MIN", 1)  # these batches are small: use the pool anyway
     for root, leaves in fc.batches:
         served.store.put(root, leaves)
-    out = collect(fc, db_url, [served.url], parallel=2)
+    out = collect(fc, db_url, [served.url], parallel=2, **kw)
     assert (out["verified"], out["duplicates"], out["rejected"], out["batches"]) == (7, 1, 1, 2)
     got = rows(db_url, "SELECT meter_id, seq, leaf_index FROM readings WHERE batch_tx IS NOT NULL "
                        "ORDER BY meter_id, seq")
     assert [(r["meter_id"], r["seq"], r["leaf_index"]) for r in got] == [
         ("m0", 1, 0), ("m0", 3, 0), ("m1", 1, 1), ("m1", 2, 2), ("m2", 1, 2), ("m2", 2, 3)]
     assert reverified(db_url)["ok"]
+
+
+def test_leaves_opened_in_worker_processes_store_the_same(fc, served, db_url, monkeypatch):
+    """collect(parallel=2): each batch's leaves opened in two worker processes (batches.Pool),
+    the same rows and rejections as in one process."""
+    _pooled_collect_stores_the_same(fc, served, db_url, monkeypatch)
 
 
 def test_leaves_opened_in_threads_store_the_same_and_forgeries_are_still_refused(fc, served, db_url, monkeypatch):
@@ -451,16 +457,7 @@ def test_leaves_opened_in_threads_store_the_same_and_forgeries_are_still_refused
     was made by a key outside the fleet, or by another device of it, is still refused."""
     from lightmeter.link import cbor
     from lightmeter_host.collector import batches
-    monkeypatch.setattr(batches, "PARALLEL_MIN", 1)
-    for root, leaves in fc.batches:
-        served.store.put(root, leaves)
-    out = collect(fc, db_url, [served.url], parallel=2, threads=True)
-    assert (out["verified"], out["duplicates"], out["rejected"], out["batches"]) == (7, 1, 1, 2)
-    got = rows(db_url, "SELECT meter_id, seq, leaf_index FROM readings WHERE batch_tx IS NOT NULL "
-                       "ORDER BY meter_id, seq")
-    assert [(r["meter_id"], r["seq"], r["leaf_index"]) for r in got] == [
-        ("m0", 1, 0), ("m0", 3, 0), ("m1", 1, 1), ("m1", 2, 2), ("m2", 1, 2), ("m2", 2, 3)]
-    assert reverified(db_url)["ok"]
+    _pooled_collect_stores_the_same(fc, served, db_url, monkeypatch, threads=True)
     # the threads' answers are open_leaf's, leaf for leaf, with the signers' addresses cached
     good = [x for _, leaves in fc.batches for x in leaves]
     pool = batches.ThreadPool(2)
