@@ -455,7 +455,6 @@ def link_vs_json(crypto="ecdsa", sealers=4, readings=10):
     demo's time per reading on MicroPython."""
     from lightmeter.chain import abi
     from lightmeter.link import frame, session as L, wire
-    from lightmeter.link import relaywire
     from lightmeter_host.chain import backends, txbuild
     from lightmeter_host import demo, relay
     from lightmeter_host.chain.rpc import Rpc
@@ -553,7 +552,7 @@ SYNC_SET_CHANGES = 3
 def export_sync_source(chain, root):
     """Write chain's blocks 1..head as one file per link answer (get_header, get_changes
     payloads in canonical CBOR) into root; (genesis TRUST.json with number and hash, head)."""
-    from lightmeter.link import cbor, session as L, wire
+    from lightmeter.link import cbor, relaywire, session as L
     from lightmeter_host import relay
     from lightmeter_host.chain.rpc import Rpc
     from lightmeter_host.node.server import NodeServer

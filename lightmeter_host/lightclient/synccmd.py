@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 
+from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.client import sync, trust as trust_mod
 from lightmeter.errors import Invalid, LightmeterError, Malformed
@@ -180,7 +181,6 @@ class SyncConflict(SyncFailed):
 def _fetch_header(rpc, n, suite):
     """(decoded Header, its recomputed hash) of block n from rpc."""
     from lightmeter.chain import header as header_mod
-    from lightmeter.chain import headerwrite
     h = header_mod.from_json(rpc("getBlockByNumber", n, True, True), suite.node_sig_len)
     if h.number != n:
         raise Malformed("asked for header %d, got header %d" % (n, h.number))
