@@ -2,24 +2,17 @@
 (lightmeter_host.relaymetrics); scraped over HTTP as Prometheus would."""
 
 import time
-import urllib.request
 
 from lightmeter.client import batch
 from lightmeter.link import session as L
 
 from lightmeter_host import relaymetrics
 from test_concentrator import Rig
+from test_metrics import scrape
 
 
 def _scrape(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("lightmeter_") and " " in line:
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
+    return scrape("http://127.0.0.1:%d/metrics" % port)
 
 
 def test_counters_move_and_a_scrape_sees_them(tmp_path):
