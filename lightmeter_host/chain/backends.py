@@ -68,16 +68,52 @@ def native_sm3():
     return sm3
 
 
+_N_BYTES = _N.to_bytes(32, "big")
+_HALF_N_END = (_HALF_N + 1).to_bytes(32, "big")
+_ZERO32 = bytes(32)
+
+
 def _check_rs(sig):
     # 65 bytes (r, s, v): any s, as FISCO's recovery; 64 bytes (r, s): low s, as secp256k1_ecdsa_verify.
-    r = int.from_bytes(sig[:32], "big")
-    s = int.from_bytes(sig[32:64], "big")
-    return 0 < r < _N and 0 < s < (_N if len(sig) == 65 else _HALF_N + 1)
+    # 32-byte big-endian strings compare as the numbers they encode.
+    r, s = bytes(sig[:32]), bytes(sig[32:64])
+    return _ZERO32 < r < _N_BYTES and _ZERO32 < s < (_N_BYTES if len(sig) == 65 else _HALF_N_END)
+
+
+def _lean_recover():
+    """libsecp256k1's recovery called through coincurve's cffi handle directly, with one set of
+    output buffers per thread: no PublicKey object made and serialized per call (a collector
+    recovers one key per batch reading; bench/RESULTS.md)."""
+    import threading
+
+    import coincurve
+    from coincurve._libsecp256k1 import ffi, lib
+
+    ctx = coincurve.context.GLOBAL_CONTEXT.ctx
+    flag = lib.SECP256K1_EC_UNCOMPRESSED
+    local = threading.local()
+
+    def recover(digest, sig):
+        b = getattr(local, "b", None)
+        if b is None:
+            b = local.b = (ffi.new("secp256k1_ecdsa_recoverable_signature *"), ffi.new("secp256k1_pubkey *"),
+                           ffi.new("unsigned char[65]"), ffi.new("size_t *"))
+        rsig, pub, out, size = b
+        if not (lib.secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, rsig, sig, sig[64])
+                and lib.secp256k1_ecdsa_recover(ctx, pub, rsig, digest)):
+            return None
+        size[0] = 65
+        lib.secp256k1_ec_pubkey_serialize(ctx, out, size, pub, flag)
+        return ffi.buffer(out, 65)[1:]
+
+    return recover
 
 
 def native_secp256k1():
     import coincurve
     from coincurve.ecdsa import cdata_to_der, deserialize_compact
+
+    lean = _lean_recover()
 
     def recover(digest, sig):
         if len(digest) != 32 or len(sig) != 65:
@@ -86,11 +122,10 @@ def native_secp256k1():
             raise Invalid("recovery id must be 0..3")
         if not _check_rs(sig):
             raise Invalid("signature r or s out of range [1, n-1]")
-        try:
-            pub = coincurve.PublicKey.from_signature_and_message(bytes(sig), bytes(digest), hasher=None)
-        except Exception:
+        pub = lean(bytes(digest), bytes(sig))
+        if pub is None:
             raise Invalid("no public key recovers from this signature")
-        return pub.format(compressed=False)[1:]
+        return pub
 
     def verify(pub, digest, sig):
         if len(pub) != 64 or len(digest) != 32 or len(sig) not in (64, 65):

@@ -264,19 +264,22 @@ _INT = 1 << 64
 
 def decode_reading(data):
     """lightmeter.device.reading.decode, faster for the canonical case: cbor2 (C) decodes, the
-    firmware's own field checks run, and the bytes must be cbor2's canonical encoding of what
-    was decoded (then they are the firmware's too: a map of small integer keys to integers of
-    at most 64 bits and text has one deterministic encoding). Anything else, including every
-    error, is the firmware's decode's to answer."""
+    firmware's own field checks run, and the bytes must be the canonical encoding of what was
+    decoded (then they are the firmware's too: a map of small integer keys to integers of at most
+    64 bits and text has one deterministic encoding). With integer keys below 24 in ascending
+    order, canonical CBOR is cbor2's plain encoding (shortest integers, definite lengths, the map
+    in its order), so no sorting re-encode is needed. Anything else, including every error, is
+    the firmware's decode's to answer."""
     from lightmeter.device import reading as reading_mod
     try:
         import cbor2
         m = cbor2.loads(data)
-        if type(m) is dict and len(data) <= reading_mod.MAX_BYTES and all(
-                type(k) is int and (type(v) is str or (type(v) is int and -_INT <= v < _INT))
-                for k, v in m.items()):
-            reading_mod._check(m)
-            if cbor2.dumps(m, canonical=True) == data:
+        if type(m) is dict and len(data) <= reading_mod.MAX_BYTES:
+            reading_mod._check(m)  # keys 0..13, text or (non-bool) integer values
+            keys = list(m)
+            if (all(type(k) is int for k in keys) and keys == sorted(keys)
+                    and all(-_INT <= v < _INT for v in m.values() if type(v) is int)
+                    and cbor2.dumps(m) == data):
                 return m
     except Exception:  # noqa: BLE001 (the firmware's decode below says what is wrong)
         pass

@@ -15,6 +15,7 @@ checked against).
 """
 
 import json
+import operator
 import threading
 
 SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
@@ -308,9 +309,13 @@ class Database:
         if not rows:
             return
         conv = [(i, c) for i, c in enumerate(columns) if c in _CONVERTED]
+        get = operator.itemgetter(*columns)
 
         def values(r):
-            t = [r.get(c) for c in columns]
+            try:
+                t = list(get(r)) if len(columns) > 1 else [get(r)]  # one C call for a full row
+            except KeyError:
+                t = [r.get(c) for c in columns]  # an optional column left out: NULL
             for i, c in conv:
                 t[i] = self._value(c, t[i])
             return t

@@ -40,6 +40,12 @@ def _mutations(sig):
     yield bytes(32) + sig[32:]
     yield sig[:32] + bytes(32) + sig[64:]
     yield N.to_bytes(32, "big") + sig[32:]
+    yield (N - 1).to_bytes(32, "big") + sig[32:]
+    yield r + N.to_bytes(32, "big") + sig[64:]
+    yield r + (N - 1).to_bytes(32, "big") + sig[64:]
+    yield r + (N // 2).to_bytes(32, "big") + sig[64:]  # the low-s edge of 64-byte verify
+    yield r + (N // 2 + 1).to_bytes(32, "big") + sig[64:]
+    yield b"\xff" * 32 + sig[32:]
 
 
 @settings(max_examples=60, deadline=None)
@@ -114,6 +120,31 @@ def test_native_keccak256_is_right_from_many_threads_at_once():
             if h(data) != ref.new(digest_bits=256, data=data).digest():
                 bad.append((t, i))
     threads = [threading.Thread(target=run, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad
+
+
+def test_native_recovery_is_right_from_many_threads_at_once():
+    """The native recovery keeps its output buffers per thread (backends._lean_recover): threads
+    recovering at the same moment each get their own signer's key."""
+    import threading
+
+    keys = [(i + 1).to_bytes(32, "big") for i in range(6)]
+    work = []
+    for k in keys:
+        digests = [bytes([i]) * 32 for i in range(1, 40)]
+        work.append([(d, secp256k1.sign(k, d), secp256k1.public_key(k)) for d in digests])
+    bad = []
+
+    def run(items):
+        for _ in range(20):
+            for d, sig, pub in items:
+                if native_recover(d, sig) != pub:
+                    bad.append(d)
+    threads = [threading.Thread(target=run, args=(w,)) for w in work]
     for t in threads:
         t.start()
     for t in threads:

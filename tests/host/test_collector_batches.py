@@ -398,6 +398,21 @@ def test_the_fast_reading_decoder_agrees_with_the_firmware(fc):
         assert a == b
     bent()
 
+    # encodings that decode to a valid map but are not the canonical bytes: refused alike
+    import cbor2
+    base = cbor2.loads(good[0])
+    shaped = [
+        cbor2.dumps(dict(reversed(list(base.items())))),  # keys out of order
+        cbor2.dumps({**{True if k == 1 else k: v for k, v in base.items()}, True: "vendor"}),  # a bool key
+        cbor2.dumps({**base, reading_mod.VALUE: 2**64}),  # a bignum (tag 2)
+        cbor2.dumps({**base, reading_mod.VALUE: -(2**64) - 1}),
+        bytes([good[0][0] + 1]) + good[0][1:] + bytes([reading_mod.SUITE]) + cbor2.dumps("ecdsa"),  # key twice
+        good[0].replace(b"\x05\x01", b"\x05\x18\x01", 1),  # seq 1 in two bytes
+    ]
+    for data in shaped:
+        a, b = both(data)
+        assert a == b and not isinstance(a, dict), data.hex()
+
 
 def test_a_concentrator_serving_endless_bytes_is_a_mismatch_not_a_memory_sink(fc, served, db_url):
     root, leaves = fc.batches[0]
