@@ -310,7 +310,6 @@ def _open_chunk(args):
     """(reading, signature, sender, decoded reading or None) or (kind, reason) per leaf, with the
     crypto this process has installed."""
     from lightmeter.crypto import suite as suite_mod
-    from lightmeter.device import reading as reading_mod
     chain_id, group_id, registry, suite_name, leaves = args
     opener = LeafOpener(chain_id, group_id, registry, suite_mod.get(suite_name))
     out = []

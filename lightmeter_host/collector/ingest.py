@@ -48,6 +48,7 @@ from lightmeter_host.collector.evidence import NodeLie, Refused
 
 PRECOMPILE = transition.CONSENSUS_ADDRESS.decode()
 INT64 = 1 << 63
+INT32 = 1 << 31
 PROGRESS_SECONDS = 2.0
 
 
@@ -546,9 +547,11 @@ class Walker:
                           % (m[R.METER_ID], entry["meter_id"]))
         if m[R.SUITE] != self.suite.name:
             raise Refused("malformed", "reading says suite %s on a %s chain" % (m[R.SUITE], self.suite.name))
-        for k, name in ((R.VALUE, "value"), (R.TIME, "time"), (R.STATUS, "status")):
+        for k, name in ((R.VALUE, "value"), (R.TIME, "time")):
             if not -INT64 <= m[k] < INT64:
                 raise Refused("unsupported", "reading %s %d does not fit 64 bits" % (name, m[k]))
+        if m[R.STATUS] >= INT32:  # the status column is a 32-bit INTEGER (flags use bits 0-3)
+            raise Refused("unsupported", "reading status %d does not fit 31 bits" % m[R.STATUS])
         if f.seq >= INT64:
             raise Refused("unsupported", "seq %d does not fit 64 bits" % f.seq)
         return entry, m

@@ -39,11 +39,11 @@ def key(label):
     return hashlib.sha256(b"collector-test:" + label.encode()).digest()
 
 
-def reading_bytes(meter, seq, crypto, value=None, unit="kWh", scale=-3, clock=0, t=None):
+def reading_bytes(meter, seq, crypto, value=None, unit="kWh", scale=-3, clock=0, t=None, status=0):
     m = {reading.METER_ID: meter, reading.FIRMWARE: "lightmeter-0.1", reading.SEQ: seq,
          reading.TIME: T0 + 60_000 * seq if t is None else t, reading.CLOCK: clock, reading.OBIS: "1-0:1.8.0",
          reading.VALUE: 1_000_000 + 1234 * seq if value is None else value, reading.SCALE: scale,
-         reading.UNIT: unit, reading.STATUS: 0, reading.SUITE: crypto}
+         reading.UNIT: unit, reading.STATUS: status, reading.SUITE: crypto}
     return reading.encode(m)
 
 

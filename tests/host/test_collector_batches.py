@@ -565,3 +565,48 @@ def test_a_crash_in_a_block_committed_behind_the_walk_stores_it_whole_or_not_at_
     batch_rows = rows(db_url, "SELECT block_number FROM batches ORDER BY block_number")
     assert batch_rows[0]["block_number"] == first
     assert reverified(db_url)["ok"]
+
+
+def test_a_large_batch_goes_in_by_copy_every_column_as_signed_and_out_of_range_readings_refused(tmp_path, served,
+                                                                                                 db_url):
+    """A batch of more than db.COPY_ROWS readings (PostgreSQL: COPY, binary for readings) stores
+    each column exactly as signed, the 64-bit and 32-bit edges included; a status or value that
+    does not fit its column is refused as `unsupported` on both databases, never a failed commit."""
+    from lightmeter.device import reading as reading_mod
+
+    c = FleetChain(seed=b"collector-copy")
+    try:
+        for i in range(3):
+            c.device("d%d" % i, "m%d" % i)
+        edges = [dict(value=-(2**63), scale=-18, status=2**31 - 1, t=0), dict(value=2**63 - 1, scale=18, clock=2),
+                 dict(value=0, scale=0, unit="", t=2**63 - 1)]
+        leaves, want = [], {}
+        for i in range(3):
+            for seq in range(1, 26):
+                kw = edges[i] if seq == 7 else {}
+                leaves.append(leaf(c, "d%d" % i, "m%d" % i, seq, **kw))
+                want[("m%d" % i, seq)] = reading_bytes("m%d" % i, seq, c.crypto, **kw)
+        leaves.append(leaf(c, "d0", "m0", 26, status=2**31))
+        leaves.append(leaf(c, "d1", "m1", 26, value=2**63))
+        assert len(leaves) > db_mod.COPY_ROWS
+        served.store.put(anchor(c, leaves), leaves)
+        out = ingest.collect(c.url, c.genesis, c.entries, db_url, batch_urls=[served.url])
+        assert out["verified"] == 75 and out["rejected"] == 2
+        got = rows(db_url, "SELECT * FROM readings")
+        assert len(got) == 75
+        for r in got:
+            signed = want[(r["meter_id"], r["seq"])]
+            m = reading_mod.decode(signed)
+            assert bytes(r["reading"]) == signed
+            assert (r["mantissa"], r["scale"], r["ts"], r["clock"], r["status"], r["unit"], r["obis"]) == \
+                (m[reading_mod.VALUE], m[reading_mod.SCALE], m[reading_mod.TIME], m[reading_mod.CLOCK],
+                 m[reading_mod.STATUS], m[reading_mod.UNIT], m[reading_mod.OBIS])
+            assert r["value"] == ingest.value_of(m[reading_mod.VALUE], m[reading_mod.SCALE])
+            assert r["verified"] in (True, 1) and r["leaf_index"] is not None and r["batch_tx"].startswith("0x")
+        kinds = rows(db_url, "SELECT kind, meter_id, seq, reason FROM rejections ORDER BY meter_id")
+        assert [(k["kind"], k["meter_id"], k["seq"]) for k in kinds] == [("unsupported", "m0", 26),
+                                                                           ("unsupported", "m1", 26)]
+        assert "31 bits" in kinds[0]["reason"] and "64 bits" in kinds[1]["reason"]
+        assert reverified(db_url)["ok"]
+    finally:
+        c.stop()
