@@ -21,7 +21,6 @@ MemoryErrors, and what a kept table holds.
 """
 
 import hashlib
-import json
 
 from lightmeter.crypto import secp256k1, sm2
 

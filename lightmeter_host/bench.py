@@ -13,7 +13,6 @@ import os
 import sys
 import time
 
-from lightmeter.chain import header
 from lightmeter.chain import headerwrite
 from lightmeter.chain.meter_registry import RECORD
 from lightmeter.crypto import keccak, secp256k1, sm2, sm3, suite as suite_mod

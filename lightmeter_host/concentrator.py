@@ -22,7 +22,7 @@ import os
 import threading
 import time
 
-from lightmeter.chain import batchtree, fields, tx as txm
+from lightmeter.chain import batchtree, fields
 from lightmeter.client import batch
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.device import reading as reading_mod

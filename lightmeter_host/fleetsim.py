@@ -27,7 +27,7 @@ from lightmeter.crypto import suite as suite_mod
 from lightmeter.errors import LightmeterError, Malformed
 from lightmeter.link import cbor, session as L
 
-from lightmeter_host import concentrator as conc_mod, relay
+from lightmeter_host import concentrator as conc_mod
 from lightmeter_host.chain import backends
 from lightmeter_host.chain.rpc import NodeError
 from lightmeter_host.node import jsonrpc, registry

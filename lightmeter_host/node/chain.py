@@ -17,7 +17,7 @@ from lightmeter.chain import headerwrite
 from lightmeter.crypto import suite as suite_mod
 from lightmeter.chain import tx as txm
 from lightmeter.chain import txread
-from lightmeter.errors import Invalid, LightmeterError
+from lightmeter.errors import LightmeterError
 from lightmeter.client.trust import quorum
 from lightmeter.client.verify import BLOCK_LIMIT_WINDOW
 

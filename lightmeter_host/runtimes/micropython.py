@@ -9,7 +9,6 @@ sys.path), and runs the code. The port comes from node_modules/ at the project r
 """
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
