@@ -82,9 +82,9 @@ class Duplicate(DatabaseError):
 # state key holding the schema version; databases made before it was written have none and
 # are version 1 when every table has its columns
 SCHEMA_KEY = "schema_version"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLE_COLUMNS = {"readings": ("id",) + READING_COLUMNS, "rejections": ("id",) + REJECTION_COLUMNS,
-                 "gaps": ("id",) + GAP_COLUMNS, "state": ("key", "value"),
+                 "gaps": ("id",) + GAP_COLUMNS, "state": ("key", "value"), "meters": ("meter_id",),
                  "checkpoints": ("block_number", "header", "changes", "sealers"), "devices": DEVICE_COLUMNS,
                  "blocks": BLOCK_COLUMNS, "batches": BATCH_COLUMNS, "ranges": RANGE_COLUMNS}
 
@@ -139,7 +139,21 @@ def _schema(pg):
         """CREATE TABLE IF NOT EXISTS ranges (
             first_block %s PRIMARY KEY, last_block %s NOT NULL, checkpoint TEXT NOT NULL, worker TEXT,
             updated_at %s NOT NULL)""" % (big, big, big),
+        # schema 3 (additive): every meter id the database names, kept by put_devices (each stored
+        # row's meter comes from a fleet entry), so the page lists meters in its own order from
+        # this key alone (code-point order: "C" in PostgreSQL, SQLite's BINARY)
+        "CREATE TABLE IF NOT EXISTS meters (meter_id TEXT%s PRIMARY KEY)" % (' COLLATE "C"' if pg else ""),
     ]
+
+
+# A table's distinct meter ids, one index seek each (readings_meter_seq, rejections_meter,
+# gaps_meter): a version 2 database's meters, listed once when it is brought to version 3.
+_DISTINCT = ("{n}(id) AS (SELECT MIN(meter_id) FROM {t} UNION ALL "
+             "SELECT (SELECT MIN(meter_id) FROM {t} WHERE meter_id > {n}.id) FROM {n} WHERE {n}.id IS NOT NULL)")
+METER_IDS = ("WITH RECURSIVE " + ", ".join(_DISTINCT.format(n=n, t=t) for n, t in
+                                           (("r", "readings"), ("j", "rejections"), ("g", "gaps"))) +
+             ", ids(id) AS (SELECT meter_id FROM devices UNION SELECT id FROM r WHERE id IS NOT NULL "
+             "UNION SELECT id FROM j WHERE id IS NOT NULL UNION SELECT id FROM g WHERE id IS NOT NULL) ")
 
 
 # columns added to version 1 tables by schema 2 (nullable: a reading of its own transaction has none)
@@ -233,8 +247,13 @@ class Database:
                         cur.execute(stmt)
                     cur.execute(self._sql("SELECT value FROM state WHERE key = ?"), (SCHEMA_KEY,))
                     got = cur.fetchone()
-                    if got is None or json.loads(got[0]) in (1, SCHEMA_VERSION):
-                        # new, or version 1 brought up to 2 by the additions above
+                    version = None if got is None else json.loads(got[0])
+                    if version in (None, 1, 2):
+                        # new, or an older version brought up by the additions above: its meters
+                        # listed once (nothing to list in a new database)
+                        cur.execute(METER_IDS + "INSERT INTO meters (meter_id) SELECT id FROM ids WHERE true "
+                                    "ON CONFLICT DO NOTHING")
+                    if version in (None, 1, 2, SCHEMA_VERSION):
                         cur.execute(self._sql("DELETE FROM state WHERE key = ?"), (SCHEMA_KEY,))
                         cur.execute(self._sql("INSERT INTO state (key, value) VALUES (?, ?)"),
                                     (SCHEMA_KEY, json.dumps(SCHEMA_VERSION)))
@@ -443,6 +462,10 @@ class Database:
                 if e["address"] in have:
                     cur.execute(self._sql("DELETE FROM devices WHERE address = ?"), (e["address"],))
             self._insert(cur, "devices", DEVICE_COLUMNS, new)
+            # the meters table names every meter a stored row can carry: rows take their meter
+            # from these entries (ingest.fleet_index), so this is where a meter first appears
+            cur.executemany(self._sql("INSERT INTO meters (meter_id) VALUES (?) ON CONFLICT DO NOTHING"),
+                            sorted({(e["meter_id"],) for e in new}))
 
     def devices(self):
         return self.query("SELECT %s FROM devices ORDER BY address" % ", ".join(DEVICE_COLUMNS))

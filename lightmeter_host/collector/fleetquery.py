@@ -10,9 +10,9 @@ reads what it shows, not the whole database.
   time buckets and the last reading of each is returned with the bucket's count (SQL window
   functions), so differences between points stay the consumption over each bucket.
 
-The meter ids come from the fleet (devices) and from each table's meter_id index, walked one
-distinct id at a time (a recursive query: a seek per meter, not a scan of every reading).
-SQLite (3.25 or later: window functions) and PostgreSQL alike.
+The meter ids come from the meters table (db.py: every meter the database names, kept as fleet
+entries are stored), read in its key's order. SQLite (3.25 or later: window functions) and
+PostgreSQL alike.
 """
 
 import re
@@ -23,15 +23,8 @@ from lightmeter_host.collector.db import DUPLICATE_KINDS, READING_VIEW, ts_range
 # in a row (reading it walks that text), and which a plot does not show
 PLOT_VIEW = tuple(c for c in READING_VIEW if c != "verified")
 
-# A meter's distinct ids in a table, one index seek each (readings_meter_seq, rejections_meter,
-# gaps_meter), so listing the fleet costs the number of meters, not of readings.
-_DISTINCT = ("{n}(id) AS (SELECT MIN(meter_id) FROM {t} UNION ALL "
-             "SELECT (SELECT MIN(meter_id) FROM {t} WHERE meter_id > {n}.id) FROM {n} WHERE {n}.id IS NOT NULL)")
-_IDS = ("WITH RECURSIVE " + ", ".join(_DISTINCT.format(n=n, t=t) for n, t in
-                                      (("r", "readings"), ("j", "rejections"), ("g", "gaps"))) +
-        ", ids(id) AS (SELECT meter_id FROM devices UNION SELECT id FROM r WHERE id IS NOT NULL "
-        "UNION SELECT id FROM j WHERE id IS NOT NULL UNION SELECT id FROM g WHERE id IS NOT NULL) ")
-_MATCH = ("WHERE LOWER(id) LIKE ? ESCAPE '!' OR id IN "
+# a meter matches a search by its id or one of its devices' addresses, anywhere, case folded
+_MATCH = ("WHERE LOWER(meter_id) LIKE ? ESCAPE '!' OR meter_id IN "
           "(SELECT meter_id FROM devices WHERE LOWER(address) LIKE ? ESCAPE '!') ")
 
 MAX_PAGE = 500
@@ -90,28 +83,20 @@ def rows_for(db, ids):
 def page(db, offset=0, limit=50, q=""):
     """{"total": meters matching q, "offset", "limit", "q", "meters": rows} ordered by meter id.
 
-    q matches a meter id or one of its devices' addresses anywhere in it, case folded ("" all)."""
+    q matches a meter id or one of its devices' addresses anywhere in it, case folded ("" all).
+    The ids come from the meters table in its key's order (code points, as db.meters() sorts), so
+    a page without a search reads offset + limit keys, not the fleet."""
     where, params = ("", []) if not q else (_MATCH, [_like(q), _like(q)])
-    # code-point order on both (db.meters() sorts in Python): PostgreSQL's default collation is
-    # the locale's
-    order = 'ORDER BY id COLLATE "C" ' if db.pg else "ORDER BY id "
-    got = db.query(_IDS + "SELECT id, COUNT(*) OVER () AS total FROM ids " + where + order +
-                   "LIMIT ? OFFSET ?", params + [int(limit), int(offset)])
-    if got:
-        total = got[0]["total"]
-    else:
-        total = db.query(_IDS + "SELECT COUNT(*) AS n FROM ids " + where, params)[0]["n"]
-    return {"total": total, "offset": offset, "limit": limit, "q": q,
-            "meters": rows_for(db, [g["id"] for g in got])}
+    got = db.query("SELECT meter_id FROM meters " + where + "ORDER BY meter_id LIMIT ? OFFSET ?",
+                   params + [int(limit), int(offset)])
+    total = db.query("SELECT COUNT(*) AS n FROM meters " + where, params)[0]["n"]
+    return {"total": int(total), "offset": offset, "limit": limit, "q": q,
+            "meters": rows_for(db, [g["meter_id"] for g in got])}
 
 
 def meter(db, meter_id):
     """db.meters()'s row of this meter, or None when nothing in the database names it."""
-    known = db.query("SELECT 1 AS k FROM devices WHERE meter_id = ? UNION ALL "
-                     "SELECT 1 FROM (SELECT 1 AS k FROM readings WHERE meter_id = ? LIMIT 1) AS a UNION ALL "
-                     "SELECT 1 FROM (SELECT 1 AS k FROM rejections WHERE meter_id = ? LIMIT 1) AS b UNION ALL "
-                     "SELECT 1 FROM (SELECT 1 AS k FROM gaps WHERE meter_id = ? LIMIT 1) AS c",
-                     [meter_id] * 4)
+    known = db.query("SELECT 1 AS k FROM meters WHERE meter_id = ?", [meter_id])
     return rows_for(db, [meter_id])[0] if known else None
 
 
@@ -120,7 +105,7 @@ def summary(db):
     duplicates and replays), duplicates, gaps, problems (rejections naming no meter)."""
     kinds = ", ".join("?" * len(DUPLICATE_KINDS))
     row = db.query(
-        _IDS + "SELECT (SELECT COUNT(*) FROM ids) AS meters, (SELECT COUNT(*) FROM readings) AS readings, "
+        "SELECT (SELECT COUNT(*) FROM meters) AS meters, (SELECT COUNT(*) FROM readings) AS readings, "
         "(SELECT COUNT(*) FROM readings WHERE verified = ?) AS verified, "
         "(SELECT COUNT(*) FROM rejections WHERE meter_id IS NOT NULL AND kind NOT IN (%s)) AS rejected, "
         "(SELECT COUNT(*) FROM rejections WHERE meter_id IS NOT NULL AND kind IN (%s)) AS duplicates, "

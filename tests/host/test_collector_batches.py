@@ -302,14 +302,16 @@ def test_the_fast_leaf_opener_agrees_with_the_firmware_rule_on_good_and_bent_lea
     flipped()
 
 
-def test_a_version_1_database_is_brought_to_version_2_by_collect_and_refused_by_readers_before(tmp_path, fc):
-    """Schema 2 is additive: a version 1 database (no blocks, batches, ranges tables, no batch
-    columns) keeps its rows; readers refuse it until collect has added what version 2 adds."""
+def test_a_version_1_database_is_brought_to_the_current_version_by_collect_and_refused_by_readers_before(
+        tmp_path, fc):
+    """Schemas 2 and 3 are additive: a version 1 database (no blocks, batches, ranges, meters
+    tables, no batch columns) keeps its rows; readers refuse it until collect has added what the
+    later versions add, its meters listed from the rows it holds."""
     import sqlite3
     url = "sqlite://" + str(tmp_path / "v1.db")
     collect(fc, url, [])  # one record() reading stored, two batches pending
     con = sqlite3.connect(str(tmp_path / "v1.db"))
-    for t in ("blocks", "batches", "ranges"):
+    for t in ("blocks", "batches", "ranges", "meters"):
         con.execute("DROP TABLE %s" % t)
     con.execute("DROP INDEX readings_batch")
     con.execute("ALTER TABLE readings DROP COLUMN batch_tx")
@@ -321,9 +323,11 @@ def test_a_version_1_database_is_brought_to_version_2_by_collect_and_refused_by_
         db_mod.open_db(url, read_only=True)
     d = db_mod.open_db(url)  # what collect does
     try:
-        assert d.get_state("schema_version") == 2
+        assert d.get_state("schema_version") == db_mod.SCHEMA_VERSION == 3
         assert [(r["meter_id"], r["seq"], r["batch_tx"]) for r in d.query("SELECT * FROM readings")] == \
             [("m0", 4, None)]
+        assert [r["meter_id"] for r in d.query("SELECT meter_id FROM meters ORDER BY meter_id")] == \
+            [m["meter_id"] for m in d.meters()]
     finally:
         d.close()
     db_mod.open_db(url, read_only=True).close()

@@ -63,6 +63,13 @@ def test_the_fleet_run_stored_every_meter_with_its_anomalies(fleet):
     assert s["rejected"] == sum(1 for i in range(anomalous) if i % 3 == 1)
     assert s["gaps"] > 0 and s["rejected"] > 0 and s["duplicates"] > 0
     assert len(fleet["meters"]) == METERS
+    # the meters table the page lists from names exactly the meters of the whole-table reference
+    con = sqlite3.connect("file:%s?mode=ro" % fleet["path"], uri=True)
+    try:
+        listed = [r[0] for r in con.execute("SELECT meter_id FROM meters ORDER BY meter_id")]
+    finally:
+        con.close()
+    assert listed == [m["meter_id"] for m in fleet["meters"]]
 
 
 # ---- the API ----
