@@ -84,7 +84,7 @@ class Duplicate(DatabaseError):
 SCHEMA_KEY = "schema_version"
 SCHEMA_VERSION = 3
 TABLE_COLUMNS = {"readings": ("id",) + READING_COLUMNS, "rejections": ("id",) + REJECTION_COLUMNS,
-                 "gaps": ("id",) + GAP_COLUMNS, "state": ("key", "value"), "meters": ("meter_id",),
+                 "gaps": ("id",) + GAP_COLUMNS, "state": ("key", "value"), "meters": ("meter_id",), "totals": ("name", "n"),
                  "checkpoints": ("block_number", "header", "changes", "sealers"), "devices": DEVICE_COLUMNS,
                  "blocks": BLOCK_COLUMNS, "batches": BATCH_COLUMNS, "ranges": RANGE_COLUMNS}
 
@@ -143,7 +143,23 @@ def _schema(pg):
         # row's meter comes from a fleet entry), so the page lists meters in its own order from
         # this key alone (code-point order: "C" in PostgreSQL, SQLite's BINARY)
         "CREATE TABLE IF NOT EXISTS meters (meter_id TEXT%s PRIMARY KEY)" % (' COLLATE "C"' if pg else ""),
+        # schema 3: the fleet's totals (TOTALS), moved in the transaction that adds or marks the
+        # rows, so the page's summary reads six numbers instead of counting the tables
+        "CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n %s NOT NULL)" % big,
     ]
+
+
+# what the totals count: name -> SQL count over the tables (run once, when a database gets the
+# table; from then on each writer moves them)
+TOTALS = {
+    "meters": "SELECT COUNT(*) FROM meters",
+    "readings": "SELECT COUNT(*) FROM readings",
+    "verified": "SELECT COUNT(*) FROM readings WHERE verified = {true}",
+    "rejected": "SELECT COUNT(*) FROM rejections WHERE meter_id IS NOT NULL AND kind NOT IN {dup}",
+    "duplicates": "SELECT COUNT(*) FROM rejections WHERE meter_id IS NOT NULL AND kind IN {dup}",
+    "gaps": "SELECT COUNT(*) FROM gaps",
+    "problems": "SELECT COUNT(*) FROM rejections WHERE meter_id IS NULL",
+}
 
 
 # A table's distinct meter ids, one index seek each (readings_meter_seq, rejections_meter,
@@ -253,6 +269,7 @@ class Database:
                         # listed once (nothing to list in a new database)
                         cur.execute(METER_IDS + "INSERT INTO meters (meter_id) SELECT id FROM ids WHERE true "
                                     "ON CONFLICT DO NOTHING")
+                        self._count_totals(cur)
                     if version in (None, 1, 2, SCHEMA_VERSION):
                         cur.execute(self._sql("DELETE FROM state WHERE key = ?"), (SCHEMA_KEY,))
                         cur.execute(self._sql("INSERT INTO state (key, value) VALUES (?, ?)"),
@@ -274,6 +291,45 @@ class Database:
                 cur.execute("PRAGMA table_info(%s)" % table)
                 if column not in [r[1] for r in cur.fetchall()]:
                     cur.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, column, kind))
+
+    def _count_totals(self, cur):
+        """The totals counted from the tables (a database that gets the totals table)."""
+        dup = "(%s)" % ", ".join("'%s'" % k for k in DUPLICATE_KINDS)
+        cur.execute("DELETE FROM totals")
+        for name, sql in sorted(TOTALS.items()):
+            cur.execute(sql.format(true="TRUE" if self.pg else "1", dup=dup))
+            n = cur.fetchone()[0]
+            cur.execute(self._sql("INSERT INTO totals (name, n) VALUES (?, ?)"), (name, int(n)))
+
+    def _move_totals(self, cur, deltas):
+        # in name order, so that two writers never wait on each other's rows crosswise
+        for name in sorted(deltas):
+            if deltas[name]:
+                cur.execute(self._sql("UPDATE totals SET n = n + ? WHERE name = ?"), (deltas[name], name))
+
+    def _add_rows(self, cur, readings=(), rejections=(), gaps=()):
+        """Insert a transaction's readings, rejections and gaps and move the totals with them."""
+        readings, rejections, gaps = list(readings), list(rejections), list(gaps)
+        self._insert(cur, "readings", READING_COLUMNS, readings)
+        self._insert(cur, "rejections", REJECTION_COLUMNS, rejections)
+        self._insert(cur, "gaps", GAP_COLUMNS, gaps)
+        named = [r for r in rejections if r.get("meter_id") is not None]
+        dups = sum(1 for r in named if r["kind"] in DUPLICATE_KINDS)
+        self._move_totals(cur, {"readings": len(readings), "verified": sum(1 for r in readings if r.get("verified")),
+                                "rejected": len(named) - dups, "duplicates": dups, "gaps": len(gaps),
+                                "problems": len(rejections) - len(named)})
+
+    def _add_meters(self, cur, ids):
+        """Meter ids into the meters table (those already there are kept), its total moved."""
+        ids = sorted({(m,) for m in ids if m is not None})
+        if not ids:
+            return
+        cur.executemany(self._sql("INSERT INTO meters (meter_id) VALUES (?) ON CONFLICT DO NOTHING"), ids)
+        self._move_totals(cur, {"meters": max(cur.rowcount, 0)})
+
+    def totals(self):
+        """{name: count} of TOTALS, as the writers keep them."""
+        return {r["name"]: int(r["n"]) for r in self.query("SELECT name, n FROM totals")}
 
     def _check_schema(self):
         """NotCollectorDatabase unless every table has its columns and the version is known."""
@@ -371,15 +427,18 @@ class Database:
 
     def add_readings(self, rows):
         with self.transaction() as cur:
-            self._insert(cur, "readings", READING_COLUMNS, rows)
+            self._add_meters(cur, [r["meter_id"] for r in rows])
+            self._add_rows(cur, readings=rows)
 
     def add_rejections(self, rows):
         with self.transaction() as cur:
-            self._insert(cur, "rejections", REJECTION_COLUMNS, rows)
+            self._add_meters(cur, [r.get("meter_id") for r in rows])
+            self._add_rows(cur, rejections=rows)
 
     def add_gaps(self, rows):
         with self.transaction() as cur:
-            self._insert(cur, "gaps", GAP_COLUMNS, rows)
+            self._add_meters(cur, [r["meter_id"] for r in rows])
+            self._add_rows(cur, gaps=rows)
 
     def problems(self, limit=50):
         """The latest rejections that name no meter, newest first: a node's lie about a block, a
@@ -464,8 +523,7 @@ class Database:
             self._insert(cur, "devices", DEVICE_COLUMNS, new)
             # the meters table names every meter a stored row can carry: rows take their meter
             # from these entries (ingest.fleet_index), so this is where a meter first appears
-            cur.executemany(self._sql("INSERT INTO meters (meter_id) VALUES (?) ON CONFLICT DO NOTHING"),
-                            sorted({(e["meter_id"],) for e in new}))
+            self._add_meters(cur, [e["meter_id"] for e in new])
 
     def devices(self):
         return self.query("SELECT %s FROM devices ORDER BY address" % ", ".join(DEVICE_COLUMNS))
@@ -477,13 +535,12 @@ class Database:
         checkpoint: {block_number, header, changes, sealers} (text values) or None;
         state: {key: JSON-able value}; blocks, batches: rows of those tables (a batch reading
         names its batch, whose block is in blocks); range_checkpoint: (first_block, checkpoint
-        JSON) of a worker's range; before_commit() runs last inside the transaction."""
+        JSON) of a worker's range; before_commit() runs last inside the transaction.
+        The rows' meters are those of stored fleet entries (put_devices), as the walk makes them."""
         with self.transaction() as cur:
             self._insert(cur, "blocks", BLOCK_COLUMNS, list(blocks))
             self._insert(cur, "batches", BATCH_COLUMNS, list(batches))
-            self._insert(cur, "readings", READING_COLUMNS, list(readings))
-            self._insert(cur, "rejections", REJECTION_COLUMNS, list(rejections))
-            self._insert(cur, "gaps", GAP_COLUMNS, list(gaps))
+            self._add_rows(cur, readings, rejections, gaps)
             if checkpoint is not None:
                 self._insert(cur, "checkpoints", ("block_number", "header", "changes", "sealers"), [checkpoint])
             for k, v in (state or {}).items():
@@ -512,9 +569,7 @@ class Database:
                         (bytes(leaves), len(readings), tx_hash))
             if cur.rowcount != 1:
                 return False
-            self._insert(cur, "readings", READING_COLUMNS, list(readings))
-            self._insert(cur, "rejections", REJECTION_COLUMNS, list(rejections))
-            self._insert(cur, "gaps", GAP_COLUMNS, list(gaps))
+            self._add_rows(cur, readings, rejections, gaps)
             if before_commit is not None:
                 before_commit()
         return True
@@ -550,11 +605,15 @@ class Database:
     def set_verified(self, ids, flag):
         """Mark the readings with these ids verified (or not)."""
         ids = list(ids)
+        value = self._value("verified", flag)
         with self.transaction() as cur:
+            moved = 0
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
-                cur.execute(self._sql("UPDATE readings SET verified = ? WHERE id IN (%s)"
-                                      % ", ".join("?" * len(chunk))), [self._value("verified", flag)] + chunk)
+                cur.execute(self._sql("UPDATE readings SET verified = ? WHERE verified <> ? AND id IN (%s)"
+                                      % ", ".join("?" * len(chunk))), [value, value] + chunk)
+                moved += cur.rowcount
+            self._move_totals(cur, {"verified": moved if flag else -moved})
 
 
 class _Transaction:

@@ -144,3 +144,32 @@ def reverified(url):
         return reverify.verify_db(d)
     finally:
         d.close()
+
+
+def counted_totals(url):
+    """The fleet's totals counted row by row in Python from every table, past the kept ones
+    (db.TOTALS), and the meters a whole-table walk finds; for tests to hold the kept ones to."""
+    d = db_mod.open_db(url)
+    try:
+        readings = d.query("SELECT meter_id, verified FROM readings")
+        rejections = d.query("SELECT meter_id, kind FROM rejections")
+        named = [r for r in rejections if r["meter_id"] is not None]
+        dups = [r for r in named if r["kind"] in ("duplicate", "replay")]
+        meters = {m["meter_id"] for m in d.meters()}
+        return {"meters": len(meters), "readings": len(readings),
+                "verified": sum(1 for r in readings if r["verified"]), "rejected": len(named) - len(dups),
+                "duplicates": len(dups), "gaps": len(d.query("SELECT id FROM gaps")),
+                "problems": len(rejections) - len(named)}, meters
+    finally:
+        d.close()
+
+
+def assert_totals_kept(url):
+    """The kept totals and the meters table agree with the rows themselves."""
+    want, meters = counted_totals(url)
+    d = db_mod.open_db(url)
+    try:
+        assert d.totals() == want
+        assert {r["meter_id"] for r in d.query("SELECT meter_id FROM meters")} == meters
+    finally:
+        d.close()

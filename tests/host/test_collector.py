@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from collector_chain import (FleetChain, reverified, STANDARD_DUPLICATES, STANDARD_GAPS, STANDARD_GOOD,
+from collector_chain import (FleetChain, assert_totals_kept, reverified, STANDARD_DUPLICATES, STANDARD_GAPS, STANDARD_GOOD,
                              STANDARD_REJECTED, reading_bytes)
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from lightmeter_host.collector import db as db_mod, ingest, reverify
@@ -88,8 +88,12 @@ def test_a_batch_breaking_unique_raises_duplicate_and_stores_nothing_of_it(db_ur
         [m] = d.meters()
         assert (m["meter_id"], m["last_seq"], m["last_value"], m["verified"], m["duplicates"], m["gaps"],
                 m["rejected"]) == ("m1", 1, 1.5, 1, 1, 1, 0)
+        # the refused batches moved no kept total (the totals move in the rows' transaction)
+        assert d.totals() == {"meters": 1, "readings": 1, "verified": 1, "rejected": 0, "duplicates": 1,
+                              "gaps": 1, "problems": 0}
     finally:
         d.close()
+    assert_totals_kept(db_url)
 
 
 def test_readings_are_ordered_by_time_and_filtered_inclusively(db_url):

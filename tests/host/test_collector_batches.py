@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from collector_chain import FleetChain, key, reading_bytes, reverified
+from collector_chain import FleetChain, assert_totals_kept, key, reading_bytes, reverified
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from lightmeter.chain import batchtree
 from lightmeter.client import batch
@@ -115,6 +115,7 @@ def test_batches_are_fetched_checked_and_stored_with_their_evidence_once(fc, ser
         [b["block_number"] for b in batches]
     report = reverified(db_url)
     assert report["ok"] and report["good"] == 7, report["bad"]
+    assert_totals_kept(db_url)
 
 
 def test_collector_verify_catches_tampered_batch_readings_and_batches(fc, served, db_url):
@@ -204,6 +205,7 @@ def test_withheld_batches_are_retried_by_each_run_until_served(fc, served, db_ur
     assert out["batches"] == 2 and out["batches_pending"] == 0 and out["verified"] == 6
     report = reverified(db_url)
     assert report["ok"] and report["good"] == 7
+    assert_totals_kept(db_url)  # the late batches went in by store_batch
 
 
 def test_no_concentrator_given_is_withheld_not_skipped(fc, db_url):
@@ -330,6 +332,7 @@ def test_a_version_1_database_is_brought_to_the_current_version_by_collect_and_r
             [m["meter_id"] for m in d.meters()]
     finally:
         d.close()
+    assert_totals_kept(url)  # counted once on the way up
     db_mod.open_db(url, read_only=True).close()
 
 
@@ -612,5 +615,6 @@ def test_a_large_batch_goes_in_by_copy_every_column_as_signed_and_out_of_range_r
                                                                            ("unsupported", "m1", 26)]
         assert "31 bits" in kinds[0]["reason"] and "64 bits" in kinds[1]["reason"]
         assert reverified(db_url)["ok"]
+        assert_totals_kept(db_url)
     finally:
         c.stop()

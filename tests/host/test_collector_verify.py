@@ -9,7 +9,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from collector_chain import FleetChain
+from collector_chain import FleetChain, assert_totals_kept
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from lightmeter_host.chain import backends
 from lightmeter_host.collector import db as db_mod, evidence, ingest, reverify
@@ -163,6 +163,7 @@ def test_cli_verify_exit_1_naming_the_changed_row_and_mark(fc, tmp_path):
     assert "id %d (meter m0, seq 2): value" % row["id"] in r.stdout
     assert one(url, "SELECT verified FROM readings WHERE id = ?", (row["id"],))["verified"] == 0
     assert one(url, "SELECT COUNT(*) AS n FROM readings WHERE verified = 1")["n"] == 8
+    assert_totals_kept(url)  # --mark moved the verified total with the flag
     r = lm("verify", "--db", url, "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["bad"][0]["check"] == "value"
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from collector_chain import FleetChain, reading_bytes, reverified
+from collector_chain import FleetChain, assert_totals_kept, reading_bytes, reverified
 from pgserver import db_url, pg_server  # noqa: F401  (fixtures)
 from test_collector_batches import Served, anchor, leaf, rows
 from lightmeter_host.collector import db as db_mod, ingest, source
@@ -101,6 +101,7 @@ def test_two_workers_at_once_store_every_reading_once(chain, db_url):
         d.close()
     report = reverified(db_url)
     assert report["ok"] and report["good"] == len(chain.expect)
+    assert_totals_kept(db_url)  # two writers moved the same totals
     # a finished range stores nothing more; overlapping or single-walker runs are refused
     assert _range(chain, db_url, 13, 24)["verified"] == 0
     with pytest.raises(ingest.CollectError, match="overlaps"):
@@ -160,6 +161,7 @@ def test_a_worker_killed_and_restarted_resumes_its_range_on_postgresql(chain, pg
     assert rows(url, "SELECT COUNT(*) AS n FROM rejections")[0]["n"] == 1
     report = reverified(url)
     assert report["ok"] and report["good"] == len(chain.expect)
+    assert_totals_kept(url)
 
 
 @pytest.mark.parametrize("bad", ["5:2", "0:3", "a:b", "7", "3:", "-1:4"])
