@@ -44,6 +44,9 @@ def add_parser(sub):
                         "chain_tx_per_reading, collector_ingest_per_s_pg, collector_ingest_per_s_sqlite")
     b.add_argument("--fleet-meters", type=int, default=10000, help=argparse.SUPPRESS)
     b.add_argument("--fleet-readings", type=int, default=4, help=argparse.SUPPRESS)
+    b.add_argument("--fleet-runs", type=int, default=3, metavar="N",
+                   help="with --fleet: runs of each PostgreSQL ingest variant; the median is the figure, "
+                        "every run is listed under <figure>_runs (default 3)")
     b.add_argument("--fleet-dir", metavar="DIR",
                    help="with --fleet: keep the simulated fleet in DIR, or measure ingest on the one "
                         "already there")
@@ -59,4 +62,4 @@ def run(args):
     return bench.main(quick=args.quick, as_json=args.json, node=args.node, link=args.link,
                       sync=args.sync, collector=args.collector, batch=args.batch, mcu=args.mcu,
                       page=args.page, fleet=args.fleet, fleet_meters=args.fleet_meters,
-                      fleet_readings=args.fleet_readings, fleet_dir=args.fleet_dir)
+                      fleet_readings=args.fleet_readings, fleet_dir=args.fleet_dir, fleet_runs=args.fleet_runs)
