@@ -23,22 +23,31 @@ bytes, string is str, arrays are lists (tuples are accepted when encoding).
 
 from lightmeter.errors import Malformed, Unsupported
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 # Parsed types are tuples (kind, size, element): size is the bit width of uintN/intN, n of
 # bytesN, k of T[k] or -1 for T[]; element is the parsed T of an array, else None.
-_UINT = 0
-_INT = 1
-_ADDRESS = 2
-_BOOL = 3
-_FBYTES = 4  # bytes1..bytes32
-_BYTES = 5
-_STRING = 6
-_ARRAY = 7
+# Private compiler constants (docs/architecture.md); chain/abidecode.py repeats the kinds.
+_UINT = const(0)
+_INT = const(1)
+_ADDRESS = const(2)
+_BOOL = const(3)
+_FBYTES = const(4)  # bytes1..bytes32
+_BYTES = const(5)
+_STRING = const(6)
+_ARRAY = const(7)
 
 _SIMPLE = {"address": (_ADDRESS, 160, None), "bool": (_BOOL, 1, None),
            "bytes": (_BYTES, 0, None), "string": (_STRING, 0, None)}
-_IDENT_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$"
-_IDENT = _IDENT_START + "0123456789"
-_TWO256 = 1 << 256
+_IDENT_START = const("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$")
+_IDENT = const("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$0123456789")
+_TWO256 = const(1 << 256)
 
 
 # --- types and signatures --------------------------------------------------------------

@@ -8,9 +8,17 @@ unexpected shape.
 
 from lightmeter.errors import Malformed
 
-_HEX = "0123456789abcdefABCDEF"
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_HEX = const("0123456789abcdefABCDEF")
 INT32_MAX = 0x7FFFFFFF
-INT64_MAX = 0x7FFFFFFFFFFFFFFF
+_INT64_MAX = const(0x7FFFFFFFFFFFFFFF)
 
 
 def unwrap(obj):
@@ -63,7 +71,7 @@ def hexbytes(value, name, size=None, prefix=None):
     return bytes.fromhex(text)
 
 
-def integer(value, name, lo=0, hi=INT64_MAX):
+def integer(value, name, lo=0, hi=_INT64_MAX):
     """A JSON integer (not a bool, not a float) within [lo, hi]."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise Malformed("%s: expected an integer" % name)

@@ -19,8 +19,16 @@ interpreter recursion.
 from lightmeter.chain import fields
 from lightmeter.errors import Malformed, Unsupported
 
-_U64_END = 1 << 64
-_ENCODE_DEPTH = 32  # dumps refuses deeper Python structures (and cycles) with Unsupported
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_U64_END = const(1 << 64)
+_ENCODE_DEPTH = const(32)  # dumps refuses deeper Python structures (and cycles) with Unsupported
 
 
 def _head(out, major, n):

@@ -13,14 +13,22 @@ import binascii
 from lightmeter.link import cbor
 from lightmeter.errors import Malformed, Unsupported
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 VERSION = 1
 MAX_FRAME = 8192  # bytes of body; a longer frame is dropped
-MAX_ID = 0xFFFF
+_MAX_ID = const(0xFFFF)
 # Longest encoded frame, its 0x00 not counted: body, CRC, and one COBS code byte per
 # 254 bytes (and one more).
 MAX_ENCODED = MAX_FRAME + 4 + 1 + (MAX_FRAME + 4) // 254
 
-_ZERO = b"\x00"
+_ZERO = const(b"\x00")
 
 
 def cobs_encode(data):
@@ -215,8 +223,8 @@ def _check(version, type, id, payload):
         raise Malformed("message: version %r, expected %d" % (version, VERSION))
     if not _uint(type):
         raise Malformed("message: type must be an unsigned integer")
-    if not _uint(id) or id > MAX_ID:
-        raise Malformed("message: id must be an integer in 0..%d" % MAX_ID)
+    if not _uint(id) or id > _MAX_ID:
+        raise Malformed("message: id must be an integer in 0..%d" % _MAX_ID)
     if payload is not None:
         if not isinstance(payload, dict):
             raise Malformed("message: payload must be a map or null")
