@@ -45,8 +45,9 @@ _ARRAY = const(7)
 
 _SIMPLE = {"address": (_ADDRESS, 160, None), "bool": (_BOOL, 1, None),
            "bytes": (_BYTES, 0, None), "string": (_STRING, 0, None)}
-_IDENT_START = const("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$")
-_IDENT = const("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$0123456789")
+# bytes: names are checked byte by byte, as chain/fields.py checks digits (no character interned)
+_IDENT_START = const(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$")
+_IDENT = const(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$0123456789")
 _TWO256 = const(1 << 256)
 
 
@@ -54,10 +55,11 @@ _TWO256 = const(1 << 256)
 
 def _number(text, what):
     """A positive canonical decimal (digits only, no leading zero) in a type name, or Malformed."""
-    if not text or text[0] == "0" or len(text) > 5:
+    raw = text.encode()
+    if not raw or raw[0] == 48 or len(raw) > 5:  # empty, a leading "0", or too long
         raise Malformed("type: bad %s %r" % (what, text))
-    for c in text:
-        if c < "0" or c > "9":
+    for c in raw:
+        if c < 48 or c > 57:  # "0".."9"
             raise Malformed("type: bad %s %r" % (what, text))
     return int(text)
 
@@ -107,9 +109,10 @@ def parse_signature(signature):
     if i <= 0 or not signature.endswith(")"):
         raise Malformed("signature: expected name(type,...), got %r" % signature)
     name = signature[:i]
-    if name[0] not in _IDENT_START:
+    raw = name.encode()
+    if raw[0] not in _IDENT_START:
         raise Malformed("signature: bad name %r" % name)
-    for c in name:
+    for c in raw:
         if c not in _IDENT:
             raise Malformed("signature: bad name %r" % name)
     inner = signature[i + 1:-1]

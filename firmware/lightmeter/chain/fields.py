@@ -16,7 +16,10 @@ except ImportError:  # CPython
         return x
 
 
-_HEX = const("0123456789abcdefABCDEF")
+# The checks below walk a text's UTF-8 bytes, never its characters: on MicroPython each character
+# taken out of a str is interned (a qstr kept in RAM for good), so the device's names would grow
+# with every digit its data happens to hold (docs/architecture.md).
+_HEX = const(b"0123456789abcdefABCDEF")
 INT32_MAX = 0x7FFFFFFF
 _INT64_MAX = const(0x7FFFFFFFFFFFFFFF)
 
@@ -63,7 +66,7 @@ def hexbytes(value, name, size=None, prefix=None):
     text = value[2:] if has else value
     if len(text) % 2:
         raise Malformed("%s: odd number of hex digits" % name)
-    for c in text:
+    for c in text.encode():
         if c not in _HEX:
             raise Malformed("%s: not hex" % name)
     if size is not None and len(text) != 2 * size:
@@ -84,14 +87,15 @@ def decimal(value, name):
     """ASCII bytes of a canonical decimal string: digits only, no sign, no leading zero."""
     if not isinstance(value, str) or not value:
         raise Malformed("%s: expected a decimal string" % name)
-    for c in value:
-        if c < "0" or c > "9":
+    raw = value.encode()
+    for c in raw:
+        if c < 48 or c > 57:  # "0".."9"
             raise Malformed("%s: decimal digits only" % name)
-    if len(value) > 1 and value[0] == "0":
+    if len(raw) > 1 and raw[0] == 48:
         raise Malformed("%s: leading zero" % name)
-    if len(value) > 78:  # a u256 has at most 78 digits
+    if len(raw) > 78:  # a u256 has at most 78 digits
         raise Malformed("%s: too long for a u256" % name)
-    return value.encode()
+    return raw
 
 
 def text(value, name, limit=1 << 16):
