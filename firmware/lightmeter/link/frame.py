@@ -119,6 +119,11 @@ class Deframer:
     Its buffer starts at `size` bytes, doubles as a frame needs it (up to MAX_ENCODED) and
     goes back to `size` once that frame is decoded: a device keeps a small buffer between
     frames instead of the largest frame's 8 KiB (the device cycle's heap, bench/RESULTS.md).
+
+    A body is a memoryview (equal to the bytes it holds; bytes(body) for a copy) over the
+    buffer its frame was decoded in, which the Deframer hands over with it and never writes
+    again: receiving a frame costs its buffer and no copy of the body (cbor.loads reads the
+    view in place and copies out only the strings it keeps).
     """
 
     def __init__(self, size=256):
@@ -164,7 +169,7 @@ class Deframer:
             self._mv = memoryview(self._buf)
 
     def feed(self, data):
-        """Bodies (bytes) of the frames completed by data, in order."""
+        """Bodies (memoryviews, see the class) of the frames completed by data, in order."""
         if not isinstance(data, bytes):
             data = bytes(data)
         bodies = []
@@ -193,7 +198,7 @@ class Deframer:
 
     def _decode_held(self, n):
         # decode_frame of the n bytes held, COBS undone in place (the output never overtakes the
-        # input), so that a frame costs one copy of its body instead of four.
+        # input); the body is a view of the buffer, which goes with it (a new one takes over).
         buf = self._buf
         i = out = 0
         while i < n:
@@ -213,9 +218,12 @@ class Deframer:
         if out - 4 > MAX_FRAME:
             raise Malformed("frame: body of %d bytes, limit %d" % (out - 4, MAX_FRAME))
         mv = self._mv
-        if (binascii.crc32(mv[:out - 4]) & 0xFFFFFFFF).to_bytes(4, "little") != bytes(mv[out - 4:out]):
+        body = mv[:out - 4]
+        if (binascii.crc32(body) & 0xFFFFFFFF).to_bytes(4, "little") != bytes(mv[out - 4:out]):
             raise Malformed("frame: CRC mismatch")
-        return bytes(mv[:out - 4])
+        self._buf = bytearray(self._size)
+        self._mv = memoryview(self._buf)
+        return body
 
 
 def _check(version, type, id, payload):
