@@ -30,6 +30,7 @@ QEMU (m0, -icount): a lower bound on cycles, not a time.
 import hashlib
 import json
 import os
+import re
 import tempfile
 
 from lightmeter.chain import abi, header as header_mod, meter_registry, receipt as receipt_mod, tx as txm
@@ -432,6 +433,8 @@ out = b"\x00" + frame.encode_frame(frame.pack(1, 9, 42, rec[2]))
 step("sign")
 
 extra = sorted(m for m in sys.modules if m not in loaded)
+import micropython
+micropython.qstr_info()  # "... n_qstr=N ...": the names interned by now (read by the host)
 print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "extra_modules": extra,
                   "checkpoint": new.number}))
 ''' % {"modules": MODULES, "suite_modules": SUITE_MODULES}
@@ -456,6 +459,10 @@ def _script_result(res):
     if not res.ok or not line:
         raise RuntimeError("device cycle failed on %s (status %s):\n%s" % (res.target, res.status, res.stdout))
     out = json.loads(line[-1])
+    # the qstrs (interned names) at the cycle's end: their pools double in size as they fill
+    # (20, 40, ... 320 entries: a sixth pool, 640 entries, past 620 names)
+    qstrs = re.search(r"n_qstr=(\d+)", res.stdout)
+    out["qstrs"] = int(qstrs.group(1)) if qstrs else None
     if out["extra_modules"]:
         raise RuntimeError("the cycle imported modules the baseline left out: %s" % out["extra_modules"])
     return out
@@ -509,6 +516,7 @@ def collect(sizes=(4, 21), suites=("ecdsa", "sm"), target="m0", heap_target="hos
             out["mcu_heap_kib_cycle_mpy_" + tag] = mpy_kib
             out["mcu_heap_kib_cycle_frozen_" + tag] = round(frozen_kib, 1)
             out["mcu_baseline_kib_" + tag] = round(r["baseline"] / 1024, 1)
+            out["mcu_qstrs_" + tag] = r["qstrs"]
             for k, v in r["steps"].items():
                 out["mcu_minstr_%s_%s" % (k, tag)] = round(v / 1e6, 2)
             cycle = sum(v for k, v in r["steps"].items() if k != "setup")

@@ -296,7 +296,7 @@ def test_decode_refuses_what_is_not_bytes():
 def test_type_names_must_be_canonical():
     for bad in ("uint", "int", "uint7", "uint0", "uint264", "uint08", "int257", "bytes0", "bytes33",
                 "bytes01", "byte", "uint256[0]", "uint256[01]", "uint256[-1]", "[]", "uint256]",
-                "address payable", "Uint256", "string ", ""):
+                "address payable", "Uint256", "string ", "", "uint\u0662\u0665\u0666", "bytes\uff13"):
         raises(Malformed, abi.parse_type, bad)
     for unsupported in ("(uint256,bool)", "tuple", "fixed128x18", "ufixed", "function"):
         raises(Unsupported, abi.parse_type, unsupported)
@@ -304,7 +304,8 @@ def test_type_names_must_be_canonical():
 
 def test_signatures_must_be_canonical():
     for bad in ("transfer(address, uint256)", "transfer (address,uint256)", "(uint256)",
-                "1f(uint256)", "f(uint)", "f(uint256", "f", "f(uint256,)", "f(,)"):
+                "1f(uint256)", "f(uint)", "f(uint256", "f", "f(uint256,)", "f(,)", "f\u00e9(bool)",
+                "\u00e9(bool)", "\u0661f(bool)"):
         raises(Malformed, abi.selector, bad, keccak256)
     assert abi.parse_signature("f()") == ("f", [])
     assert abi.parse_signature("_$x1(bytes32[2][],bool)") == ("_$x1", ["bytes32[2][]", "bool"])

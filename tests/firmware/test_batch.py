@@ -12,7 +12,7 @@ from lightmeter.crypto import batch, keys as keys_mod, secp256k1 as S
 from lightmeter.errors import Malformed
 from support import raises
 
-N = S.N
+N = S.CURVE.n
 
 
 def sha256(b):

@@ -229,6 +229,24 @@ def test_bytes_like_and_tuples_encode_as_bytes_and_arrays():
     raises(Malformed, cbor.loads, "83010203")
 
 
+def test_a_view_is_read_in_place_and_its_strings_copied_out():
+    # A link frame's body arrives as a memoryview of the Deframer's buffer (link/frame.py).
+    value = {1: b"\x00\xffbytes", 2: "text \u00e9", 3: [b"", b"x" * 300], b"k": {"t": 7}}
+    buf = bytearray(b"\xff" + cbor.dumps(value) + b"\xff")
+    got = cbor.loads(memoryview(buf)[1:-1])
+    assert got == value
+    assert type(got[1]) is bytes and type(got[3][1]) is bytes and type(got[2]) is str
+    assert [type(k) for k in sorted(got, key=str)] == [int, int, int, bytes]
+    for i in range(len(buf)):
+        buf[i] = 0  # the source buffer reused: nothing decoded changes with it
+    assert got == value
+    # refused as from bytes, at the same offsets
+    enc = cbor.dumps(sample())
+    for k in range(len(enc)):
+        raises(Malformed, cbor.loads, memoryview(bytearray(enc))[:k])
+    raises(Malformed, cbor.loads, memoryview(enc + b"\x00"))
+
+
 def test_truncation_at_every_offset_refused():
     enc = cbor.dumps(sample())
     for k in range(len(enc)):

@@ -90,7 +90,7 @@ def test_reprovisioning_keeps_the_key_and_new_key_replaces_it():
 
 def test_key_draws_outside_the_curve_range_are_rejected_not_reduced():
     s = suite_mod.get("ecdsa")
-    n = s._curve.N
+    n = s._curve.CURVE.n
     zero = bytes(32)
     too_big = (n - 1).to_bytes(32, "big")  # the device rule keeps keys in 1 .. n-2
     good = (12345).to_bytes(32, "big")

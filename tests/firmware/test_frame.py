@@ -288,6 +288,17 @@ def test_link_vectors():
     assert _payload(gh["payload"]) == {0: 5} and gh["type"] == 7
 
 
+def test_deframer_bodies_are_views_that_later_frames_never_overwrite():
+    bodies = [b"\x01" * 10, _noise(600, 3), b"\x00\x00", _noise(3000, 4), b"\x02"]
+    stream = b"".join(frame.encode_frame(b) for b in bodies)
+    d = frame.Deframer()
+    got = d.feed(stream[:700]) + d.feed(stream[700:])
+    assert got == bodies and all(isinstance(b, memoryview) for b in got)
+    more = _noise(5000, 6)  # noise and more frames through the same Deframer
+    d.feed(more + b"\x00" + frame.encode_frame(more[:900]) + frame.encode_frame(b"\x03" * 300))
+    assert got == bodies and [bytes(b) for b in got] == bodies
+
+
 def test_deframer_buffer_grows_for_a_frame_and_shrinks_after_it():
     body = _noise(3000, 11)
     f = frame.encode_frame(body)

@@ -114,7 +114,9 @@ def test_weights_are_positive():
 
 
 def test_gas_used_is_canonical_decimal():
-    for bad in ("0x5f2b", "+24363", "024363", " 24363", "", "2436.3", "-1"):
+    # digits outside ASCII (Arabic-Indic, fullwidth, superscript) are no decimal digits here
+    for bad in ("0x5f2b", "+24363", "024363", " 24363", "", "2436.3", "-1", "\u0662\u0664",
+                "\uff12\uff14", "24\u00b3"):
         _bad(lambda b: put(b, "gasUsed", bad), "gasUsed")
     raises(Malformed, header.from_json, dict(block2(), gasUsed=24363), 64)
 
@@ -151,6 +153,7 @@ def test_types_are_pinned():
     _bad(lambda b: put(b, "sealerList", "0x00"), "array")
     _bad(lambda b: b.pop("stateRoot"), "missing")
     _bad(lambda b: put(b, "txsRoot", "0x" + "zz" * 32), "not hex")
+    _bad(lambda b: put(b, "txsRoot", "0x" + "\uff10" * 64), "not hex")  # fullwidth zeros
 
 
 def test_node_error_response_is_malformed_input():

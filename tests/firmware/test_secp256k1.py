@@ -20,9 +20,11 @@ import refcurve
 from support import raises, unhex
 
 C = S.CURVE
-N = S.N
-P = S.P
-G = (S.GX, S.GY)
+N = C.n
+P = C.p
+G = C.g
+GX, GY = G
+BETA, LAMBDA, A1, B1, A2, B2 = C.glv
 
 
 # -- a plain reference: affine double-and-add --------------------------------
@@ -33,7 +35,7 @@ def plain_mul(k, pt, p=P, a=0):
 
 
 EDGE_SCALARS = [0, 1, 2, 3, 7, N - 1, N - 2, (N + 1) // 2, 1 << 128, (1 << 128) - 1,
-                (1 << 129) + 1, S.LAMBDA, S.LAMBDA + 1, N - S.LAMBDA,
+                (1 << 129) + 1, LAMBDA, LAMBDA + 1, N - LAMBDA,
                 0xF8B8AF8CE3C7CCA5E300D33939540C10D45CE001B8F252BFBC57BA0342904181]
 
 Q7 = plain_mul(7, G)
@@ -47,28 +49,28 @@ def sha256(b):
 
 
 def test_generator_is_on_the_curve_and_has_order_n():
-    assert C.on_curve(S.GX, S.GY)
+    assert C.on_curve(GX, GY)
     assert plain_mul(N, G) is None
-    assert plain_mul(N - 1, G) == (S.GX, P - S.GY)
+    assert plain_mul(N - 1, G) == (GX, P - GY)
 
 
 def test_endomorphism_constants():
-    assert pow(S.BETA, 3, P) == 1 and S.BETA != 1
-    assert pow(S.LAMBDA, 3, N) == 1 and S.LAMBDA != 1
-    assert plain_mul(S.LAMBDA, G) == (S.BETA * S.GX % P, S.GY)
+    assert pow(BETA, 3, P) == 1 and BETA != 1
+    assert pow(LAMBDA, 3, N) == 1 and LAMBDA != 1
+    assert plain_mul(LAMBDA, G) == (BETA * GX % P, GY)
 
 
 def test_glv_basis_is_a_lattice_basis():
-    assert (S.A1 + S.B1 * S.LAMBDA) % N == 0
-    assert (S.A2 + S.B2 * S.LAMBDA) % N == 0
-    assert S.A1 * S.B2 - S.A2 * S.B1 == N
+    assert (A1 + B1 * LAMBDA) % N == 0
+    assert (A2 + B2 * LAMBDA) % N == 0
+    assert A1 * B2 - A2 * B1 == N
 
 
 def test_glv_split_gives_short_halves():
     bound = 1 << 129
     for k in EDGE_SCALARS + [N - 1 - (1 << 200), 0x5555 << 240]:
         k1, k2 = C.split(k % N)
-        assert (k1 + k2 * S.LAMBDA - k) % N == 0
+        assert (k1 + k2 * LAMBDA - k) % N == 0
         assert -bound < k1 < bound and -bound < k2 < bound
 
 
@@ -76,7 +78,7 @@ def test_glv_split_gives_short_halves():
 
 
 def test_wnaf_digits():
-    for k in [0, 1, 2, 255, 256, (1 << 128) - 1, 1 << 128, N - 1, S.LAMBDA]:
+    for k in [0, 1, 2, 255, 256, (1 << 128) - 1, 1 << 128, N - 1, LAMBDA]:
         for w in (2, 4, 5, 8):
             pos, dig = ec.wnaf(k, w)
             total = 0
@@ -102,7 +104,7 @@ def test_double_scalar_multiplication():
     # u1*G + u2*Q by interleaving, stateless and with prepared keys of two shapes.
     keys = [Q7, S.prepare(C.encode_point(Q7)), S.prepare(C.encode_point(Q7), 6, 2),
             S.prepare(C.encode_point(Q7), 7, 1, True), S.prepare(C.encode_point(Q7), 4, 2, True)]
-    pairs = [(1, 1), (0, 5), (5, 0), (N - 1, 1), (1 << 128, S.LAMBDA), (S.LAMBDA, N - 1)]
+    pairs = [(1, 1), (0, 5), (5, 0), (N - 1, 1), (1 << 128, LAMBDA), (LAMBDA, N - 1)]
     for u1, u2 in pairs:
         want = refcurve.add(plain_mul(u1, G), plain_mul(u2, Q7), P, 0)
         for key in keys:
@@ -134,8 +136,8 @@ def test_exceptional_sums():
 def test_point_encoding():
     assert C.decode_point(C.encode_point(Q7)) == Q7
     assert raises(Malformed, C.encode_point, None)
-    assert C.lift_x(S.GX, S.GY & 1) == G
-    assert C.lift_x(S.GX, 1 - (S.GY & 1)) == (S.GX, P - S.GY)
+    assert C.lift_x(GX, GY & 1) == G
+    assert C.lift_x(GX, 1 - (GY & 1)) == (GX, P - GY)
     assert C.lift_x(5, 0) is None  # 5^3 + 7 is not a square mod p
     assert C.lift_x(P, 0) is None
 
@@ -145,7 +147,7 @@ def test_square_root_chain_is_the_exponentiation():
     e = (P + 1) >> 2
     assert e == int("1" * 223 + "0" + "1" * 22 + "0000" + "11" + "00", 2)
     x = 0
-    for c in (0, 1, 2, 3, 5, 7, P - 1, P - 2, S.GX, S.GY, S.GX * S.GY % P):
+    for c in (0, 1, 2, 3, 5, 7, P - 1, P - 2, GX, GY, GX * GY % P):
         assert S.sqrt_candidate(c) == pow(c, e, P)
     for i in range(20):
         x = (x * 0x9E3779B97F4A7C15 + i + 1) % P
@@ -210,7 +212,7 @@ SIGNATURES = [
 
 def test_public_key_of_one_is_the_generator():
     assert S.public_key((1).to_bytes(32, "big")) == C.encode_point(G)
-    assert S.public_key((N - 1).to_bytes(32, "big")) == C.encode_point((S.GX, P - S.GY))
+    assert S.public_key((N - 1).to_bytes(32, "big")) == C.encode_point((GX, P - GY))
 
 
 def test_published_deterministic_signatures():
@@ -377,7 +379,7 @@ def test_sign_verify_recover_round_trips():
             h = sha256(b"msg" + bytes((i, j)))
             sig = S.sign(priv, h)
             assert len(sig) == 65 and sig[64] in (0, 1)
-            assert int.from_bytes(sig[32:64], "big") <= S.HALF_N
+            assert int.from_bytes(sig[32:64], "big") <= N >> 1
             assert S.sign(priv, h) == sig
             assert S.verify(pub, h, sig) and S.verify(key, h, sig)
             assert S.recover(h, sig) == pub

@@ -19,15 +19,15 @@ import refcurve
 from support import load_vector, raises, unhex
 
 C = sm2.CURVE
-N = sm2.N
-P = sm2.P
-G = (sm2.GX, sm2.GY)
+N = C.n
+P = C.p
+G = C.g
 
 
 # -- a plain reference: affine double-and-add --------------------------------
 
 
-def plain_mul(k, pt, p=P, a=sm2.A):
+def plain_mul(k, pt, p=P, a=C.a):
     return refcurve.mul(k, pt, p, a)
 
 
@@ -41,7 +41,7 @@ EDGE_SCALARS = [0, 1, 2, 3, N - 1, N - 2, (N + 1) // 2, 1 << 128, (1 << 128) - 1
 
 def test_generator_is_on_the_curve_and_has_order_n():
     assert C.kind == 1  # a = -3: the fast doubling
-    assert C.on_curve(sm2.GX, sm2.GY)
+    assert C.on_curve(G[0], G[1])
     assert plain_mul(N, G) is None
 
 
@@ -55,7 +55,7 @@ def test_scalar_multiplication_matches_double_and_add():
             sm2.prepare(C.encode_point(q), 4, 4), sm2.prepare(C.encode_point(q), 5, 2, True),
             sm2.prepare(C.encode_point(q), 6, 1, True)]
     for u1, u2 in ((1, 1), (0, 3), (N - 1, 1 << 128), ((1 << 128) - 1, N - 2)):
-        want = refcurve.add(plain_mul(u1, G, P, sm2.A), plain_mul(u2, q, P, sm2.A), P, sm2.A)
+        want = refcurve.add(plain_mul(u1, G, P, C.a), plain_mul(u2, q, P, C.a), P, C.a)
         for key in keys:
             assert C.to_affine(C.mul_add(u1, u2, key)) == want, (u1, u2)
 
@@ -221,7 +221,7 @@ def test_off_curve_public_keys_are_malformed():
 def test_za_default_id():
     # ENTL is the ID length in bits, 2 bytes: 0x0080 for the 16-byte default ID.
     gx, gy = G
-    pre = b"\x00\x80" + sm2.DEFAULT_ID + _b(sm2.A) + _b(sm2.B) + _b(gx) + _b(gy)
+    pre = b"\x00\x80" + sm2.DEFAULT_ID + _b(C.a) + _b(C.b) + _b(gx) + _b(gy)
     assert sm2.za(PUB) == sm3(pre + PUB)
     assert sm2.za(PUB, b"") == sm3(b"\x00\x00" + pre[18:] + PUB)
 

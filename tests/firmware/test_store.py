@@ -19,6 +19,13 @@ from support import raises
 
 FILLS = (None, b"\xff", b"\x00")  # what a cut write leaves after its written prefix
 
+# The record format as device/store.py's docstring states it, pinned here (the module keeps these
+# as compiler constants): magic, 12-byte head (magic, length, CRC), largest payload, NAME.tmp.
+MAGIC = b"LMs1"
+HEADER = 12
+MAX_PAYLOAD = 65536
+TMP = ".tmp"
+
 
 # -- the real filesystem: one fresh directory per test -------------------------------------------
 
@@ -243,7 +250,7 @@ class PowerCutFs(PowerSwitch):
         self._alive()
 
     def temporaries(self):
-        return [p for p in self.files if p.endswith(store.TMP)]
+        return [p for p in self.files if p.endswith(TMP)]
 
 
 ROOT = "/dev0"
@@ -288,8 +295,8 @@ def cut_everywhere(setup, action, check, fills=FILLS, split_rename=False):
 def test_record_frame_round_trips():
     for payload in (b"", b"x", bytes(range(256)) * 3):
         framed = store.encode_record(payload)
-        assert len(framed) == store.HEADER + len(payload)
-        assert framed[:4] == store.MAGIC
+        assert len(framed) == HEADER + len(payload)
+        assert framed[:4] == MAGIC
         assert store.decode_record(framed) == payload
 
 
@@ -305,8 +312,8 @@ def test_record_frame_detects_every_single_byte_change_and_every_truncation():
     assert store.decode_record(framed + b"\x00") is None
     # a length that disagrees with the file, even under a CRC that matches the bytes present
     for n in (len(framed) - 13, len(framed) - 11):
-        head = store.MAGIC + n.to_bytes(4, "big")
-        body = framed[store.HEADER:]
+        head = MAGIC + n.to_bytes(4, "big")
+        body = framed[HEADER:]
         crc = store.crc32(body, store.crc32(head)) & 0xFFFFFFFF
         assert store.decode_record(head + crc.to_bytes(4, "big") + body) is None, n
 
@@ -393,7 +400,7 @@ def test_bad_names_and_data_are_refused():
             raises(Malformed, s.write, name, b"")
             raises(Malformed, s.read, name)
         raises(Malformed, s.write, "a", "text")
-        raises(Invalid, s.write, "a", bytes(store.MAX_PAYLOAD + 1))
+        raises(Invalid, s.write, "a", bytes(MAX_PAYLOAD + 1))
         assert s.names() == []
     finally:
         cleanup(root)
@@ -662,7 +669,7 @@ def test_power_cut_at_every_byte_of_a_replacing_write():
     assert _write_cases(b"old") == 3 * (1 + 12 + len(NEW) + 1 + 1)
 
 
-COUNTER_WRITE = 1 + store.HEADER + 16 + 1  # open, frame, rename
+COUNTER_WRITE = 1 + HEADER + 16 + 1  # open, frame, rename
 
 
 def _counter_cases(before, reserve, split_rename=False):

@@ -8,7 +8,7 @@ from lightmeter.crypto import keccak, secp256k1, sm3
 from lightmeter.errors import Invalid, Malformed
 from lightmeter_host.chain import backends
 
-N = secp256k1.N
+N = secp256k1.CURVE.n
 native_recover, native_verify = backends.native_secp256k1()
 
 

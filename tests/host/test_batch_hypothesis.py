@@ -13,7 +13,7 @@ from lightmeter.chain import headerwrite
 from lightmeter.crypto import batch, keys, secp256k1 as S, suite
 from lightmeter.errors import Invalid
 
-N = S.N
+N = S.CURVE.n
 SEALERS = 21
 PRIVS = [hashlib.sha256(b"hypothesis sealer %d" % i).digest() for i in range(SEALERS)]
 PUBS = [S.public_key(k) for k in PRIVS]

@@ -297,7 +297,7 @@ def test_random_bytes_into_deframer(chunks):
     d = frame.Deframer()
     for c in chunks:
         for body in d.feed(c):
-            assert isinstance(body, bytes) and 0 < len(body) <= frame.MAX_FRAME
+            assert isinstance(body, memoryview) and 0 < len(body) <= frame.MAX_FRAME
         assert d._n <= frame.MAX_ENCODED
 
 

@@ -21,12 +21,13 @@ from lightmeter.crypto import ec, rfc6979, secp256k1, sm2
 from lightmeter.errors import Invalid, LightmeterError, Malformed
 from lightmeter.crypto.sm3 import sm3
 
-N1 = secp256k1.N
-N2 = sm2.N
+N1 = secp256k1.CURVE.n
+N2 = sm2.CURVE.n
+LAMBDA = secp256k1.CURVE.glv[1]  # the endomorphism's scalar
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-EDGES1 = [1, 2, 3, N1 - 1, N1 - 2, 1 << 128, (1 << 128) - 1, secp256k1.LAMBDA, N1 - secp256k1.LAMBDA]
+EDGES1 = [1, 2, 3, N1 - 1, N1 - 2, 1 << 128, (1 << 128) - 1, LAMBDA, N1 - LAMBDA]
 EDGES2 = [1, 2, 3, N2 - 1, N2 - 2, 1 << 128, (1 << 128) - 1, (1 << 128) + 1, 1 << 255]
 
 
@@ -131,7 +132,7 @@ def test_secp256k1_verify_agrees_with_python_ecdsa(priv, h, other):
 
 
 # r small enough that x = r + n is below p, for recovery ids 2 and 3
-small_r = st.integers(1, secp256k1.P - N1 - 1)
+small_r = st.integers(1, secp256k1.CURVE.p - N1 - 1)
 
 
 @SETTINGS

@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from lightmeter.device import store
 from lightmeter.errors import Invalid
-from test_store import PowerCut, PowerCutFs, PowerSwitch
+from test_store import HEADER, PowerCut, PowerCutFs, PowerSwitch
 
 ROOT = "/dev0"
 CAPACITY = 4
@@ -275,7 +275,7 @@ def test_real_filesystem_write_survives_a_cut_at_every_byte(tmp_path):
         assert got == new if finished else got in (b"old", new)
     total = _real_cuts(tmp_path, lambda r: store.Store(r).write("v", b"old"),
                        lambda r, fs: store.Store(r, fs).write("v", new), check)
-    assert total == 1 + store.HEADER + len(new) + 1
+    assert total == 1 + HEADER + len(new) + 1
 
 
 def test_real_filesystem_counter_survives_a_cut_at_every_byte(tmp_path):

@@ -23,32 +23,43 @@ bytes, string is str, arrays are lists (tuples are accepted when encoding).
 
 from lightmeter.errors import Malformed, Unsupported
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 # Parsed types are tuples (kind, size, element): size is the bit width of uintN/intN, n of
 # bytesN, k of T[k] or -1 for T[]; element is the parsed T of an array, else None.
-_UINT = 0
-_INT = 1
-_ADDRESS = 2
-_BOOL = 3
-_FBYTES = 4  # bytes1..bytes32
-_BYTES = 5
-_STRING = 6
-_ARRAY = 7
+# Private compiler constants (docs/architecture.md); chain/abidecode.py repeats the kinds.
+_UINT = const(0)
+_INT = const(1)
+_ADDRESS = const(2)
+_BOOL = const(3)
+_FBYTES = const(4)  # bytes1..bytes32
+_BYTES = const(5)
+_STRING = const(6)
+_ARRAY = const(7)
 
 _SIMPLE = {"address": (_ADDRESS, 160, None), "bool": (_BOOL, 1, None),
            "bytes": (_BYTES, 0, None), "string": (_STRING, 0, None)}
-_IDENT_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$"
-_IDENT = _IDENT_START + "0123456789"
-_TWO256 = 1 << 256
+# bytes: names are checked byte by byte, as chain/fields.py checks digits (no character interned)
+_IDENT_START = const(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$")
+_IDENT = const(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_$0123456789")
+_TWO256 = const(1 << 256)
 
 
 # --- types and signatures --------------------------------------------------------------
 
 def _number(text, what):
     """A positive canonical decimal (digits only, no leading zero) in a type name, or Malformed."""
-    if not text or text[0] == "0" or len(text) > 5:
+    raw = text.encode()
+    if not raw or raw[0] == 48 or len(raw) > 5:  # empty, a leading "0", or too long
         raise Malformed("type: bad %s %r" % (what, text))
-    for c in text:
-        if c < "0" or c > "9":
+    for c in raw:
+        if c < 48 or c > 57:  # "0".."9"
             raise Malformed("type: bad %s %r" % (what, text))
     return int(text)
 
@@ -98,9 +109,10 @@ def parse_signature(signature):
     if i <= 0 or not signature.endswith(")"):
         raise Malformed("signature: expected name(type,...), got %r" % signature)
     name = signature[:i]
-    if name[0] not in _IDENT_START:
+    raw = name.encode()
+    if raw[0] not in _IDENT_START:
         raise Malformed("signature: bad name %r" % name)
-    for c in name:
+    for c in raw:
         if c not in _IDENT:
             raise Malformed("signature: bad name %r" % name)
     inner = signature[i + 1:-1]

@@ -8,9 +8,20 @@ unexpected shape.
 
 from lightmeter.errors import Malformed
 
-_HEX = "0123456789abcdefABCDEF"
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+# The checks below walk a text's UTF-8 bytes, never its characters: on MicroPython each character
+# taken out of a str is interned (a qstr kept in RAM for good), so the device's names would grow
+# with every digit its data happens to hold (docs/architecture.md).
+_HEX = const(b"0123456789abcdefABCDEF")
 INT32_MAX = 0x7FFFFFFF
-INT64_MAX = 0x7FFFFFFFFFFFFFFF
+_INT64_MAX = const(0x7FFFFFFFFFFFFFFF)
 
 
 def unwrap(obj):
@@ -55,7 +66,7 @@ def hexbytes(value, name, size=None, prefix=None):
     text = value[2:] if has else value
     if len(text) % 2:
         raise Malformed("%s: odd number of hex digits" % name)
-    for c in text:
+    for c in text.encode():
         if c not in _HEX:
             raise Malformed("%s: not hex" % name)
     if size is not None and len(text) != 2 * size:
@@ -63,7 +74,7 @@ def hexbytes(value, name, size=None, prefix=None):
     return bytes.fromhex(text)
 
 
-def integer(value, name, lo=0, hi=INT64_MAX):
+def integer(value, name, lo=0, hi=_INT64_MAX):
     """A JSON integer (not a bool, not a float) within [lo, hi]."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise Malformed("%s: expected an integer" % name)
@@ -76,14 +87,15 @@ def decimal(value, name):
     """ASCII bytes of a canonical decimal string: digits only, no sign, no leading zero."""
     if not isinstance(value, str) or not value:
         raise Malformed("%s: expected a decimal string" % name)
-    for c in value:
-        if c < "0" or c > "9":
+    raw = value.encode()
+    for c in raw:
+        if c < 48 or c > 57:  # "0".."9"
             raise Malformed("%s: decimal digits only" % name)
-    if len(value) > 1 and value[0] == "0":
+    if len(raw) > 1 and raw[0] == 48:
         raise Malformed("%s: leading zero" % name)
-    if len(value) > 78:  # a u256 has at most 78 digits
+    if len(raw) > 78:  # a u256 has at most 78 digits
         raise Malformed("%s: too long for a u256" % name)
-    return value.encode()
+    return raw
 
 
 def text(value, name, limit=1 << 16):

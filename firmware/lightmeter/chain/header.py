@@ -31,10 +31,18 @@ they are refused as Unsupported, never checked under the 3.x rule.
 from lightmeter.chain import fields
 from lightmeter.errors import Malformed, Unsupported
 
-MAX_SEALERS = 256
-MAX_TIMESTAMP = (1 << 48) - 1
-MAX_EXTRA = 71
-MAX_GENESIS_EXTRA = 1 << 16
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_MAX_SEALERS = const(256)
+_MAX_TIMESTAMP = const((1 << 48) - 1)
+_MAX_EXTRA = const(71)
+_MAX_GENESIS_EXTRA = const(1 << 16)
 ZERO32 = bytes(32)
 V3_0_0 = 0x03000000  # the first header version a 3.x release writes
 
@@ -91,7 +99,7 @@ def from_json(obj, node_sig_len=None):
     if h.version < V3_0_0 and (n != 0 or h.version != 0):
         raise Unsupported("pre-release header format (version %d), not supported: FISCO BCOS "
                           "3.0.0-rc1 to rc4 hash headers by other rules" % h.version)
-    h.timestamp = fields.integer(g(obj, "timestamp"), "timestamp", 0, MAX_TIMESTAMP)
+    h.timestamp = fields.integer(g(obj, "timestamp"), "timestamp", 0, _MAX_TIMESTAMP)
 
     parents = fields.array(g(obj, "parentInfo"), "parentInfo", 8)
     if n == 0:
@@ -112,9 +120,9 @@ def from_json(obj, node_sig_len=None):
     h.state_root = fields.hexbytes(g(obj, "stateRoot"), "stateRoot", 32, True)
     h.gas_used = fields.decimal(g(obj, "gasUsed"), "gasUsed")
 
-    sealers = fields.array(g(obj, "sealerList"), "sealerList", MAX_SEALERS)
+    sealers = fields.array(g(obj, "sealerList"), "sealerList", _MAX_SEALERS)
     h.sealer_list = [fields.hexbytes(s, "sealerList[%d]" % i, 64, True) for i, s in enumerate(sealers)]
-    weights = fields.array(g(obj, "consensusWeights"), "consensusWeights", MAX_SEALERS)
+    weights = fields.array(g(obj, "consensusWeights"), "consensusWeights", _MAX_SEALERS)
     if len(weights) != len(sealers):
         raise Malformed("consensusWeights: %d weights for %d sealers" % (len(weights), len(sealers)))
     h.weights = [fields.integer(w, "consensusWeights[%d]" % i, 1) for i, w in enumerate(weights)]
@@ -122,8 +130,8 @@ def from_json(obj, node_sig_len=None):
     extra = g(obj, "extraData")
     if n == 0:
         h.extra_data = fields.hexbytes(extra, "extraData", None, True)
-        if len(h.extra_data) > MAX_GENESIS_EXTRA:
-            raise Malformed("extraData: longer than %d bytes" % MAX_GENESIS_EXTRA)
+        if len(h.extra_data) > _MAX_GENESIS_EXTRA:
+            raise Malformed("extraData: longer than %d bytes" % _MAX_GENESIS_EXTRA)
         if h.sealer != 0:
             raise Malformed("sealer: the genesis header has no sealer")
         # The node shows the unset roots and gasUsed as zero; anything else is not a genesis.
@@ -133,8 +141,8 @@ def from_json(obj, node_sig_len=None):
             raise Malformed("genesis gasUsed must be 0")
     else:
         h.extra_data = fields.hexbytes(extra, "extraData", None, True)
-        if len(h.extra_data) > MAX_EXTRA:
-            raise Malformed("extraData: over %d bytes would make the preimage ambiguous" % MAX_EXTRA)
+        if len(h.extra_data) > _MAX_EXTRA:
+            raise Malformed("extraData: over %d bytes would make the preimage ambiguous" % _MAX_EXTRA)
         if not sealers:
             raise Malformed("sealerList: empty above genesis")
         if h.sealer >= len(sealers):
@@ -143,7 +151,7 @@ def from_json(obj, node_sig_len=None):
             if h.sealer_list[i - 1] >= h.sealer_list[i]:
                 raise Malformed("sealerList: not in ascending node id order (or repeated)")
 
-    sigs = fields.array(obj.get("signatureList", []), "signatureList", MAX_SEALERS)
+    sigs = fields.array(obj.get("signatureList", []), "signatureList", _MAX_SEALERS)
     h.signatures = []
     for i, s in enumerate(sigs):
         name = "signatureList[%d]" % i

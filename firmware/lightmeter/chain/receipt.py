@@ -14,9 +14,17 @@ leaf index in txsRoot and receiptsRoot, see merkle.verify).
 from lightmeter.chain import fields
 from lightmeter.errors import Malformed, Unsupported
 
-MAX_LOGS = 256
-MAX_TOPICS = 4
-MAX_DATA = 1 << 20
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_MAX_LOGS = const(256)
+_MAX_TOPICS = const(4)
+_MAX_DATA = const(1 << 20)
 
 
 class Receipt:
@@ -73,22 +81,22 @@ def from_json(obj):
     r.contract_address = _contract_address(g(obj, "contractAddress"))
     r.status = fields.integer(g(obj, "status"), "status", 0, fields.INT32_MAX)
     r.output = fields.hexbytes(g(obj, "output"), "output", None, True)
-    if len(r.output) > MAX_DATA:
-        raise Malformed("output: longer than %d bytes" % MAX_DATA)
+    if len(r.output) > _MAX_DATA:
+        raise Malformed("output: longer than %d bytes" % _MAX_DATA)
     r.effective_gas_price = b""
     if v >= 1:
         r.effective_gas_price = fields.text(g(obj, "effectiveGasPrice"), "effectiveGasPrice", 80)
-    logs = fields.array(g(obj, "logEntries"), "logEntries", MAX_LOGS)
+    logs = fields.array(g(obj, "logEntries"), "logEntries", _MAX_LOGS)
     r.logs = []
     for i, log in enumerate(logs):
         name = "logEntries[%d]" % i
         # The address is hashed as the node stores it, which is what it prints.
         address = fields.text(g(log, "address"), name + ".address", 64)
-        topics = fields.array(g(log, "topics"), name + ".topics", MAX_TOPICS)
+        topics = fields.array(g(log, "topics"), name + ".topics", _MAX_TOPICS)
         topics = [fields.hexbytes(t, name + ".topics[]", 32, True) for t in topics]
         data = fields.hexbytes(g(log, "data"), name + ".data", None, True)
-        if len(data) > MAX_DATA:
-            raise Malformed("%s.data: longer than %d bytes" % (name, MAX_DATA))
+        if len(data) > _MAX_DATA:
+            raise Malformed("%s.data: longer than %d bytes" % (name, _MAX_DATA))
         r.logs.append((address, topics, data))
     r.block_number = fields.integer(g(obj, "blockNumber"), "blockNumber")
     txh = obj.get("transactionHash")

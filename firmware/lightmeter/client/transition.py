@@ -31,6 +31,14 @@ from lightmeter.client import verify
 from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import Trust
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 # The consensus precompile as the "to" field of a transaction carries it (hex, no 0x).
 CONSENSUS_ADDRESS = b"0000000000000000000000000000000000001003"
 
@@ -41,7 +49,7 @@ METHODS = (
     ("remove(string)", "remove", ["string"]),
     ("setWeight(string,uint256)", "setWeight", ["string", "uint256"]),
 )
-MAX_WEIGHT = (1 << 63) - 1  # consensusWeights are int64 in the header hash
+_MAX_WEIGHT = const((1 << 63) - 1)  # consensusWeights are int64 in the header hash
 
 
 class TooLittleOverlap(Invalid):
@@ -84,7 +92,7 @@ def decode_change(data, suite):
     weight = None
     if len(args) > 1:
         weight = args[1]
-        if not 0 < weight <= MAX_WEIGHT:
+        if not 0 < weight <= _MAX_WEIGHT:
             raise Invalid("%s with weight %d (must be 1..2**63-1)" % (name, weight))
     return name, node, weight
 

@@ -16,7 +16,15 @@ from lightmeter.chain import fields
 from lightmeter.crypto import suite
 from lightmeter.errors import Malformed
 
-MAX_SEALERS = 256
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_MAX_SEALERS = const(256)
 
 
 class Trust:
@@ -88,7 +96,7 @@ def make(chain_id, group_id, crypto, sealers, number=None, digest=None, timestam
     node ids and the hash as hex text or bytes."""
     _check_names(chain_id, group_id)
     _check_crypto(crypto)
-    raw = fields.array(sealers, "trust.sealers", MAX_SEALERS)
+    raw = fields.array(sealers, "trust.sealers", _MAX_SEALERS)
     if not raw:
         raise Malformed("trust.sealers: empty")
     g = fields.get

@@ -44,7 +44,7 @@ from lightmeter.errors import Malformed
 Q_WINDOW = 5  # wNAF width of a key's table built for one batch: 8 entries (3 integers each, with beta*x)
 R_WINDOW = 4  # wNAF width of the R's tables: 4 entries (2 integers each)
 
-_N = secp256k1.N
+_N = secp256k1.CURVE.n
 _CURVE = secp256k1.CURVE
 
 

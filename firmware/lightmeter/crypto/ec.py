@@ -91,7 +91,6 @@ def _trailing_zeros_table():
 
 
 _TZ = _trailing_zeros_table()  # trailing zero bits of a byte (0 for 0)
-_LOW128 = (1 << 128) - 1
 
 
 def wnaf(k, w):

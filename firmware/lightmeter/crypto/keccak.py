@@ -19,17 +19,25 @@ Two tricks save operations:
 
 from struct import pack, unpack_from
 
-_RATE = 136  # bytes absorbed per permutation: 1600 - 2 * 256 bits of capacity
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_RATE = const(136)  # bytes absorbed per permutation: 1600 - 2 * 256 bits of capacity
 
 # Round constants of iota (FIPS 202, algorithm 5).
-_RC = (
+_RC = const((
     0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
     0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
     0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
     0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
     0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
     0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
-)
+))
 
 
 def _absorb(s, data, off):

@@ -28,27 +28,37 @@ the lattice basis comes from the extended Euclidean algorithm on (n, lambda)
 from lightmeter.crypto import ec, gtab_secp256k1, rfc6979
 from lightmeter.errors import Invalid, Malformed
 
-P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
-A = 0
-B = 7
-N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-GX = 0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798
-GY = 0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8
-HALF_N = N >> 1  # signing makes s <= HALF_N (low s); 64-byte verify demands it
+try:
+    from micropython import const
+except ImportError:  # CPython
 
-# lambda*(x, y) = (BETA*x, y); LAMBDA^3 = 1 mod N, BETA^3 = 1 mod P.
-BETA = 0x7AE96A2B657C07106E64479EAC3434E99CF0497512F58995C1396C28719501EE
-LAMBDA = 0x5363AD4CC05C30E0A5261C028812645A122E22EA20816678DF02967C1B23BD72
-# Short basis of {(a, b): a + b*LAMBDA = 0 mod N} (GLV, extended Euclid on N, LAMBDA).
-A1 = 0x3086D221A7D46BCDE86C90E49284EB15
-B1 = -0xE4437ED6010E88286F547FA90ABFE4C3
-A2 = 0x114CA50F7A8E2F3F657C1108D9D44CFD8
-B2 = A1
+    def const(x):
+        return x
+
+
+# The curve's parameters as private constants (folded by the compiler, no names kept on a device,
+# docs/architecture.md); other modules and tests read them from CURVE (p, a, b, n, g, glv).
+_P = const(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F)
+_A = const(0)
+_B = const(7)
+_N = const(0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141)
+_GX = const(0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798)
+_GY = const(0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
+_HALF_N = const(_N >> 1)  # signing makes s <= _HALF_N (low s); 64-byte verify demands it
+
+# lambda*(x, y) = (_BETA*x, y); _LAMBDA^3 = 1 mod _N, _BETA^3 = 1 mod _P.
+_BETA = const(0x7AE96A2B657C07106E64479EAC3434E99CF0497512F58995C1396C28719501EE)
+_LAMBDA = const(0x5363AD4CC05C30E0A5261C028812645A122E22EA20816678DF02967C1B23BD72)
+# Short basis of {(a, b): a + b*_LAMBDA = 0 mod _N} (GLV, extended Euclid on _N, _LAMBDA).
+_A1 = const(0x3086D221A7D46BCDE86C90E49284EB15)
+_B1 = const(-0xE4437ED6010E88286F547FA90ABFE4C3)
+_A2 = const(0x114CA50F7A8E2F3F657C1108D9D44CFD8)
+_B2 = const(_A1)
 
 
 def _squarings(x, k):
     for _ in range(k):
-        x = x * x % P
+        x = x * x % _P
     return x
 
 
@@ -61,23 +71,24 @@ def sqrt_candidate(c):
     faster than pow() on both runtimes (a square root is lifted for every signature of a batch,
     crypto/batch.py; bench/RESULTS.md).
     """
-    x2 = c * c % P * c % P
-    x3 = x2 * x2 % P * c % P
-    x6 = _squarings(x3, 3) * x3 % P
-    x9 = _squarings(x6, 3) * x3 % P
-    x11 = _squarings(x9, 2) * x2 % P
-    x22 = _squarings(x11, 11) * x11 % P
-    x44 = _squarings(x22, 22) * x22 % P
-    x88 = _squarings(x44, 44) * x44 % P
-    x176 = _squarings(x88, 88) * x88 % P
-    x220 = _squarings(x176, 44) * x44 % P
-    x223 = _squarings(x220, 3) * x3 % P
-    t = _squarings(x223, 23) * x22 % P
-    t = _squarings(t, 6) * x2 % P
+    x2 = c * c % _P * c % _P
+    x3 = x2 * x2 % _P * c % _P
+    x6 = _squarings(x3, 3) * x3 % _P
+    x9 = _squarings(x6, 3) * x3 % _P
+    x11 = _squarings(x9, 2) * x2 % _P
+    x22 = _squarings(x11, 11) * x11 % _P
+    x44 = _squarings(x22, 22) * x22 % _P
+    x88 = _squarings(x44, 44) * x44 % _P
+    x176 = _squarings(x88, 88) * x88 % _P
+    x220 = _squarings(x176, 44) * x44 % _P
+    x223 = _squarings(x220, 3) * x3 % _P
+    t = _squarings(x223, 23) * x22 % _P
+    t = _squarings(t, 6) * x2 % _P
     return _squarings(t, 2)
 
 
-CURVE = ec.Curve("secp256k1", P, A, B, N, GX, GY, glv=(BETA, LAMBDA, A1, B1, A2, B2), sqrt=sqrt_candidate)
+CURVE = ec.Curve("secp256k1", _P, _A, _B, _N, _GX, _GY, glv=(_BETA, _LAMBDA, _A1, _B1, _A2, _B2),
+                 sqrt=sqrt_candidate)
 CURVE.preset(gtab_secp256k1.COLUMNS)  # generator tables, precomputed (bytes: flash when frozen)
 
 
@@ -85,7 +96,7 @@ def _private(priv32):
     if len(priv32) != 32:
         raise Malformed("private key: expected 32 bytes, got %d" % len(priv32))
     d = int.from_bytes(priv32, "big")
-    if not 1 <= d < N:
+    if not 1 <= d < _N:
         raise Malformed("private key out of range [1, n-1]")
     return d
 
@@ -127,18 +138,18 @@ def sign(priv32, hash32):
     """
     d = _private(priv32)
     e = _hash(hash32)
-    for k in rfc6979.nonces(N, d, hash32):
+    for k in rfc6979.nonces(_N, d, hash32):
         x, y = CURVE.to_affine(CURVE.mul_g(k))
-        if x >= N:
+        if x >= _N:
             # R.x would need recovery id 2 or 3 (chance ~2**-128); keep v in {0, 1}.
             continue
         r = x
-        s = ec.inverse(k, N) * (e + r * d) % N
+        s = ec.inverse(k, _N) * (e + r * d) % _N
         if not s:
             continue
         v = y & 1
-        if s > HALF_N:
-            s = N - s
+        if s > _HALF_N:
+            s = _N - s
             v ^= 1
         return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((v,))
 
@@ -155,8 +166,8 @@ def r_point(r, v):
     x = r + n for v >= 2 (must stay below p), y of parity v & 1; None if no such point.
     """
     if v > 1:
-        r += N
-        if r >= P:
+        r += _N
+        if r >= _P:
             return None
     return CURVE.lift_x(r, v & 1)
 
@@ -175,18 +186,18 @@ def verify(pub, hash32, sig):
     key = _key(pub)
     if len(sig) == 65:
         v = sig[64]
-        if v > 3 or not (0 < r < N and 0 < s < N):
+        if v > 3 or not (0 < r < _N and 0 < s < _N):
             return False
     else:
         v = -1
-        if not (0 < r < N and 0 < s <= HALF_N):
+        if not (0 < r < _N and 0 < s <= _HALF_N):
             return False
-    w = ec.inverse(s, N)
+    w = ec.inverse(s, _N)
     # u1*G + u2*Q is R exactly when Q = r^-1 (s*R - e*G), the key recovery gives.
-    jp = CURVE.mul_add(e * w % N, r * w % N, key)
+    jp = CURVE.mul_add(e * w % _N, r * w % _N, key)
     if v < 0:
         return CURVE.x_equals(jp, r)
-    x = r + N if v > 1 else r
+    x = r + _N if v > 1 else r
     if not CURVE.x_equals(jp, x):
         return False
     return CURVE.to_affine(jp)[1] & 1 == v & 1
@@ -206,14 +217,14 @@ def recover(hash32, sig65):
     v = sig65[64]
     if v > 3:
         raise Invalid("recovery id must be 0..3, got %d" % v)
-    if not (0 < r < N and 0 < s < N):
+    if not (0 < r < _N and 0 < s < _N):
         raise Invalid("signature r or s out of range [1, n-1]")
     R = r_point(r, v)
     if R is None:
         raise Invalid("no curve point has the x this signature's r and v name")
-    ri = ec.inverse(r, N)
+    ri = ec.inverse(r, _N)
     # Q = r^-1 (s*R - e*G)
-    q = CURVE.to_affine(CURVE.mul_add(-e * ri % N, s * ri % N, R))
+    q = CURVE.to_affine(CURVE.mul_add(-e * ri % _N, s * ri % _N, R))
     if q is None:
         raise Invalid("signature recovers the point at infinity")
     return CURVE.encode_point(q)

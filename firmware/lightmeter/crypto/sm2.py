@@ -17,14 +17,24 @@ from lightmeter.crypto import ec, gtab_sm2, rfc6979
 from lightmeter.errors import Malformed
 from lightmeter.crypto.sm3 import sm3
 
-P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
-A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC  # -3 mod P
-B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
-N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
-GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
-GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
+try:
+    from micropython import const
+except ImportError:  # CPython
 
-CURVE = ec.Curve("sm2p256v1", P, A, B, N, GX, GY)
+    def const(x):
+        return x
+
+
+# The curve's parameters as private constants (folded by the compiler, no names kept on a device,
+# docs/architecture.md); other modules and tests read them from CURVE (p, a, b, n, g).
+_P = const(0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF)
+_A = const(0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC)  # -3 mod _P
+_B = const(0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93)
+_N = const(0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123)
+_GX = const(0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7)
+_GY = const(0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0)
+
+CURVE = ec.Curve("sm2p256v1", _P, _A, _B, _N, _GX, _GY)
 CURVE.preset(gtab_sm2.COLUMNS)  # generator tables, precomputed (bytes: flash when frozen)
 
 DEFAULT_ID = b"1234567812345678"
@@ -105,7 +115,7 @@ def sign_digest(priv32, e32):
     """64-byte r || s over an SM2 digest e32 = SM3(Z_A || M) (no further hashing)."""
     d = _private(CURVE, priv32)
     e = _digest(e32)
-    for k in rfc6979.nonces(N, d, e32):
+    for k in rfc6979.nonces(_N, d, e32):
         rs = sign_with_nonce(CURVE, d, e, k)
         if rs is not None:
             return rs[0].to_bytes(32, "big") + rs[1].to_bytes(32, "big")

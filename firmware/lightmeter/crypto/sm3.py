@@ -12,12 +12,20 @@ operations whose result does; every sum is masked before it is repeated again.
 
 from struct import pack, unpack_from
 
-_M = 0xFFFFFFFF
-_X2 = 0x100000001  # x * _X2 repeats x twice
-_X3 = 0x10000000100000001  # x * _X3 repeats x three times
+try:
+    from micropython import const
+except ImportError:  # CPython
 
-_IV = (0x7380166F, 0x4914B2B9, 0x172442D7, 0xDA8A0600,
-       0xA96F30BC, 0x163138AA, 0xE38DEE4D, 0xB0FB0E4E)
+    def const(x):
+        return x
+
+
+_M = const(0xFFFFFFFF)
+_X2 = const(0x100000001)  # x * _X2 repeats x twice
+_X3 = const(0x10000000100000001)  # x * _X3 repeats x three times
+
+_IV = const((0x7380166F, 0x4914B2B9, 0x172442D7, 0xDA8A0600,
+             0xA96F30BC, 0x163138AA, 0xE38DEE4D, 0xB0FB0E4E))
 
 # T_j rotated left by j mod 32, as used in SS1 of round j.
 _T = tuple(((0x79CC4519 if j < 16 else 0x7A879D8A) * _X2 >> (32 - j % 32)) & _M

@@ -19,8 +19,16 @@ from lightmeter.client import trust as trust_mod
 from lightmeter.errors import Invalid, Malformed
 from lightmeter.link import cbor
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 NAME = "trust"
-FORMAT = 1  # first item of the binary form
+_FORMAT = const(1)  # first item of the binary form
 
 
 def encode(trust):
@@ -29,7 +37,7 @@ def encode(trust):
     for node, w in trust.sealers:
         flat.append(node)
         flat.append(w)
-    return cbor.dumps([FORMAT, trust.chain_id, trust.group_id, trust.crypto, flat, trust.number,
+    return cbor.dumps([_FORMAT, trust.chain_id, trust.group_id, trust.crypto, flat, trust.number,
                        trust.hash, trust.timestamp])
 
 
@@ -42,8 +50,8 @@ def decode(raw):
             raise Malformed("stored checkpoint: not JSON text")
         return trust_mod.from_json(obj)
     a = cbor.loads(raw)
-    if not isinstance(a, list) or len(a) != 8 or a[0] != FORMAT or not isinstance(a[4], list):
-        raise Malformed("stored checkpoint: not a format %d checkpoint" % FORMAT)
+    if not isinstance(a, list) or len(a) != 8 or a[0] != _FORMAT or not isinstance(a[4], list):
+        raise Malformed("stored checkpoint: not a format %d checkpoint" % _FORMAT)
     flat = a[4]
     if len(flat) & 1:
         raise Malformed("stored checkpoint: sealers are node id, weight pairs")

@@ -34,7 +34,7 @@ def ensure(store, suite, new=False, rand=None):
     """(private key, public key, created): the stored key, or one made now from rand (default:
     the board's entropy) when there is none or new is true. A new key replaces the old atomically."""
     blob = store_mod.Blob(store, KEY)
-    n = suite._curve.N
+    n = suite._curve.CURVE.n
     key = None if new else blob.load()
     created = key is None
     if created:

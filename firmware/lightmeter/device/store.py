@@ -10,13 +10,14 @@ Files. `Store.write` frames each value as a record,
     b"LMs1" | payload length (uint32 BE) | CRC-32 of the first 8 bytes and the payload (uint32 BE)
     | payload
 
-and writes it to NAME.tmp, makes it durable (flush; fsync on CPython, os.sync where a MicroPython
-port has it), then renames it over NAME. The rename is the commit: on littlefs, POSIX (unix port,
-CPython) and Emscripten's FS it replaces the target atomically, so NAME always holds a whole old
-or a whole new record. A leftover .tmp (the power went before the rename) is removed when a Store
-opens its directory and is never read. A file whose frame is wrong (short, long, bad magic, bad
-CRC) reads as absent, never as data. FAT, where rename refuses an existing target, is not
-supported: `write` then raises OSError rather than replace non-atomically.
+(a payload of at most 65536 bytes) and writes it to NAME.tmp, makes it durable (flush; fsync on
+CPython, os.sync where a MicroPython port has it), then renames it over NAME. The rename is the
+commit: on littlefs, POSIX (unix port, CPython) and Emscripten's FS it replaces the target
+atomically, so NAME always holds a whole old or a whole new record. A leftover .tmp (the power went
+before the rename) is removed when a Store opens its directory and is never read. A file whose
+frame is wrong (short, long, bad magic, bad CRC) reads as absent, never as data. FAT, where rename
+refuses an existing target, is not supported: `write` then raises OSError rather than replace
+non-atomically.
 
 Counter scheme: two slots, NAME.a and NAME.b, each a (ceiling, generation) record written with the
 atomic write above. A value is handed out only after a slot holding a ceiling >= that value is
@@ -42,10 +43,18 @@ from binascii import crc32
 
 from lightmeter.errors import Invalid, Malformed
 
-MAGIC = b"LMs1"
-HEADER = 12  # magic, length, CRC
-MAX_PAYLOAD = 65536  # largest value a file may hold (a trust checkpoint with 21 sealers is ~2 KB)
-TMP = ".tmp"
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_MAGIC = const(b"LMs1")
+_HEADER = const(12)  # magic, length, CRC
+_MAX_PAYLOAD = const(65536)  # largest value a file may hold (a trust checkpoint with 21 sealers is ~2 KB)
+_TMP = const(".tmp")
 
 _commit_hook = None
 
@@ -69,18 +78,18 @@ def _u32(n):
 
 def encode_record(payload):
     """The framed bytes of a file holding payload."""
-    head = MAGIC + _u32(len(payload))
+    head = _MAGIC + _u32(len(payload))
     return head + _u32(crc32(payload, crc32(head)) & 0xFFFFFFFF) + payload
 
 
 def decode_record(data):
     """The payload of framed bytes, or None if they are not exactly one intact record."""
-    if len(data) < HEADER or data[:4] != MAGIC:
+    if len(data) < _HEADER or data[:4] != _MAGIC:
         return None
     n = int.from_bytes(data[4:8], "big")
-    if n > MAX_PAYLOAD or len(data) != HEADER + n:
+    if n > _MAX_PAYLOAD or len(data) != _HEADER + n:
         return None
-    payload = bytes(data[HEADER:])
+    payload = bytes(data[_HEADER:])
     if crc32(payload, crc32(data[:8])) & 0xFFFFFFFF != int.from_bytes(data[8:12], "big"):
         return None
     return payload
@@ -137,7 +146,7 @@ class OsFs:
 
 def _check_name(name):
     if (not isinstance(name, str) or not name or "/" in name or name in (".", "..")
-            or name.endswith(TMP)):
+            or name.endswith(_TMP)):
         raise Malformed("store: bad file name %r" % (name,))
 
 
@@ -184,7 +193,7 @@ class Store:
         """Remove temporary files left by an interrupted write; returns their names."""
         gone = []
         for n in self.fs.listdir(self.root):
-            if n.endswith(TMP):
+            if n.endswith(_TMP):
                 self.fs.remove(self.path(n))
                 gone.append(n)
         if gone:
@@ -193,7 +202,7 @@ class Store:
 
     def names(self):
         """Sorted names in the store (temporary files excluded; subdirectories included)."""
-        return sorted(n for n in self.fs.listdir(self.root) if not n.endswith(TMP))
+        return sorted(n for n in self.fs.listdir(self.root) if not n.endswith(_TMP))
 
     def exists(self, name):
         """Whether a file name is present, readable or not."""
@@ -212,11 +221,11 @@ class Store:
         except OSError:
             return None
         try:
-            head = f.read(HEADER)
-            if len(head) != HEADER or head[:4] != MAGIC:
+            head = f.read(_HEADER)
+            if len(head) != _HEADER or head[:4] != _MAGIC:
                 return None
             n = int.from_bytes(head[4:8], "big")
-            if n > MAX_PAYLOAD:
+            if n > _MAX_PAYLOAD:
                 return None
             # One byte more than the length: trailing bytes are refused. One read, and no copy
             # unless the file system returns it in pieces (the device's heap, bench/RESULTS.md).
@@ -238,12 +247,12 @@ class Store:
         _check_name(name)
         data = _as_bytes(data, "store")
         size = len(prefix) + len(data)
-        if size > MAX_PAYLOAD:
+        if size > _MAX_PAYLOAD:
             raise Invalid("store: %d bytes is more than a file may hold" % size)
         path = self.path(name)
-        tmp = path + TMP
+        tmp = path + _TMP
         fs = self.fs
-        head = MAGIC + _u32(size)
+        head = _MAGIC + _u32(size)
         try:
             f = fs.open(tmp, "wb")
             try:
@@ -335,7 +344,7 @@ class Counter:
         return self._last
 
 
-KEY_DIGITS = 10
+_KEY_DIGITS = const(10)
 
 
 def _key_name(key):
@@ -343,7 +352,7 @@ def _key_name(key):
 
 
 def _parse_key(name):
-    if len(name) != KEY_DIGITS or not name.isdigit():
+    if len(name) != _KEY_DIGITS or not name.isdigit():
         return None
     return int(name)
 

@@ -19,8 +19,16 @@ interpreter recursion.
 from lightmeter.chain import fields
 from lightmeter.errors import Malformed, Unsupported
 
-_U64_END = 1 << 64
-_ENCODE_DEPTH = 32  # dumps refuses deeper Python structures (and cycles) with Unsupported
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_U64_END = const(1 << 64)
+_ENCODE_DEPTH = const(32)  # dumps refuses deeper Python structures (and cycles) with Unsupported
 
 
 def _head(out, major, n):
@@ -114,12 +122,13 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
 
     max_depth bounds nested arrays and maps, max_items the number of data items
     in all (every element, key and value, and the top item), max_len the bytes
-    of any one byte or text string.
+    of any one byte or text string. data may be bytes, a bytearray or a memoryview
+    (a link frame's body, link/frame.py): it is read in place, and the byte and
+    text strings it holds come back as copies, never as views of it.
     """
     if not isinstance(data, bytes):
         if not isinstance(data, (bytearray, memoryview)):
             raise Malformed("CBOR: expected bytes")
-        data = bytes(data)
     n = len(data)
     pos = 0
     items = 1
@@ -179,7 +188,7 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
                 end = pos + arg
                 if end > n:
                     raise _bad(start, "truncated")
-                val = data[pos:end]
+                val = bytes(data[pos:end])  # a copy out of a view; bytes' own slice as it is
                 if major == 3:
                     if arg and max(val) >= 0x80:
                         bad = fields.utf8_error(val)
@@ -216,7 +225,7 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
                 t = type(val)
                 if t is not int and t is not str and t is not bytes:
                     raise _bad(fr[2], "map keys must be integers, text or byte strings")
-                kb = data[fr[2]:pos]
+                kb = bytes(data[fr[2]:pos])
                 prev = fr[3]
                 if prev is not None and kb <= prev:
                     raise _bad(fr[2], "duplicate map key" if kb == prev else

@@ -13,14 +13,22 @@ import binascii
 from lightmeter.link import cbor
 from lightmeter.errors import Malformed, Unsupported
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 VERSION = 1
 MAX_FRAME = 8192  # bytes of body; a longer frame is dropped
-MAX_ID = 0xFFFF
+_MAX_ID = const(0xFFFF)
 # Longest encoded frame, its 0x00 not counted: body, CRC, and one COBS code byte per
 # 254 bytes (and one more).
 MAX_ENCODED = MAX_FRAME + 4 + 1 + (MAX_FRAME + 4) // 254
 
-_ZERO = b"\x00"
+_ZERO = const(b"\x00")
 
 
 def cobs_encode(data):
@@ -111,6 +119,11 @@ class Deframer:
     Its buffer starts at `size` bytes, doubles as a frame needs it (up to MAX_ENCODED) and
     goes back to `size` once that frame is decoded: a device keeps a small buffer between
     frames instead of the largest frame's 8 KiB (the device cycle's heap, bench/RESULTS.md).
+
+    A body is a memoryview (equal to the bytes it holds; bytes(body) for a copy) over the
+    buffer its frame was decoded in, which the Deframer hands over with it and never writes
+    again: receiving a frame costs its buffer and no copy of the body (cbor.loads reads the
+    view in place and copies out only the strings it keeps).
     """
 
     def __init__(self, size=256):
@@ -156,7 +169,7 @@ class Deframer:
             self._mv = memoryview(self._buf)
 
     def feed(self, data):
-        """Bodies (bytes) of the frames completed by data, in order."""
+        """Bodies (memoryviews, see the class) of the frames completed by data, in order."""
         if not isinstance(data, bytes):
             data = bytes(data)
         bodies = []
@@ -185,7 +198,7 @@ class Deframer:
 
     def _decode_held(self, n):
         # decode_frame of the n bytes held, COBS undone in place (the output never overtakes the
-        # input), so that a frame costs one copy of its body instead of four.
+        # input); the body is a view of the buffer, which goes with it (a new one takes over).
         buf = self._buf
         i = out = 0
         while i < n:
@@ -205,9 +218,12 @@ class Deframer:
         if out - 4 > MAX_FRAME:
             raise Malformed("frame: body of %d bytes, limit %d" % (out - 4, MAX_FRAME))
         mv = self._mv
-        if (binascii.crc32(mv[:out - 4]) & 0xFFFFFFFF).to_bytes(4, "little") != bytes(mv[out - 4:out]):
+        body = mv[:out - 4]
+        if (binascii.crc32(body) & 0xFFFFFFFF).to_bytes(4, "little") != bytes(mv[out - 4:out]):
             raise Malformed("frame: CRC mismatch")
-        return bytes(mv[:out - 4])
+        self._buf = bytearray(self._size)
+        self._mv = memoryview(self._buf)
+        return body
 
 
 def _check(version, type, id, payload):
@@ -215,8 +231,8 @@ def _check(version, type, id, payload):
         raise Malformed("message: version %r, expected %d" % (version, VERSION))
     if not _uint(type):
         raise Malformed("message: type must be an unsigned integer")
-    if not _uint(id) or id > MAX_ID:
-        raise Malformed("message: id must be an integer in 0..%d" % MAX_ID)
+    if not _uint(id) or id > _MAX_ID:
+        raise Malformed("message: id must be an integer in 0..%d" % _MAX_ID)
     if payload is not None:
         if not isinstance(payload, dict):
             raise Malformed("message: payload must be a map or null")

@@ -11,14 +11,22 @@ with link/relaywire.py (apart: a module loaded from .mpy keeps its code in a boa
 from lightmeter.chain import fields
 from lightmeter.errors import Malformed
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
 HEADER_KEYS = ("version", "parentInfo", "txsRoot", "receiptsRoot", "stateRoot", "number",
                "gasUsed", "timestamp", "sealer", "sealerList", "extraData", "consensusWeights",
                "signatureList")
 RECEIPT_KEYS = ("version", "gasUsed", "contractAddress", "status", "output", "logEntries",
                 "blockNumber", "effectiveGasPrice")
-TX_KEYS = ("version", "chainID", "groupID", "blockLimit", "nonce", "to", "input", "abi", "value",
-           "gasPrice", "gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "extension", "signature")
-_TX_TEXT = ("chainID", "groupID", "abi", "value", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
+_TX_KEYS = const(("version", "chainID", "groupID", "blockLimit", "nonce", "to", "input", "abi", "value",
+                 "gasPrice", "gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "extension", "signature"))
+_TX_TEXT = const(("chainID", "groupID", "abi", "value", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"))
 
 
 def _named(m, keys, what):
@@ -77,7 +85,7 @@ def tx_from_wire(m):
     """The firmware tx dict (lightmeter.chain.tx) from a transaction map (what the relay decodes)."""
     from lightmeter.chain import tx as txm
 
-    named = _named(m, TX_KEYS, "transaction")
+    named = _named(m, _TX_KEYS, "transaction")
     tx = txm.defaults()
     for k, v in named.items():
         if k in _TX_TEXT:
@@ -97,7 +105,7 @@ def tx_from_wire(m):
 def tx_to_wire(tx):
     """The transaction map of a firmware tx dict (what the device sends in send_tx)."""
     m = {}
-    for i, k in enumerate(TX_KEYS):
+    for i, k in enumerate(_TX_KEYS):
         v = tx.get(k)
         if k == "to":
             v = fields.hexbytes(v.decode(), "to", 20) if v else b""
