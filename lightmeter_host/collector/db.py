@@ -269,6 +269,8 @@ class Database:
                         # listed once (nothing to list in a new database)
                         cur.execute(METER_IDS + "INSERT INTO meters (meter_id) SELECT id FROM ids WHERE true "
                                     "ON CONFLICT DO NOTHING")
+                    cur.execute("SELECT COUNT(*) FROM totals")
+                    if cur.fetchone()[0] != len(TOTALS):  # new, older, or made before the totals were
                         self._count_totals(cur)
                     if version in (None, 1, 2, SCHEMA_VERSION):
                         cur.execute(self._sql("DELETE FROM state WHERE key = ?"), (SCHEMA_KEY,))
