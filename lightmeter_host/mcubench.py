@@ -219,40 +219,9 @@ def _cbor_dumps(obj):
     return cbor.dumps(obj)
 
 
-# The guest script: argv[1] the input folder. Prints one JSON line.
-CYCLE_SCRIPT = r'''
-import gc, sys, json, io
-try:
-    import mcu
-    ins = mcu.instructions
-except ImportError:
-    ins = lambda: 0
-DATA = sys.argv[1]
-with open(DATA + "/cycle.json") as f:
-    CFG = json.load(f)
-MODULES = %(modules)r
-for m in MODULES + %(suite_modules)r[CFG["suite"]]:
-    __import__(m)
-    gc.collect()  # one module at a time, as device/start.py loads them (less fragmentation)
-from lightmeter.link import frame, wire
-from lightmeter.chain import abi, header as header_mod, meter_registry, tx as txm
-from lightmeter.client import anchor, transition
-from lightmeter.device import store as store_mod, checkpoint, reading
-from lightmeter.crypto import suite as suite_mod
-suite = suite_mod.get(CFG["suite"])
-from lightmeter.client import verify
-verify.BATCH_SIZE = CFG["batch_size"]
-verify.KEY_TABLES = CFG["key_tables"]
-if verify.BATCH_SIZE > 1 or verify.KEY_TABLES:
-    __import__("lightmeter.crypto.keys")
-    __import__("lightmeter.crypto.ectables")  # what builds the keys' tables (crypto/ectables.py)
-if verify.BATCH_SIZE > 1:
-    __import__("lightmeter.crypto.batch")
-loaded = set(sys.modules)
-gc.collect()
-baseline = gc.mem_alloc()
-
-
+# The guest's stand-ins for a board's file system and UART, shared by the scripts below ('%' doubled:
+# the scripts are %-formatted).
+_GUEST_IO = r'''
 class _W:
     def __init__(self, fs, path):
         self.fs = fs
@@ -333,7 +302,42 @@ class Uart:
             self.i += 1
             return f.read()
 
+'''
 
+# The guest script: argv[1] the input folder. Prints one JSON line.
+CYCLE_SCRIPT = (r'''
+import gc, sys, json, io
+try:
+    import mcu
+    ins = mcu.instructions
+except ImportError:
+    ins = lambda: 0
+DATA = sys.argv[1]
+with open(DATA + "/cycle.json") as f:
+    CFG = json.load(f)
+MODULES = %(modules)r
+for m in MODULES + %(suite_modules)r[CFG["suite"]]:
+    __import__(m)
+    gc.collect()  # one module at a time, as device/start.py loads them (less fragmentation)
+from lightmeter.link import frame, wire
+from lightmeter.chain import abi, header as header_mod, meter_registry, tx as txm
+from lightmeter.client import anchor, transition
+from lightmeter.device import store as store_mod, checkpoint, reading
+from lightmeter.crypto import suite as suite_mod
+suite = suite_mod.get(CFG["suite"])
+from lightmeter.client import verify
+verify.BATCH_SIZE = CFG["batch_size"]
+verify.KEY_TABLES = CFG["key_tables"]
+if verify.BATCH_SIZE > 1 or verify.KEY_TABLES:
+    __import__("lightmeter.crypto.keys")
+    __import__("lightmeter.crypto.ectables")  # what builds the keys' tables (crypto/ectables.py)
+if verify.BATCH_SIZE > 1:
+    __import__("lightmeter.crypto.batch")
+loaded = set(sys.modules)
+gc.collect()
+baseline = gc.mem_alloc()
+
+''' + _GUEST_IO + r'''
 steps = {}
 t = ins()
 if len(sys.argv) > 2 and sys.argv[2] == "imports":
@@ -437,20 +441,79 @@ import micropython
 micropython.qstr_info()  # "... n_qstr=N ...": the names interned by now (read by the host)
 print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "extra_modules": extra,
                   "checkpoint": new.number}))
-''' % {"modules": MODULES, "suite_modules": SUITE_MODULES}
+''') % {"modules": MODULES, "suite_modules": SUITE_MODULES}
 
 
 # The cycle is a module (compiled to .mpy like the firmware, as a device's application would be),
 # so that compiling a script's source on the port does not add its own peak to the figures.
 MAIN = "import lmcycle\n"
 
+# The header step on a device that loads its modules per step: what that step needs (the link:
+# frames, CBOR, the wire maps; the store and checkpoint; the header, the trust and its suite; the
+# checks of verify and transition; the suite's curve and hash), and nothing that only signing a
+# reading (abi, tx, meter_registry, reading, rfc6979) or checking its proofs (anchor, merkle,
+# receipt) takes. transition and verify import abi and merkle only where a set change or a proof
+# needs them, so loading the step's modules leaves those out.
+HEADER_STEP_MODULES = ("lightmeter.errors", "lightmeter.chain.fields", "lightmeter.link.cbor",
+                       "lightmeter.link.frame", "lightmeter.link.wire", "lightmeter.device.store",
+                       "lightmeter.chain.header", "lightmeter.crypto.suite", "lightmeter.client.trust",
+                       "lightmeter.device.checkpoint", "lightmeter.client.verify",
+                       "lightmeter.client.transition", "lightmeter.crypto.ec")
+# what the step must not have loaded by its end (the other steps' modules)
+OTHER_STEPS_MODULES = ("lightmeter.chain.abi", "lightmeter.chain.merkle", "lightmeter.chain.receipt",
+                       "lightmeter.chain.tx", "lightmeter.chain.meter_registry", "lightmeter.client.anchor",
+                       "lightmeter.device.reading", "lightmeter.crypto.rfc6979")
+
+# The guest script of the header step alone (argv[1] the input folder): the relay's answer off the
+# UART and decoded, the stored checkpoint moved to its header by the same skipping step as the
+# cycle's, the answer's receipt and proofs kept for the step after. Prints one JSON line.
+HEADER_STEP_SCRIPT = (r'''
+import gc, sys, json, io
+DATA = sys.argv[1]
+with open(DATA + "/cycle.json") as f:
+    CFG = json.load(f)
+for m in %(modules)r + %(suite_modules)r[CFG["suite"]]:
+    __import__(m)
+    gc.collect()  # one module at a time, as device/start.py loads them
+from lightmeter.link import frame, wire
+from lightmeter.chain import header as header_mod
+from lightmeter.client import transition
+from lightmeter.device import store as store_mod, checkpoint
+from lightmeter.crypto import suite as suite_mod
+suite = suite_mod.get(CFG["suite"])
+loaded = set(sys.modules)
+gc.collect()
+baseline = gc.mem_alloc()
+''' + _GUEST_IO + r'''
+store = store_mod.Store(CFG["root"], MemFs(DATA, CFG["files"], CFG["root"]))
+uart = Uart(CFG["uart_chunks"])
+deframer = frame.Deframer()
+answer = None
+while answer is None:
+    chunk = uart.read()
+    if not chunk:
+        raise ValueError("no answer on the UART")
+    for body in deframer.feed(chunk):
+        version, mtype, rid, payload = frame.unpack(body)
+        if mtype == 12 and rid == CFG["rid"]:
+            answer = payload
+chunk = body = payload = deframer = None
+hdr = header_mod.from_json(wire.header_from_wire(answer.pop(3)), suite.node_sig_len)
+new = transition.verify_skip(checkpoint.load(store), hdr, suite).trust
+extra = sorted(m for m in sys.modules if m not in loaded)
+print(json.dumps({"baseline": baseline, "steps": {}, "extra_modules": extra, "checkpoint": new.number,
+                  "modules": sorted(m for m in sys.modules if m.startswith("lightmeter"))}))
+''') % {"modules": HEADER_STEP_MODULES, "suite_modules": SUITE_MODULES}
+HEADER_STEP_MAIN = "import lmheader\n"
+
 
 def _paths(d):
     app = os.path.join(d, "app")
     if not os.path.isdir(app):
         os.makedirs(app)
-        with open(os.path.join(app, "lmcycle.py"), "w") as f:
-            f.write(CYCLE_SCRIPT)
+        for name, text in (("lmcycle.py", CYCLE_SCRIPT), ("lmheader.py", HEADER_STEP_SCRIPT)):
+            with open(os.path.join(app, name), "w") as f:
+                f.write(text)
     return [FIRMWARE, app]
 
 
@@ -496,6 +559,20 @@ def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=Non
     return full
 
 
+def header_step(suite_name, sealers=21, target="host32", heap=None, timeout=600, bisect=True):
+    """The header step alone on a device that loads its modules per step (HEADER_STEP_SCRIPT):
+    the guest's JSON (baseline: its modules' bytes; modules: those loaded at its end) and, with
+    bisect, "smallest_heap" (1 KiB steps, real MemoryErrors, as cycle_heap)."""
+    from lightmeter_host.runtimes import mcu
+    with tempfile.TemporaryDirectory(prefix="mcu-header-") as d:
+        build_cycle(suite_name, sealers, d)
+        run = dict(paths=_paths(d), target=target, mpy=True, timeout=timeout, args=[d], mpy_flags=build.MPY_FLAGS)
+        out = _script_result(mcu.run(HEADER_STEP_MAIN, heap=heap or mcu.HEAP_MAX["m0"], **run))
+        if bisect:
+            out["smallest_heap"] = mcu.smallest_heap(HEADER_STEP_MAIN, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], **run)
+    return out
+
+
 def collect(sizes=(4, 21), suites=("ecdsa", "sm"), target="m0", heap_target="host32"):
     """Every figure of `bench --mcu`.
 
@@ -523,6 +600,11 @@ def collect(sizes=(4, 21), suites=("ecdsa", "sm"), target="m0", heap_target="hos
             out["mcu_minstr_cycle_" + tag] = round(cycle / 1e6, 2)
             if n == 21:
                 out["mcu_minstr_header21_" + name] = round(r["steps"]["header"] / 1e6, 2)
+                # the same header step on a device that loads its modules per step
+                h = header_step(name, n, target=heap_target)
+                out["mcu_heap_kib_header_step_per_step_loading_" + tag] = \
+                    None if h["smallest_heap"] is None else h["smallest_heap"] / 1024
+                out["mcu_baseline_kib_header_step_per_step_loading_" + tag] = round(h["baseline"] / 1024, 1)
                 worst["mpy"] = max(worst.get("mpy", 0), mpy_kib)
                 worst["frozen"] = max(worst.get("frozen", 0), round(frozen_kib, 1))
                 worst["cycle"] = max(worst.get("cycle", 0), cycle)

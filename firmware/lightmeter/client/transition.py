@@ -26,7 +26,7 @@ if block M itself changed the set, apply its changes with apply_set_changes
 bisect: try a header between the checkpoint and the target.
 """
 
-from lightmeter.chain import abi, fields
+from lightmeter.chain import fields
 from lightmeter.client import verify
 from lightmeter.errors import Invalid, LightmeterError
 from lightmeter.client.trust import Trust
@@ -75,15 +75,16 @@ def header_set_matches(trust, header):
 
 def decode_change(data, suite):
     """(method, node id bytes, weight or None) of consensus-precompile call data (LC-T1)."""
+    # imported here, as abidecode below: only a set change needs them, and a device that loads
+    # modules per step keeps the header step's set small (bench/RESULTS.md, phase loading)
+    from lightmeter.chain import abi
     sel = bytes(data[:4])
     for sig, name, types in METHODS:
         if abi.selector(sig, suite.hash) == sel:
             break
     else:
         raise Invalid("not a known consensus precompile method (selector %s)" % fields.hex0x(sel))
-    # imported here, not above: a device reads set changes rarely, and a module imported by the
-    # light client stays in its RAM (chain/abidecode.py)
-    from lightmeter.chain import abidecode
+    from lightmeter.chain import abidecode  # (chain/abidecode.py: a cold module of its own)
     try:
         args = abidecode.decode(types, data[4:])
         node = fields.hexbytes(args[0], "node id", 64, prefix=False)

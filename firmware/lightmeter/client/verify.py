@@ -9,7 +9,6 @@ been refused by the decoders (Malformed). The rules and their ids (LC-...) are
 in docs/light-client.md.
 """
 
-from lightmeter.chain import merkle
 from lightmeter.errors import Invalid
 from lightmeter.client.trust import quorum
 
@@ -179,6 +178,7 @@ def verify_tx(tx, proof_items, header, trust, suite):
     n = header.number
     if not n <= tx["blockLimit"] < n + BLOCK_LIMIT_WINDOW:
         raise Invalid("blockLimit %d cannot be in block %d" % (tx["blockLimit"], n))
+    from lightmeter.chain import merkle  # the proofs' step only: not the header step's (see verify_receipt)
     # The proof, not the JSON, decides which reading of the nonce was hashed (chain/txread.py).
     digest, position = txread.prove(
         tx, suite, lambda d: merkle.verify(proof_items, d, header.txs_root, suite.hash))
@@ -200,6 +200,9 @@ def verify_receipt(rcpt, proof_items, header, suite, index=None):
         raise Invalid("the receipt's hash field does not match its fields")
     if rcpt.block_number != header.number:
         raise Invalid("receipt is for block %d, header is block %d" % (rcpt.block_number, header.number))
+    # imported here: checking a header's quorum needs no Merkle code, and a device that loads
+    # modules per step keeps that step's set small (bench/RESULTS.md, phase loading)
+    from lightmeter.chain import merkle
     position = merkle.verify(proof_items, digest, header.receipts_root, suite.hash, index)
     if rcpt.status != 0:
         raise Invalid("transaction failed with status %d" % rcpt.status)

@@ -25,7 +25,7 @@ the lattice basis comes from the extended Euclidean algorithm on (n, lambda)
 (GLV, CRYPTO 2001, section 4). tests/firmware/test_secp256k1.py checks both.
 """
 
-from lightmeter.crypto import ec, gtab_secp256k1, rfc6979
+from lightmeter.crypto import ec, gtab_secp256k1
 from lightmeter.errors import Invalid, Malformed
 
 try:
@@ -138,6 +138,7 @@ def sign(priv32, hash32):
     """
     d = _private(priv32)
     e = _hash(hash32)
+    from lightmeter.crypto import rfc6979  # signing's only: a header step needs none of it
     for k in rfc6979.nonces(_N, d, hash32):
         x, y = CURVE.to_affine(CURVE.mul_g(k))
         if x >= _N:

@@ -13,7 +13,7 @@ order n, see rfc6979.py. The standard asks only for k in [1, n-1]; this k is
 one, and a weak device RNG can never repeat it. Not constant time.
 """
 
-from lightmeter.crypto import ec, gtab_sm2, rfc6979
+from lightmeter.crypto import ec, gtab_sm2
 from lightmeter.errors import Malformed
 from lightmeter.crypto.sm3 import sm3
 
@@ -115,6 +115,7 @@ def sign_digest(priv32, e32):
     """64-byte r || s over an SM2 digest e32 = SM3(Z_A || M) (no further hashing)."""
     d = _private(CURVE, priv32)
     e = _digest(e32)
+    from lightmeter.crypto import rfc6979  # signing's only: a header step needs none of it
     for k in rfc6979.nonces(_N, d, e32):
         rs = sign_with_nonce(CURVE, d, e, k)
         if rs is not None:
