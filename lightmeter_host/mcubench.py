@@ -33,7 +33,7 @@ import os
 import re
 import tempfile
 
-from lightmeter.chain import abi, header as header_mod, meter_registry, receipt as receipt_mod, tx as txm
+from lightmeter.chain import abi, meter_registry, receipt as receipt_mod, tx as txm
 from lightmeter.chain import merklebuild
 from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod
