@@ -304,6 +304,21 @@ class Uart:
 
 '''
 
+# The relay's answer off the guest's UART, frame by frame, until the receipt answer is whole.
+_GUEST_RECEIVE = r'''
+deframer = frame.Deframer()
+answer = None
+while answer is None:
+    chunk = uart.read()
+    if not chunk:
+        raise ValueError("no answer on the UART")
+    for body in deframer.feed(chunk):
+        version, mtype, rid, payload = frame.unpack(body)
+        if mtype == 12 and rid == CFG["rid"]:
+            answer = payload
+chunk = body = payload = None
+'''.lstrip("\n")
+
 # The guest script: argv[1] the input folder. Prints one JSON line.
 CYCLE_SCRIPT = (r'''
 import gc, sys, json, io
@@ -384,18 +399,7 @@ uart = Uart(CFG["uart_chunks"])
 step("setup")
 
 # 1. the relay's answer off the UART, in 64-byte reads
-deframer = frame.Deframer()
-answer = None
-while answer is None:
-    chunk = uart.read()
-    if not chunk:
-        raise ValueError("no answer on the UART")
-    for body in deframer.feed(chunk):
-        version, mtype, rid, payload = frame.unpack(body)
-        if mtype == 12 and rid == CFG["rid"]:
-            answer = payload
-chunk = body = payload = None
-# the header leaves the answer as it is decoded (the proofs need the rest)
+''' + _GUEST_RECEIVE + r'''# the header leaves the answer as it is decoded (the proofs need the rest)
 hdr = header_mod.from_json(wire.header_from_wire(answer.pop(3)), suite.node_sig_len)
 step("decode")
 
@@ -487,17 +491,7 @@ baseline = gc.mem_alloc()
 ''' + _GUEST_IO + r'''
 store = store_mod.Store(CFG["root"], MemFs(DATA, CFG["files"], CFG["root"]))
 uart = Uart(CFG["uart_chunks"])
-deframer = frame.Deframer()
-answer = None
-while answer is None:
-    chunk = uart.read()
-    if not chunk:
-        raise ValueError("no answer on the UART")
-    for body in deframer.feed(chunk):
-        version, mtype, rid, payload = frame.unpack(body)
-        if mtype == 12 and rid == CFG["rid"]:
-            answer = payload
-chunk = body = payload = deframer = None
+''' + _GUEST_RECEIVE + r'''deframer = None
 hdr = header_mod.from_json(wire.header_from_wire(answer.pop(3)), suite.node_sig_len)
 new = transition.verify_skip(checkpoint.load(store), hdr, suite).trust
 extra = sorted(m for m in sys.modules if m not in loaded)
