@@ -144,7 +144,7 @@ def _schema(pg):
         # this key alone (code-point order: "C" in PostgreSQL, SQLite's BINARY)
         "CREATE TABLE IF NOT EXISTS meters (meter_id TEXT%s PRIMARY KEY)" % (' COLLATE "C"' if pg else ""),
         # schema 3: the fleet's totals (TOTALS), moved in the transaction that adds or marks the
-        # rows, so the page's summary reads six numbers instead of counting the tables
+        # rows, so the page's summary reads seven numbers instead of counting the tables
         "CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n %s NOT NULL)" % big,
     ]
 

@@ -4,7 +4,7 @@ reads what it shows, not the whole database.
 - `page(db, offset, limit, q)`: one page of the fleet table, searched and ordered by meter id
   in SQL; each row's figures (last reading, verified, rejected, duplicates, gaps) counted for
   that page's meters only. Rows are those of db.meters(), which stays the whole-table reference.
-- `summary(db)`: the fleet's totals, as the writers keep them (db.TOTALS): six numbers read.
+- `summary(db)`: the fleet's totals, as the writers keep them (db.TOTALS): seven numbers read.
 - `plot(db, meter_id, obis, t_from, t_to, points)`: one register's plottable readings in a time
   range, never more than `points` of them: past that, the range is cut into `points` equal
   time buckets and the last reading of each is returned with the bucket's count (SQL window
@@ -17,7 +17,7 @@ PostgreSQL alike.
 
 import re
 
-from lightmeter_host.collector.db import DUPLICATE_KINDS, READING_VIEW, ts_range
+from lightmeter_host.collector.db import DUPLICATE_KINDS, READING_VIEW, TOTALS, ts_range
 
 # a plotted reading's columns: db.readings()'s but verified, which sits after the evidence text
 # in a row (reading it walks that text), and which a plot does not show
@@ -103,9 +103,9 @@ def meter(db, meter_id):
 def summary(db):
     """The fleet's totals: meters, readings, verified, rejected (naming a meter, besides
     duplicates and replays), duplicates, gaps, problems (rejections naming no meter): the
-    database's kept totals (db.TOTALS), six numbers read, not counted."""
+    database's kept totals, in db.TOTALS' order: seven numbers read, not counted."""
     got = db.totals()
-    return {k: got[k] for k in ("meters", "readings", "verified", "rejected", "duplicates", "gaps", "problems")}
+    return {k: got[k] for k in TOTALS}
 
 
 # plottable: a wall-clock time (clock 2 is since boot) and a value (status bit 0: meter failure)
