@@ -41,7 +41,8 @@ def add_parser(sub):
                    help="instead: a city district (lightmeter fleet simulate, 10,000 meters x 4 readings, "
                         "each verified on its device), then the collector's ingest of its batches on "
                         "SQLite and PostgreSQL: fleet_meters, fleet_readings, fleet_verified_on_device, "
-                        "chain_tx_per_reading, collector_ingest_per_s_pg, collector_ingest_per_s_sqlite")
+                        "chain_tx_per_reading, collector_ingest_per_s_pg (two collector workers on block "
+                        "ranges, one a core; one walker: _one_walker), collector_ingest_per_s_sqlite")
     b.add_argument("--fleet-meters", type=int, default=10000, help=argparse.SUPPRESS)
     b.add_argument("--fleet-readings", type=int, default=4, help=argparse.SUPPRESS)
     b.add_argument("--fleet-runs", type=int, default=3, metavar="N",

@@ -82,7 +82,11 @@ def test_fleet_bench_reports_every_figure_on_a_small_fleet(tmp_path):
     assert out["collector_ingest_per_s_sqlite"] > 0
     assert out.get("collector_ingest_per_s_pg", 0) > 0 or out["collector_postgresql"].startswith("not measured")
     if "collector_ingest_per_s_pg" in out:
-        for v in ("", "_overlap", "_threads2_overlap", "_workers2_overlap"):
+        # the headline is the two workers' figure (one a core), the one walker's has its own key
+        assert out["collector_ingest_per_s_pg"] == out["collector_ingest_per_s_pg_workers2"]
+        assert out["batch_vs_single_tx_ingest_pg"] == round(out["collector_ingest_per_s_pg_one_walker"]
+                                                            / out["collector_ingest_per_s_pg_single_tx"], 2)
+        for v in ("_one_walker", "_workers2", "_overlap", "_threads2_overlap", "_workers2_overlap"):
             assert out["collector_ingest_per_s_pg" + v] > 0
             runs = out["collector_ingest_per_s_pg" + v + "_runs"]  # two runs, the upper median reported
             assert len(runs) == 2 and out["collector_ingest_per_s_pg" + v] == runs[1]
