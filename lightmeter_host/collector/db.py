@@ -533,6 +533,32 @@ class Database:
     def devices(self):
         return self.query("SELECT %s FROM devices ORDER BY address" % ", ".join(DEVICE_COLUMNS))
 
+    def last_seqs(self, meter_ids, block_range=None):
+        """{meter_id: its highest stored seq, None if it has none} for the given meters; with
+        block_range (first, last), of the readings stored in those blocks only (a worker's view).
+
+        One index seek a meter (readings_meter_seq, read backwards to the first row in range),
+        whatever the table holds: a collector starting on a database of billions of readings
+        reads only the meters it meets, not every reading's (meter, seq)."""
+        ids = sorted(set(meter_ids))
+        out = {}
+        rng, extra = "", ()
+        if block_range is not None:
+            rng, extra = " AND block_number >= ? AND block_number <= ?", tuple(block_range)
+        for i in range(0, len(ids), 2000):
+            chunk = ids[i:i + 2000]
+            if self.pg:
+                sql = ("SELECT m.id AS meter_id, (SELECT MAX(seq) FROM readings WHERE meter_id = m.id%s) AS s "
+                       "FROM unnest(?::text[]) AS m(id)" % rng)
+                params = extra + (chunk,)
+            else:
+                sql = ("SELECT j.value AS meter_id, (SELECT MAX(seq) FROM readings WHERE meter_id = j.value%s) "
+                       "AS s FROM json_each(?) AS j" % rng)
+                params = extra + (json.dumps(chunk),)
+            for r in self.query(sql, params):
+                out[r["meter_id"]] = r["s"]
+        return out
+
     def commit_block(self, readings=(), rejections=(), gaps=(), checkpoint=None, state=None,
                      before_commit=None, blocks=(), batches=(), range_checkpoint=None):
         """One block's results and the new resume state in one transaction (all or nothing).

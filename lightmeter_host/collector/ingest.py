@@ -50,6 +50,8 @@ PRECOMPILE = transition.CONSENSUS_ADDRESS.decode()
 INT64 = 1 << 63
 INT32 = 1 << 31
 PROGRESS_SECONDS = 2.0
+# meters whose last seq the walker keeps at most (a city's millions are read again as met)
+LAST_SEQ_KEPT = 1000000
 
 
 class CollectError(Exception):
@@ -177,13 +179,10 @@ class Walker:
         self.devices, self.registries = fleet_index(entries, self.trust)
         db.put_devices([{"address": e["address"], "meter_id": e["meter_id"], "public_key": e["public_key"],
                          "suite": e["suite"]} for e in self.devices.values()])
-        # each meter's highest stored seq; a block's readings move it only once they are stored
-        # (a worker: of its own range's blocks only, which it walks in order)
-        self.last_seq = {r["meter_id"]: r["s"] for r in
-                         (db.query("SELECT meter_id, MAX(seq) AS s FROM readings GROUP BY meter_id")
-                          if block_range is None else
-                          db.query("SELECT meter_id, MAX(seq) AS s FROM readings WHERE block_number >= ? AND "
-                                   "block_number <= ? GROUP BY meter_id", block_range))}
+        # each meter's highest stored seq (None: it has none), read from the database the first
+        # time the walk meets the meter (_know_last) and moved by a block's readings once they
+        # are stored (a worker: of its own range's blocks only, which it walks in order)
+        self.last_seq = {}
         # Collected from genesis, a meter's first reading above 1 means readings 1.. are missing
         # from the chain; collected from a later block they may simply be older than it.
         anchor = db.get_state("anchor")
@@ -321,7 +320,7 @@ class Walker:
         def stored():
             # counted once stored: a crash before this point leaves no trace in the totals
             for row in readings:
-                self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
+                self._moved_last(row)
             self._count(seen, readings, rejections, gaps)
             for b in batch_rows:
                 self.totals["batches" if b["state"] == "stored" else "batches_pending"] += 1
@@ -412,6 +411,8 @@ class Walker:
             opened = batches_mod._open_chunk((self.trust.chain_id, self.trust.group_id, a.registry,
                                               self.suite.name, leaves))
         self._settle()  # opened while the block before was committing; the checks below need it stored
+        self._know_last(self.devices[got[2]]["meter_id"] for got in opened
+                        if len(got) == 4 and got[2] in self.devices)
         batch_tx = fields.hex0x(a.tx_hash)
         for i, got in enumerate(opened):
             lh = fields.hex0x(hashes[i])
@@ -488,7 +489,7 @@ class Walker:
                 done = self.db.store_batch(b["tx_hash"], b"".join(hashes), rs, rj, gs if mine else [])
             if done:
                 for row in rs if mine else ():
-                    self.last_seq[row["meter_id"]] = max(self.last_seq.get(row["meter_id"], 0), row["seq"])
+                    self._moved_last(row)
                 self._count(len(leaves), rs, rj, gs)
                 self.totals["batches"] += 1
 
@@ -519,6 +520,7 @@ class Walker:
     def _reading_row(self, f, h, parts, now, pending):
         self._settle()  # the fleet checks read the stored readings and each meter's last seq
         entry, m = self._fleet_checks(f)
+        self._know_last((entry["meter_id"],))
         self._check_new(entry["meter_id"], entry["address"], f, pending)
         return self._row(entry, m, f.seq, h.number, f.index, fields.hex0x(f.tx_hash), f.reading,
                          evidence.bundle_text(parts, f, self.suite), now)
@@ -564,11 +566,31 @@ class Walker:
                 "block_number": block_number, "tx_index": tx_index, "tx_hash": tx_hash,
                 "reading": bytes(reading), "evidence": evidence_text, "verified": True, "collected_at": now}
 
+    def _know_last(self, meters):
+        """Read the last seq of the meters not yet known from the database (after _settle: the
+        blocks before are stored). Known ones stay as the walk moved them; past LAST_SEQ_KEPT
+        meters the lot is dropped and read again as met (the database holds every stored one)."""
+        new = {m for m in meters if m not in self.last_seq}
+        if not new:
+            return
+        if len(self.last_seq) + len(new) > LAST_SEQ_KEPT:
+            self.last_seq.clear()
+        self.last_seq.update(self.db.last_seqs(new, self.block_range))
+
+    def _moved_last(self, row):
+        """A stored row moves its meter's last seq, if the meter is known here (one that is not
+        is read from the database when next met, this row included)."""
+        m = row["meter_id"]
+        if m in self.last_seq:
+            last = self.last_seq[m]
+            if last is None or row["seq"] > last:
+                self.last_seq[m] = row["seq"]
+
     def _check_new(self, meter, address, f, pending):
         """Refused("replay" | "duplicate") if the meter already has a reading with this seq."""
         seq = f.seq
         old = pending.get((meter, seq))
-        if old is None and (self.check_all or seq <= self.last_seq.get(meter, 0)):
+        if old is None and (self.check_all or seq <= (self.last_seq.get(meter) or 0)):
             rows = self.db.query("SELECT tx_hash, reading FROM readings WHERE meter_id = ? AND seq = ?",
                                  (meter, seq))
             old = rows[0] if rows else None

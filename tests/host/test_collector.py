@@ -154,6 +154,56 @@ def test_collect_in_steps_equals_collect_at_once(standard, db_url, tmp_path):
     assert stored(db_url)["gaps"] == stored(whole)["gaps"]
 
 
+def test_a_walker_keeping_one_meters_last_seq_finds_the_same_as_one_keeping_all(standard, db_url, tmp_path,
+                                                                                monkeypatch):
+    """Each meter's last seq is read from the database as the walk meets it (one index seek,
+    db.last_seqs) and at most LAST_SEQ_KEPT are kept: kept to one, every meter is read again each
+    time another is met, in steps (a stored reading presented again, a gap after a resume) as at
+    once; the same readings, rejections of each kind and gaps as the default walk."""
+    whole = "sqlite://" + str(tmp_path / "whole.db")
+    ingest.collect(standard.url, standard.genesis, standard.entries, whole)
+    asked = []
+    real = db_mod.Database.last_seqs
+
+    def counted(self, meter_ids, block_range=None):
+        got = real(self, meter_ids, block_range)
+        asked.append(sorted(got))
+        return got
+    monkeypatch.setattr(db_mod.Database, "last_seqs", counted)
+    monkeypatch.setattr(ingest, "LAST_SEQ_KEPT", 1)
+    for to in (2, 3, 5):
+        ingest.collect(standard.url, standard.genesis, standard.entries, db_url, to_block=to)
+    for k in ("readings", "rejections", "gaps"):
+        assert stored(db_url)[k] == stored(whole)[k], k
+    assert kinds(db_url) == kinds(whole)
+    # one meter a question: the cache of one was dropped and read again as meters alternated
+    assert asked and all(len(a) == 1 for a in asked)
+    assert len(asked) > len({a[0] for a in asked})
+
+
+def test_last_seqs_reads_each_meters_highest_seq_and_none_for_a_meter_without_readings(standard, db_url):
+    ingest.collect(standard.url, standard.genesis, standard.entries, db_url)
+    d = db_mod.open_db(db_url)
+    try:
+        rows = d.query("SELECT meter_id, seq, block_number FROM readings")
+        want = {}
+        for r in rows:
+            want[r["meter_id"]] = max(want.get(r["meter_id"], 0), r["seq"])
+        ids = sorted(want) + ["no-such-meter"]
+        assert d.last_seqs(ids) == dict(want, **{"no-such-meter": None})
+        # a range: the readings stored in those blocks only
+        first = min(r["block_number"] for r in rows)
+        inside = {}
+        for r in rows:
+            if r["block_number"] == first:
+                inside[r["meter_id"]] = max(inside.get(r["meter_id"], 0), r["seq"])
+        got = d.last_seqs(ids, (first, first))
+        assert {m: s for m, s in got.items() if s is not None} == inside
+        assert d.last_seqs([]) == {}
+    finally:
+        d.close()
+
+
 def test_from_must_continue_the_stored_resume_point(standard, tmp_path):
     url = "sqlite://" + str(tmp_path / "c.db")
     ingest.collect(standard.url, standard.genesis, standard.entries, url, to_block=2)
