@@ -7,7 +7,8 @@ Steps, each printed as it happens (`--dry-run` prints them and does nothing):
     the board's boot drive, as its profile says; skipped for a virtual board (it says so over
     its REPL: sys.implementation._machine) and when no image is given;
  2. the package: firmware/lightmeter/**/*.py compiled with mpy-cross when the board loads .mpy of
-    the same bytecode version (sys.implementation._mpy), else the .py sources;
+    the same bytecode version (sys.implementation._mpy), its error messages as numbers and their
+    texts in messages.txt (runtimes/messages.py: no message in RAM), else the .py sources;
  3. copied with mpremote into LIB/lightmeter (LIB: the profile's storage.lib), after a marker
     file LIB/lightmeter/.flashing is written and the old files removed;
  4. the sha256 of every file read back from the device and compared;
@@ -295,8 +296,9 @@ def package_files(device_mpy, workdir, say):
         written = build.compile_firmware(workdir)
         version = mpy_version(written[0])
         if version == device_mpy & 0xFF:
-            say("the board loads .mpy version %d: compiled %d modules with mpy-cross"
-                % (version, len(written)))
+            say("the board loads .mpy version %d: compiled %d modules with mpy-cross, their error "
+                "messages in %s" % (version, sum(1 for p in written if p.endswith(".mpy")),
+                                    os.path.basename(written[-1])))
             return [(os.path.relpath(p, os.path.join(workdir, PACKAGE)).replace(os.sep, "/"), _read(p))
                     for p in written], "mpy"
         say("the board loads .mpy version %d, mpy-cross makes version %d: copying .py sources"

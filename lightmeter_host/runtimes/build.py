@@ -7,8 +7,11 @@ need less RAM and start faster than `.py` sources.
 import os
 import subprocess
 import sys
+import tempfile
 
 import lightmeter
+
+from lightmeter_host.runtimes import messages
 
 FIRMWARE_PACKAGE = os.path.dirname(os.path.abspath(lightmeter.__file__))
 
@@ -46,16 +49,34 @@ def sources():
     return sorted(found)
 
 
+def compile_coded(path, source_rel, out, table, flags=MPY_FLAGS):
+    """mpy-cross the module at path into out, its error messages coded into table
+    (runtimes/messages.py); source_rel names it ("lightmeter/chain/abi.py")."""
+    with open(path, "rb") as f:
+        coded = messages.code_messages(f.read(), table)
+    with tempfile.TemporaryDirectory(prefix="lightmeter-mpy-") as tmp:
+        src = os.path.join(tmp, "module.py")
+        with open(src, "wb") as f:
+            f.write(coded)
+        r = subprocess.run(mpy_cross() + list(flags) + ["-s", source_name(source_rel), "-o", out, src],
+                           capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("mpy-cross rejected %s: %s" % (source_rel, r.stderr.strip()))
+
+
 def compile_firmware(out_dir):
     """Compile every firmware module into out_dir/lightmeter/**/*.mpy (the package's folders
-    kept); returns the paths written."""
+    kept), the error messages into out_dir/lightmeter/messages.txt (runtimes/messages.py);
+    returns the paths written, the .mpy first."""
     dest = os.path.join(out_dir, "lightmeter")
-    written = []
+    written, table = [], []
     for name, path in sources():
         out = os.path.join(dest, name[:-3] + ".mpy")
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        r = subprocess.run(mpy_cross() + list(MPY_FLAGS) + ["-s", source_name("lightmeter/" + name), "-o", out, path], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("mpy-cross rejected %s: %s" % (name, r.stderr.strip()))
+        compile_coded(path, "lightmeter/" + name, out, table)
         written.append(out)
+    out = os.path.join(dest, messages.MESSAGES_FILE)
+    with open(out, "wb") as f:
+        f.write(messages.table_bytes(table))
+    written.append(out)
     return written

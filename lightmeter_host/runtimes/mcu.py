@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightmeter_host.runtimes import build
+from lightmeter_host.runtimes import build, messages
 
 EXIT_OK = 0
 EXIT_EXCEPTION = 1
@@ -94,11 +94,14 @@ def mpy_cross():
 
 
 def compile_tree(src, dest, flags=()):
-    """Copy the .py tree under src to dest as .mpy files (same folders, packages kept).
+    """Copy the .py tree under src to dest as .mpy files (same folders, packages kept), error
+    messages coded as `lightmeter flash` compiles them (runtimes/build.py; their table written
+    beside lightmeter/errors.mpy when the tree holds the package).
 
     flags: more mpy-cross options (runtimes/build.py's MPY_FLAGS: as a board gets the firmware)."""
     src, dest = Path(src), Path(dest)
-    cross = mpy_cross()
+    mpy_cross()  # a clear error when it is missing
+    table = []
     for py in sorted(src.rglob("*.py")):
         if "__pycache__" in py.parts:
             continue
@@ -106,8 +109,9 @@ def compile_tree(src, dest, flags=()):
         out = dest / rel.with_suffix(".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
         # -s: the name tracebacks show, as a flashed board's .mpy carries it (runtimes/build.py).
-        subprocess.run([cross] + list(flags) + ["-s", build.source_name(rel.as_posix()), "-o", str(out), str(py)], check=True,
-                       capture_output=True, text=True)
+        build.compile_coded(str(py), rel.as_posix(), str(out), table, flags)
+    if (src / "lightmeter" / "errors.py").is_file():
+        (dest / "lightmeter" / messages.MESSAGES_FILE).write_bytes(messages.table_bytes(table))
     return dest
 
 

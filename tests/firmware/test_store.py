@@ -500,7 +500,7 @@ def test_queue_append_items_get_replace_remove_and_restart():
         k3 = q.append(b"three")
         assert k1 < k2 < k3
         assert q.items() == [(k1, b"one"), (k2, b"two"), (k3, b"three")]
-        assert raises(Invalid, q.append, b"four").args[0] == "queue full"
+        assert str(raises(Invalid, q.append, b"four")) == "queue full"
         assert len(q) == 3
         q.replace(k2, b"two, signed")
         assert q.get(k2) == b"two, signed"
