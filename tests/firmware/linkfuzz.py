@@ -18,7 +18,9 @@ On the WebAssembly port, whose asyncio has no run(): `import linkfuzz; await lin
 One output line per input: "index outcome", outcome "ok", "ok:<n>" (bodies decoded), or the
 name of the typed error (LightmeterError subclass) it ended in; "BUG <type>: <message>" for any
 other exception, and "STATE <files>" when an input changed the device's stored files (the
-results record, the device's own count of rejections, excepted).
+results record, the device's own count of rejections, excepted); "expired (...)" when a block
+number at or past the transaction's limit made the device give its transaction up to sign anew,
+the one change a well-formed answer may make (_expired_only).
 """
 
 import json
@@ -199,10 +201,31 @@ async def device_round(dev, uart, kind, data):
     return "ok:%s" % done
 
 
+def queued(dev):
+    """The queued reading's record (app.Device's form)."""
+    return dev._unrecord(list(dev.queue.items())[0][1])
+
+
+def _expired_only(dev, rec0, changed):
+    """True when the one change is the queued reading's transaction given up as expired, with
+    nothing else of its record (rec0 before the round) touched (app.Device._maybe_expired): what
+    a block number at or past its block limit must do, since the device cannot tell an honest
+    one from a hostile one (the new transaction reverts if the old one was included:
+    MeterRegistry refuses a seq twice)."""
+    if len(changed) != 1 or "/queue/" not in changed[0] or app.R_TX not in rec0:
+        return False
+    new = queued(dev)
+    old = dict(rec0)
+    del old[app.R_TX]
+    old[app.R_TRIES] += 1
+    return new == old
+
+
 async def main(root):
     """Run every input of the corpus on stdin; one line each on stdout."""
     dev, uart = await make_device(root)
     before = snapshot(root)
+    rec0 = queued(dev)
     trust = dev.trust
     i = 0
     counts = {}
@@ -223,7 +246,10 @@ async def main(root):
             after = snapshot(root)
             if after != before:
                 changed = sorted(p for p in set(after) | set(before) if after.get(p) != before.get(p))
-                out = "STATE %s (%s)" % (" ".join(changed), out)
+                if kind == "number" and _expired_only(dev, rec0, changed):
+                    out = "expired (%s)" % out
+                else:
+                    out = "STATE %s (%s)" % (" ".join(changed), out)
                 for p in changed:  # put the store back for the next input
                     if p in before:
                         with open(p, "wb") as f:

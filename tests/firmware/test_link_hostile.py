@@ -74,7 +74,10 @@ def test_block_number_answer_of_the_wrong_shape_is_malformed_and_changes_nothing
     dev, uart = drive(linkfuzz.make_device(root, virtual_clock=False))
     dev.link.timeout_ms = 60000  # the relay answers at once; a slow runtime must not time out
     before = linkfuzz.snapshot(root)
-    for payload in (None, {}, {0: []}, {0: {}}, {0: "100"}, {0: -1}, {0: True}, {1: 100}, {0: None}):
+    rec0 = linkfuzz.queued(dev)
+    # (and numbers past any int64 block limit: a new transaction's blockLimit could not be encoded)
+    for payload in (None, {}, {0: []}, {0: {}}, {0: "100"}, {0: -1}, {0: True}, {1: 100}, {0: None},
+                    {0: 1 << 63}, {0: (1 << 64) - 1}, {0: (1 << 63) - 500}):
         hostile = frame.encode_frame(frame.pack(1, L.BLOCK_NUMBER, linkfuzz.FIRST_ID + 2, payload))
         raises(Malformed, drive, linkfuzz.device_round(dev, uart, "number", hostile))
         assert linkfuzz.snapshot(root) == before, payload
@@ -82,3 +85,14 @@ def test_block_number_answer_of_the_wrong_shape_is_malformed_and_changes_nothing
     hostile = frame.encode_frame(frame.pack(1, L.BLOCK_NUMBER, linkfuzz.FIRST_ID + 2, {0: 101}))
     assert drive(linkfuzz.device_round(dev, uart, "number", hostile)) == "ok:False"
     assert linkfuzz.snapshot(root) == before
+    # at or past the limit: the transaction given up to sign anew, the record's one change
+    # (the fuzz driver's _expired_only), with the largest number that leaves room for a limit
+    for n in (600, (1 << 63) - 501):
+        hostile = frame.encode_frame(frame.pack(1, L.BLOCK_NUMBER, linkfuzz.FIRST_ID + 2, {0: n}))
+        assert drive(linkfuzz.device_round(dev, uart, "number", hostile)) == "ok:False"
+        after = linkfuzz.snapshot(root)
+        changed = sorted(p for p in after if after[p] != before.get(p))
+        assert linkfuzz._expired_only(dev, rec0, changed), n
+        for p in changed:
+            with open(p, "wb") as f:
+                f.write(before[p])

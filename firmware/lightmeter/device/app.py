@@ -149,6 +149,8 @@ class Device:
         number = ans.get(0) if isinstance(ans, dict) else None
         if not isinstance(number, int) or number is True or number is False or number < 0:
             raise Malformed("block_number: expected {0: number}")
+        if number > (1 << 63) - 1 - BLOCK_LIMIT_MARGIN:  # a FISCO block number is an int64, and so is
+            raise Malformed("block_number: %d is past any int64 block limit" % number)  # blockLimit
         return number
 
     async def _sign(self, key, rec):
