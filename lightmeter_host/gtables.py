@@ -39,7 +39,7 @@ def _literal(b, indent):
 def source(name, curve, parts):
     out = ['"""Precomputed generator tables of %s (width %d), written by lightmeter_host/gtables.py.' % (
         curve.name, ec.G_WINDOW), "",
-           "COLUMNS: one (xs, ys, bxs) per part for ec.Curve.preset; each column is 64 entries of",
+           "COLUMNS: one (xs, ys, bxs) per part, read by ec.Curve (its gtab); each column is 64 entries of",
            "32-byte big-endian integers. Do not edit: regenerate, tests/firmware/test_gtables.py checks.",
            '"""', "", "COLUMNS = ("]
     for cols in columns(curve, parts):

@@ -39,5 +39,31 @@ def test_packed_indexing():
 
 def test_more_parts_are_still_built():
     t = secp256k1.CURVE.g_tables(2)
-    assert len(t) == 2 and t[0] is secp256k1.CURVE.g_tables(1)[0]
+    one = secp256k1.CURVE.g_tables(1)[0]
+    assert len(t) == 2 and [t[0][1][j] for j in range(4)] == [one[1][j] for j in range(4)]
     assert not isinstance(t[1][1], ec.Packed)
+
+
+def _same_point(curve, a, b):
+    return curve.to_affine(a) == curve.to_affine(b)
+
+
+def test_verify_without_the_table_module_uses_a_small_table_of_g():
+    # A device that releases the tables' module (device/modules.py) verifies with G's small table:
+    # the same sums as with the shipped tables; signing loads the module again.
+    import sys
+    for curve in (secp256k1.CURVE, sm2.CURVE):
+        u1, u2 = curve.n - 12345, 0x1234567890ABCDEF1234567890ABCDEF
+        pt = curve.to_affine(curve.mul_g(7))
+        assert curve.gtab in sys.modules
+        shipped = curve.mul_add(u1, u2, pt)
+        mod = sys.modules.pop(curve.gtab)
+        try:
+            small = curve.mul_add(u1, u2, pt)
+            assert curve.gtab not in sys.modules  # verifying does not load it
+            assert curve._gsmall is not None and len(curve._gsmall[0][1]) == 1 << (ec.P_WINDOW - 2)
+            assert _same_point(curve, small, shipped)
+            assert _same_point(curve, curve.mul_g(7), curve.combine(curve.terms(7, [curve.table(curve.g, 5)])))
+            assert curve.gtab in sys.modules  # signing (mul_g) imported it again
+        finally:
+            sys.modules[curve.gtab] = mod

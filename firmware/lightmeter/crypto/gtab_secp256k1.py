@@ -1,6 +1,6 @@
 """Precomputed generator tables of secp256k1 (width 8), written by lightmeter_host/gtables.py.
 
-COLUMNS: one (xs, ys, bxs) per part for ec.Curve.preset; each column is 64 entries of
+COLUMNS: one (xs, ys, bxs) per part, read by ec.Curve (its gtab); each column is 64 entries of
 32-byte big-endian integers. Do not edit: regenerate, tests/firmware/test_gtables.py checks.
 """
 
