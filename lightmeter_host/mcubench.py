@@ -38,7 +38,7 @@ from lightmeter.chain import merklebuild
 from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
-from lightmeter.device import checkpoint, reading, store as store_mod
+from lightmeter.device import checkpoint, modules, reading, store as store_mod
 from lightmeter.link import frame, wire
 from lightmeter.link import relaywire
 from lightmeter_host.runtimes import build
@@ -69,6 +69,9 @@ MODULES = ("lightmeter.errors", "lightmeter.chain.fields", "lightmeter.chain.abi
            "lightmeter.crypto.rfc6979", "lightmeter.crypto.ec")
 SUITE_MODULES = {"ecdsa": ("lightmeter.crypto.keccak", "lightmeter.crypto.secp256k1"),
                  "sm": ("lightmeter.crypto.sm3", "lightmeter.crypto.sm2")}
+_OTHER_SUITE = {"ecdsa": SUITE_MODULES["sm"], "sm": SUITE_MODULES["ecdsa"]}
+# the curve's generator tables, which signing imports (crypto/ec.py): in the every-module baseline
+SUITE_TABLES = {name: modules.signing(name)[:1] for name in SUITE_MODULES}
 
 
 class HostFs:
@@ -331,7 +334,7 @@ DATA = sys.argv[1]
 with open(DATA + "/cycle.json") as f:
     CFG = json.load(f)
 MODULES = %(modules)r
-for m in MODULES + %(suite_modules)r[CFG["suite"]]:
+for m in MODULES + %(suite_modules)r[CFG["suite"]] + %(tables)r[CFG["suite"]]:
     __import__(m)
     gc.collect()  # one module at a time, as device/start.py loads them (less fragmentation)
 from lightmeter.link import frame, wire
@@ -445,8 +448,156 @@ import micropython
 micropython.qstr_info()  # "... n_qstr=N ...": the names interned by now (read by the host)
 print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "extra_modules": extra,
                   "checkpoint": new.number}))
-''') % {"modules": MODULES, "suite_modules": SUITE_MODULES}
+''') % {"modules": MODULES, "suite_modules": SUITE_MODULES, "tables": SUITE_TABLES}
 
+
+# The same cycle on a device that loads its modules per step (device/modules.py, docs/light-client.md
+# "Modules per step"): the resident modules imported one at a time with a collection after each
+# (the baseline), then each step loads its own and releases them after; what crosses a step is
+# plain data or an instance of a resident module's class. Default options only (verify's settings
+# live in a module the header step releases). Prints one JSON line, as CYCLE_SCRIPT.
+PER_STEP_SCRIPT = (r'''
+import gc, sys, json, io
+try:
+    import mcu
+    ins = mcu.instructions
+except ImportError:
+    ins = lambda: 0
+DATA = sys.argv[1]
+with open(DATA + "/cycle.json") as f:
+    CFG = json.load(f)
+# the other suite's modules, and the link's session (asyncio: not on this port; the cycle reads
+# its UART without it, as CYCLE_SCRIPT does)
+OTHER = %(other_suite)r[CFG["suite"]] + ("lightmeter.link.session",)
+for m in %(resident)r:
+    if m not in OTHER:
+        __import__(m)
+        gc.collect()  # one module at a time, as device/start.py loads them
+from lightmeter.device import modules
+from lightmeter.link import frame, cbor
+from lightmeter.device import store as store_mod, checkpoint
+from lightmeter.crypto import suite as suite_mod
+suite = suite_mod.get(CFG["suite"])
+if CFG["batch_size"] != 1 or CFG["key_tables"] or CFG["warm_tables"]:
+    raise ValueError("the per-step cycle runs with verify's defaults only")
+STEP_MODULES = set(modules.DECODE + modules.HEADER + modules.PROOFS + modules.READING + modules.TX
+                   + modules.signing("ecdsa") + modules.signing("sm") + modules.SEND)
+gc.collect()
+baseline = gc.mem_alloc()
+
+''' + _GUEST_IO + r'''
+steps = {}
+t = ins()
+if len(sys.argv) > 2 and sys.argv[2] == "imports":
+    print(json.dumps({"baseline": baseline, "steps": steps, "extra_modules": []}))
+    sys.exit(0)
+
+
+STOP = sys.argv[2] if len(sys.argv) > 2 else None  # end after this step (to find where the heap goes)
+step_modules = {}
+
+
+def step(name, release=()):
+    # the step's modules as loaded at its end (before their release), then the release
+    global t
+    step_modules[name] = sorted(m for m in sys.modules if m in STEP_MODULES)
+    modules.release(release)
+    now = ins()
+    steps[name] = now - t
+    t = now
+    if "-v" in sys.argv:
+        gc.collect()
+        print(name, "kept", gc.mem_alloc() - baseline)
+    if name == STOP:
+        print(json.dumps({"baseline": baseline, "steps": steps, "extra_modules": []}))
+        sys.exit(0)
+
+
+store = store_mod.Store(CFG["root"], MemFs(DATA, CFG["files"], CFG["root"]))
+key = store_mod.Blob(store, "key").load()
+address = suite.address(store_mod.Blob(store, "public").load())
+registry = bytes.fromhex(CFG["registry"])
+queue = store_mod.Queue(store)
+counter = store_mod.Counter(store)
+qkey = queue.keys()[0]
+rec = cbor.loads(queue.get(qkey))
+uart = Uart(CFG["uart_chunks"])
+step("setup")
+
+# 1. the relay's answer off the UART, in 64-byte reads; the header decoded (a Header crosses to
+# the proofs step: chain.header stays loaded until then)
+modules.load(%(decode)r)
+''' + _GUEST_RECEIVE + r'''deframer = None
+header_mod = sys.modules["lightmeter.chain.header"]
+wire = sys.modules["lightmeter.link.wire"]
+hdr = header_mod.from_json(wire.header_from_wire(answer.pop(3)), suite.node_sig_len)
+header_mod = wire = None
+step("decode", ("lightmeter.link.wire",))
+
+# 2. one skipping step from the stored checkpoint to the answer's header
+transition = modules.load(%(header)r)
+new = transition.verify_skip(checkpoint.load(store), hdr, suite).trust  # a Trust: resident class
+transition = None
+step("header", %(header)r)
+
+# 3. the transaction and its receipt, proven into that header
+anchor = modules.load(%(proofs)r)
+anchor.verify_proofs(answer, hdr, rec[3], suite, registry, address, rec[0])
+number, timestamp = hdr.number, hdr.timestamp
+anchor = answer = hdr = None
+step("proofs", %(proofs)r)
+
+# 4. the checkpoint moves, the reading leaves the queue
+checkpoint.save(store, new)
+queue.remove(qkey)
+step("store")
+
+# 5. the next reading: taken and queued; its transaction built and hashed; signed (the curve's
+# tables and the nonce's code loaded first, the largest); framed. Three loads, each released
+# before the next: no two of them in RAM at once.
+reading = modules.load(modules.READING)
+seq = counter.next()
+m = {reading.METER_ID: "meter-0001", reading.FIRMWARE: "lightmeter-0.1", reading.SEQ: seq,
+     reading.TIME: timestamp + 1000, reading.CLOCK: reading.CLOCK_SYNCED,
+     reading.OBIS: "1-0:1.8.0", reading.VALUE: 123456 + seq, reading.SCALE: 0,
+     reading.UNIT: "Wh", reading.STATUS: 0, reading.SUITE: suite.name}
+rec = {0: seq, 1: reading.encode(m), 5: 0}
+m = reading = None
+modules.release(modules.READING)
+qkey = queue.append(cbor.dumps(rec))
+txm = modules.load(modules.TX)
+abi = sys.modules["lightmeter.chain.abi"]
+meter_registry = sys.modules["lightmeter.chain.meter_registry"]
+tx = txm.defaults()
+tx.update(chainID=new.chain_id.encode(), groupID=new.group_id.encode(), blockLimit=number + 500,
+          nonce=("%%s-%%d-%%d" %% (address.hex()[:16], seq, 0)).encode(), to=registry.hex().encode(),
+          input=abi.encode_call(meter_registry.RECORD, [seq, rec[1]], suite.hash))
+digest = txm.tx_hash(tx, suite)
+txm = abi = meter_registry = None
+modules.release(modules.TX)
+modules.load(modules.signing(suite.name))
+tx["signature"] = suite.sign_tx(key, digest)
+modules.release(modules.signing(suite.name))
+wire = modules.load(modules.SEND)
+rec[2] = wire.tx_to_wire(tx)
+rec[3] = digest
+rec[4] = tx["blockLimit"]
+queue.replace(qkey, cbor.dumps(rec))
+out = b"\x00" + frame.encode_frame(frame.pack(1, 9, 42, rec[2]))
+tx = wire = None
+step("sign", modules.SEND)
+
+# modules beyond the resident ones and the steps' (an import the step lists leave out)
+extra = sorted(m for m in sys.modules if m.startswith("lightmeter.") and m.count(".") > 1
+               and m not in %(resident)r and m not in STEP_MODULES)
+left = sorted(m for m in sys.modules if m in STEP_MODULES)
+import micropython
+micropython.qstr_info()  # "... n_qstr=N ...": the names interned by now (read by the host)
+print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "extra_modules": extra,
+                  "checkpoint": new.number, "step_modules": step_modules, "left_loaded": left}))
+''') % {"resident": modules.RESIDENT, "other_suite": _OTHER_SUITE, "decode": modules.DECODE,
+        "header": modules.HEADER, "proofs": modules.PROOFS}
+PER_STEP_MAIN = "import lmsteps\n"
 
 # The cycle is a module (compiled to .mpy like the firmware, as a device's application would be),
 # so that compiling a script's source on the port does not add its own peak to the figures.
@@ -505,7 +656,8 @@ def _paths(d):
     app = os.path.join(d, "app")
     if not os.path.isdir(app):
         os.makedirs(app)
-        for name, text in (("lmcycle.py", CYCLE_SCRIPT), ("lmheader.py", HEADER_STEP_SCRIPT)):
+        for name, text in (("lmcycle.py", CYCLE_SCRIPT), ("lmheader.py", HEADER_STEP_SCRIPT),
+                           ("lmsteps.py", PER_STEP_SCRIPT)):
             with open(os.path.join(app, name), "w") as f:
                 f.write(text)
     return [FIRMWARE, app]
@@ -525,28 +677,34 @@ def _script_result(res):
     return out
 
 
-def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, **block):
+def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, per_step=True,
+               **block):
     """One run of the device cycle: the guest's JSON (baseline bytes, instructions per step).
-    block: build_cycle's options (txs_in_block, position, compact, batch_size, key_tables, warm_tables)."""
+    per_step: the modules loaded per step as the device loads them (PER_STEP_SCRIPT; baseline: the
+    resident modules), else all of them before the cycle (CYCLE_SCRIPT; baseline: every module the
+    cycle uses, what the "frozen" estimate subtracts).
+    block: build_cycle's options (txs_in_block, position, compact, batch_size, key_tables, warm_tables;
+    the last three with per_step=False only)."""
     from lightmeter_host.runtimes import mcu
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **block)
-        res = mcu.run(MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
+        res = mcu.run(PER_STEP_MAIN if per_step else MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
                       args=[d], mpy_flags=build.MPY_FLAGS)
         return _script_result(res)
 
 
-def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None, **options):
+def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None, per_step=True, **options):
     """Smallest heap (1 KiB steps, real MemoryErrors) that runs the cycle, with one full run's figures.
 
-    options: batch_size, key_tables, warm_tables (`build_cycle`)."""
+    per_step: as `cycle_once`; options: batch_size, key_tables, warm_tables (`build_cycle`)."""
     from lightmeter_host.runtimes import mcu
+    main = PER_STEP_MAIN if per_step else MAIN
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **options)
-        full = _script_result(mcu.run(MAIN, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
+        full = _script_result(mcu.run(main, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
                                       target=target, mpy=mpy, timeout=timeout, args=[d],
                                       mpy_flags=build.MPY_FLAGS))
-        smallest = mcu.smallest_heap(MAIN, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),
+        smallest = mcu.smallest_heap(main, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),
                                      target=target, mpy=mpy, timeout=timeout, args=[d] + ([stop] if stop else []),
                                      mpy_flags=build.MPY_FLAGS)
     full["smallest_heap"] = smallest
