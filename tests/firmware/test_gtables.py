@@ -14,7 +14,8 @@ def _check(curve, parts):
     assert len(preset) == len(computed) == parts
     for (w1, xs1, ys1, bx1), (w2, xs2, ys2, bx2) in zip(preset, computed):
         assert w1 == w2 == ec.G_WINDOW
-        assert isinstance(xs1, ec.Packed) and len(xs1) == len(xs2) == 1 << (ec.G_WINDOW - 2)
+        assert isinstance(xs1, ec.Chunked) and len(xs1) == len(xs2) == 1 << (ec.G_WINDOW - 2)
+        assert all(len(c) == 512 for c in xs1.chunks)  # no piece larger than 16 entries
         assert [xs1[j] for j in range(len(xs1))] == list(xs2)
         assert [ys1[j] for j in range(len(ys1))] == list(ys2)
         if bx2 is None:
@@ -37,11 +38,19 @@ def test_packed_indexing():
     assert len(col) == 2 and col[0] == 1 and col[1] == 2 and col[-1] == 2
 
 
+def test_chunked_indexing_matches_one_packed_column():
+    data = b"".join(i.to_bytes(32, "big") for i in range(1, 33))
+    col = ec.Chunked((data[:512], data[512:]))
+    flat = ec.Packed(data)
+    assert len(col) == len(flat) == 32
+    assert [col[j] for j in range(-32, 32)] == [flat[j] for j in range(-32, 32)]
+
+
 def test_more_parts_are_still_built():
     t = secp256k1.CURVE.g_tables(2)
     one = secp256k1.CURVE.g_tables(1)[0]
     assert len(t) == 2 and [t[0][1][j] for j in range(4)] == [one[1][j] for j in range(4)]
-    assert not isinstance(t[1][1], ec.Packed)
+    assert not isinstance(t[1][1], (ec.Packed, ec.Chunked))
 
 
 def _same_point(curve, a, b):

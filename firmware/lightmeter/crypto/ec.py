@@ -28,7 +28,7 @@ Speed (the hot path is verifying the PBFT signatures of every block header):
 Generator tables (`G_WINDOW` = 8: the 64 odd multiples G, 3G, ..., 127G as
 affine (x, y), plus beta*x on secp256k1; SM2 also the same for 2**128*G, to
 sign) ship precomputed as `bytes` constants (gtab_*.py, columns of 32-byte
-integers read by `Packed`): in flash when the firmware is frozen, 6 KB
+integers in 512-byte pieces read by `Chunked`): in flash when the firmware is frozen, 6 KB
 (secp256k1) or 8 KB (SM2) in RAM when loaded from .mpy, where the integers
 built on first use took about 10 KB (secp256k1) or 6.7 KB a table (SM2).
 A curve names its table module (`gtab`) and imports it when a generator table
@@ -160,6 +160,25 @@ class Packed:
             j += len(self.data) >> 5
         o = j << 5
         return int.from_bytes(self.data[o:o + 32], "big")
+
+
+class Chunked:
+    """A generator table column as a tuple of bytes chunks of 16 entries (512 bytes) each, read as
+    `Packed` reads one bytes: a module loaded late in a device's cycle finds room for 512-byte
+    pieces where one 2 KB piece can fail on a fragmented heap (a board that loads per step,
+    device/modules.py; bench/RESULTS.md)."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __len__(self):
+        return len(self.chunks) << 4
+
+    def __getitem__(self, j):
+        if j < 0:
+            j += len(self.chunks) << 4
+        o = (j & 15) << 5
+        return int.from_bytes(self.chunks[j >> 4][o:o + 32], "big")
 
 
 class Curve:
@@ -412,7 +431,7 @@ class Curve:
             return None
         t = []
         for xs, ys, bxs in cols[:parts]:
-            t.append((G_WINDOW, Packed(xs), Packed(ys), None if bxs is None else Packed(bxs)))
+            t.append((G_WINDOW, Chunked(xs), Chunked(ys), None if bxs is None else Chunked(bxs)))
         return t
 
     def g_tables(self, parts):
