@@ -32,6 +32,10 @@ class Kept:
                 setattr(pkg, name[dot + 1:], mod)
 
 
+def _loaded(names):
+    return [n for n in names if n in sys.modules]
+
+
 def _root(hash_fn, leaves):
     from lightmeter.chain import merklebuild
     return merklebuild.root(leaves, hash_fn)
@@ -42,7 +46,7 @@ def test_load_imports_in_order_and_gives_the_last():
     try:
         mod = modules.load(NAMES)
         assert mod is sys.modules[NAMES[1]]
-        assert modules.loaded(NAMES) == list(NAMES)
+        assert _loaded(NAMES) == list(NAMES)
         assert modules.load(()) is None
     finally:
         kept.restore()
@@ -57,8 +61,8 @@ def test_a_released_module_is_gone_and_comes_back_new_and_working():
         old = modules.load(NAMES[:1])
         proof_root = _root(s.hash, leaves)
         pkg = sys.modules["lightmeter.chain"]
-        modules.release(NAMES)
-        assert modules.loaded(NAMES) == []
+        modules.remove(NAMES)
+        assert _loaded(NAMES) == []
         assert not hasattr(pkg, "merkle") and not hasattr(pkg, "receipt")
         new = modules.load(NAMES[:1])
         assert new is not old and new is sys.modules[NAMES[0]] and getattr(pkg, "merkle") is new
@@ -68,9 +72,9 @@ def test_a_released_module_is_gone_and_comes_back_new_and_working():
         assert new.verify(items, leaves[3], proof_root, s.hash, 3) == old.verify(items, leaves[3], proof_root, s.hash, 3)
         # its classes are new ones: what crosses a release must be plain data or a resident class
         assert new.verify is not old.verify
-        modules.release(NAMES)
-        modules.release(NAMES)  # releasing what is not loaded does nothing
-        assert modules.loaded(NAMES) == []
+        modules.remove(NAMES)
+        modules.remove(NAMES)  # releasing what is not loaded does nothing
+        assert _loaded(NAMES) == []
     finally:
         kept.restore()
 
@@ -81,8 +85,8 @@ def test_resident_and_foreign_names_are_refused_and_nothing_is_released():
         modules.load(NAMES + ("lightmeter.link.cbor",))
         for bad in (NAMES + ("lightmeter.link.cbor",), NAMES + ("sys",), ("lightmeter.device.modules",) + NAMES,
                     NAMES + ("lightmeterx.chain.merkle",)):
-            raises(Invalid, modules.release, bad)
-            assert modules.loaded(NAMES) == list(NAMES)
+            raises(Invalid, modules.remove, bad)
+            assert _loaded(NAMES) == list(NAMES)
         assert "lightmeter.link.cbor" in sys.modules
     finally:
         kept.restore()
@@ -96,12 +100,27 @@ def test_the_steps_name_firmware_modules_and_release_no_resident_one():
         os.stat(root + "/lightmeter")
     except OSError:  # on a board or the WebAssembly port the firmware is in /lib
         root = "/lib"
-    steps = (modules.DECODE + modules.HEADER + modules.PROOFS + modules.READING + modules.TX + modules.SEND
-             + modules.signing("ecdsa") + modules.signing("sm"))
-    for name in steps + modules.RESIDENT:
+    steps = ()
+    for kind in ("decode", "header", "sync", "proofs", "reading", "tx", "frame"):
+        steps += modules.step(kind)
+    steps += modules.step("sign", "ecdsa") + modules.step("sign", "sm")
+    for name in steps + modules.step("resident"):
         os.stat(root + "/" + name.replace(".", "/") + ".py")
-    assert [n for n in steps if n in modules.RESIDENT] == []
-    raises(KeyError, modules.signing, "rsa")
+    assert [n for n in steps if n in modules.step("resident")] == []
+    assert modules.step("sign", "sm")[0] != modules.step("sign", "ecdsa")[0]
+    for kind, suite in (("sign", None), ("sign", "rsa"), ("store", None), (None, None)):
+        raises(Invalid, modules.step, kind, suite)
+
+
+def test_closing_a_step_removes_its_modules_on_micropython_only():
+    kept = Kept(NAMES)
+    try:
+        modules.load(NAMES)
+        modules.close(NAMES)
+        on_board = sys.implementation.name == "micropython"
+        assert _loaded(NAMES) == ([] if on_board else list(NAMES))
+    finally:
+        kept.restore()
 
 
 def test_signing_after_its_tables_are_released_loads_them_again():
@@ -112,13 +131,13 @@ def test_signing_after_its_tables_are_released_loads_them_again():
         s = suite_mod.get(name)
         key = s.hash(b"device key " + name.encode())
         digest = s.hash(b"tx")
-        names = modules.signing(name)
+        names = modules.step("sign", name)
         kept = Kept(names)
         try:
             modules.load(names)
             pub = s.public_key(key)
             first = s.sign_node(key, digest)
-            modules.release(names)
+            modules.remove(names)
             assert s.verify_node(pub, digest, first)  # verifying does not need them
             assert names[0] not in sys.modules
             assert s.sign_node(key, digest) == first  # loads them again; RFC 6979: the same signature
