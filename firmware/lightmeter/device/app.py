@@ -16,10 +16,10 @@ default 14 days) is refused and the reading stays queued until a newer checkpoin
 every header since the checkpoint instead.
 
 Each step loads the modules it needs and, on a board, releases them after (device/modules.py;
-docs/light-client.md, "Modules per step"): the reading (READING), its transaction (TX), its
-signature, its frame (`modules.step`: "reading", "tx", "sign", "frame"), the answer's header and the
-checkpoint moved to it (CHECK_HEADER), the proofs ("proofs"). Only plain data, headers (until the proofs are
-checked) and checkpoints (trust.Trust, resident) cross them.
+docs/light-client.md, "Modules per step"): the reading, its transaction, its signature, its frame
+(`modules.step` "reading", "tx", "sign", "frame"), the answer's header and the checkpoint moved to
+it (CHECK_HEADER), the proofs ("proofs"). Only plain data, headers (until the proofs are checked)
+and checkpoints (trust.Trust, resident) cross them.
 
 Files in root: config.json (meter identity, MeterRegistry address, how many
 readings to take, sync mode), trust.json (the trust checkpoint as provisioned; the store
@@ -281,7 +281,7 @@ class Device:
                 await self._maybe_expired(key, rec)
             return False
         try:
-            hdr = await self._check(answer, rec)
+            verified = await self._check(answer, rec)
         except (Invalid, Malformed) as e:
             sync_mod = sys.modules.get("lightmeter.client.sync")  # loaded if the header step raised
             self.rejections += 1
@@ -296,7 +296,7 @@ class Device:
             return False
         finally:
             modules.close(CHECK_HEADER + modules.step("proofs"))
-        number, timestamp = hdr
+        number, timestamp = verified
         self.clock = (timestamp, ticks_ms())
         res = self._results()
         res["anchored"] += 1
