@@ -4,8 +4,9 @@
 
 Each table is what ec.Curve.g_tables builds on first use (width ec.G_WINDOW: the odd
 multiples G, 3G, ..., 127G, affine, plus beta*x on secp256k1; SM2 also the same for
-2**128*G, used to sign), packed as 32-byte big-endian integers in `bytes` constants: kept
-in flash when the firmware is frozen, 32 bytes an entry in RAM otherwise.
+2**128*G, used to sign), packed as 32-byte big-endian integers in `bytes` constants of 16
+entries each (ec.Chunked): kept in flash when the firmware is frozen, 32 bytes an entry in RAM
+otherwise, in 512-byte pieces.
 tests/firmware/test_gtables.py checks that the files match the computation.
 """
 
@@ -16,6 +17,9 @@ from lightmeter.crypto import ec, ectables
 FIRMWARE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
 # curve module -> number of parts its tables cover (SM2 signs with two, see ec.Curve.mul_g)
 CURVES = (("secp256k1", 1), ("sm2", 2))
+
+
+CHUNK = 16 * 32  # bytes a piece of a column (ec.Chunked: 16 entries)
 
 
 def columns(curve, parts):
@@ -39,13 +43,20 @@ def _literal(b, indent):
 def source(name, curve, parts):
     out = ['"""Precomputed generator tables of %s (width %d), written by lightmeter_host/gtables.py.' % (
         curve.name, ec.G_WINDOW), "",
-           "COLUMNS: one (xs, ys, bxs) per part for ec.Curve.preset; each column is 64 entries of",
-           "32-byte big-endian integers. Do not edit: regenerate, tests/firmware/test_gtables.py checks.",
+           "COLUMNS: one (xs, ys, bxs) per part, read by ec.Curve (its gtab); each column is 64 entries of",
+           "32-byte big-endian integers in pieces of 16 (ec.Chunked). Do not edit: regenerate,",
+           "tests/firmware/test_gtables.py checks.",
            '"""', "", "COLUMNS = ("]
     for cols in columns(curve, parts):
         out.append("    (")
         for c in cols:
-            out.append("        None," if c is None else "        " + _literal(c, " " * 12) + ",")
+            if c is None:
+                out.append("        None,")
+                continue
+            out.append("        (")
+            for i in range(0, len(c), CHUNK):
+                out.append("            " + _literal(c[i:i + CHUNK], " " * 16) + ",")
+            out.append("        ),")
         out.append("    ),")
     out.append(")")
     return "\n".join(out) + "\n"

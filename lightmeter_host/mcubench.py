@@ -25,6 +25,11 @@ after each (as device/start.py loads them); the "frozen" figure is that heap min
 modules keep (gc.mem_alloc() after importing everything the cycle uses and collecting): an
 estimate of what a board with the modules frozen in flash would need. Instructions are counted by
 QEMU (m0, -icount): a lower bound on cycles, not a time.
+
+The cycle runs as the device runs it (PER_STEP_SCRIPT, the default): the resident modules loaded
+first (device/modules.py), each step's own loaded for it and released after; the .mpy figure and
+the instructions are that run's. The "frozen" estimate comes from the same cycle with every module
+loaded first (CYCLE_SCRIPT, per_step=False), as a board with frozen modules holds them all.
 """
 
 import hashlib
@@ -38,7 +43,7 @@ from lightmeter.chain import merklebuild
 from lightmeter.chain import headerwrite
 from lightmeter.client import trust as trust_mod
 from lightmeter.crypto import suite as suite_mod
-from lightmeter.device import checkpoint, reading, store as store_mod
+from lightmeter.device import checkpoint, modules, reading, store as store_mod
 from lightmeter.link import frame, wire
 from lightmeter.link import relaywire
 from lightmeter_host.runtimes import build
@@ -69,6 +74,12 @@ MODULES = ("lightmeter.errors", "lightmeter.chain.fields", "lightmeter.chain.abi
            "lightmeter.crypto.rfc6979", "lightmeter.crypto.ec")
 SUITE_MODULES = {"ecdsa": ("lightmeter.crypto.keccak", "lightmeter.crypto.secp256k1"),
                  "sm": ("lightmeter.crypto.sm3", "lightmeter.crypto.sm2")}
+_OTHER_SUITE = {"ecdsa": SUITE_MODULES["sm"], "sm": SUITE_MODULES["ecdsa"]}
+# the curve's generator tables, which signing imports (crypto/ec.py): in the every-module baseline
+SUITE_TABLES = {name: modules.step("sign", name)[:1] for name in SUITE_MODULES}
+# every module a step of the cycle loads (device/modules.py)
+_STEP_MODULES = tuple(sorted(set(sum((modules.step(k) for k in ("decode", "header", "proofs", "reading", "tx", "frame")), ())
+                                 + modules.step("sign", "ecdsa") + modules.step("sign", "sm"))))
 
 
 class HostFs:
@@ -331,7 +342,7 @@ DATA = sys.argv[1]
 with open(DATA + "/cycle.json") as f:
     CFG = json.load(f)
 MODULES = %(modules)r
-for m in MODULES + %(suite_modules)r[CFG["suite"]]:
+for m in MODULES + %(suite_modules)r[CFG["suite"]] + %(tables)r[CFG["suite"]]:
     __import__(m)
     gc.collect()  # one module at a time, as device/start.py loads them (less fragmentation)
 from lightmeter.link import frame, wire
@@ -445,8 +456,156 @@ import micropython
 micropython.qstr_info()  # "... n_qstr=N ...": the names interned by now (read by the host)
 print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "extra_modules": extra,
                   "checkpoint": new.number}))
-''') % {"modules": MODULES, "suite_modules": SUITE_MODULES}
+''') % {"modules": MODULES, "suite_modules": SUITE_MODULES, "tables": SUITE_TABLES}
 
+
+# The same cycle on a device that loads its modules per step (device/modules.py, docs/light-client.md
+# "Modules per step"): the resident modules imported one at a time with a collection after each
+# (the baseline), then each step loads its own and releases them after; what crosses a step is
+# plain data or an instance of a resident module's class. Default options only (verify's settings
+# live in a module the header step releases). Prints one JSON line, as CYCLE_SCRIPT.
+PER_STEP_SCRIPT = (r'''
+import gc, sys, json, io
+try:
+    import mcu
+    ins = mcu.instructions
+except ImportError:
+    ins = lambda: 0
+DATA = sys.argv[1]
+with open(DATA + "/cycle.json") as f:
+    CFG = json.load(f)
+# (not the other suite's modules, nor the link's session: asyncio is not on this port; the cycle
+# reads its UART without it, as CYCLE_SCRIPT does)
+for m in %(resident)r:
+    if m not in %(other_suite)r[CFG["suite"]] + ("lightmeter.link.session",):
+        __import__(m)
+        gc.collect()  # one module at a time, as device/start.py loads them
+from lightmeter.device import modules
+from lightmeter.link import frame, cbor
+from lightmeter.device import store as store_mod, checkpoint
+from lightmeter.crypto import suite as suite_mod
+suite = suite_mod.get(CFG["suite"])
+if CFG["batch_size"] != 1 or CFG["key_tables"] or CFG["warm_tables"]:
+    raise ValueError("the per-step cycle runs with verify's defaults only")
+MODULES = %(steps)r  # every step's (the bench's names are few: each is a qstr for good)
+gc.collect()
+baseline = gc.mem_alloc()
+
+''' + _GUEST_IO + r'''
+steps = {}
+t = ins()
+if len(sys.argv) > 2 and sys.argv[2] == "imports":
+    print(json.dumps({"baseline": baseline, "steps": steps, "extra_modules": []}))
+    sys.exit(0)
+
+
+STOP = sys.argv[2] if len(sys.argv) > 2 else None  # end after this step (to find where the heap goes)
+loaded = {}
+
+
+def step(name, names=()):
+    # the step's modules as loaded at its end (before their release), then the release
+    global t
+    loaded[name] = sorted(m for m in sys.modules if m in MODULES)
+    modules.remove(names)
+    now = ins()
+    steps[name] = now - t
+    t = now
+    if "-v" in sys.argv:
+        gc.collect()
+        print(name, "kept", gc.mem_alloc() - baseline)
+    if name == STOP:
+        print(json.dumps({"baseline": baseline, "steps": steps, "extra_modules": []}))
+        sys.exit(0)
+
+
+store = store_mod.Store(CFG["root"], MemFs(DATA, CFG["files"], CFG["root"]))
+key = store_mod.Blob(store, "key").load()
+address = suite.address(store_mod.Blob(store, "public").load())
+registry = bytes.fromhex(CFG["registry"])
+queue = store_mod.Queue(store)
+counter = store_mod.Counter(store)
+qkey = queue.keys()[0]
+rec = cbor.loads(queue.get(qkey))
+uart = Uart(CFG["uart_chunks"])
+step("setup")
+
+# 1. the relay's answer off the UART, in 64-byte reads; the header decoded (a Header crosses to
+# the proofs step: chain.header stays loaded until then)
+modules.load(modules.step("decode"))
+''' + _GUEST_RECEIVE + r'''deframer = None
+header_mod = sys.modules["lightmeter.chain.header"]
+wire = sys.modules["lightmeter.link.wire"]
+hdr = header_mod.from_json(wire.header_from_wire(answer.pop(3)), suite.node_sig_len)
+header_mod = wire = None
+step("decode", ("lightmeter.link.wire",))
+
+# 2. one skipping step from the stored checkpoint to the answer's header
+transition = modules.load(modules.step("header"))
+new = transition.verify_skip(checkpoint.load(store), hdr, suite).trust  # a Trust: resident class
+transition = None
+step("header", modules.step("header"))
+
+# 3. the transaction and its receipt, proven into that header
+anchor = modules.load(modules.step("proofs"))
+anchor.verify_proofs(answer, hdr, rec[3], suite, registry, address, rec[0])
+number, timestamp = hdr.number, hdr.timestamp
+anchor = answer = hdr = None
+step("proofs", modules.step("proofs"))
+
+# 4. the checkpoint moves, the reading leaves the queue
+checkpoint.save(store, new)
+queue.remove(qkey)
+step("store")
+
+# 5. the next reading: taken and queued; its transaction built and hashed; signed (the curve's
+# tables and the nonce's code loaded first, the largest); framed. Three loads, each released
+# before the next: no two of them in RAM at once.
+reading = modules.load(modules.step("reading"))
+seq = counter.next()
+m = {reading.METER_ID: "meter-0001", reading.FIRMWARE: "lightmeter-0.1", reading.SEQ: seq,
+     reading.TIME: timestamp + 1000, reading.CLOCK: reading.CLOCK_SYNCED,
+     reading.OBIS: "1-0:1.8.0", reading.VALUE: 123456 + seq, reading.SCALE: 0,
+     reading.UNIT: "Wh", reading.STATUS: 0, reading.SUITE: suite.name}
+rec = {0: seq, 1: reading.encode(m), 5: 0}
+m = reading = None
+modules.remove(modules.step("reading"))
+qkey = queue.append(cbor.dumps(rec))
+txm = modules.load(modules.step("tx"))
+abi = sys.modules["lightmeter.chain.abi"]
+meter_registry = sys.modules["lightmeter.chain.meter_registry"]
+tx = txm.defaults()
+tx.update(chainID=new.chain_id.encode(), groupID=new.group_id.encode(), blockLimit=number + 500,
+          nonce=("%%s-%%d-%%d" %% (address.hex()[:16], seq, 0)).encode(), to=registry.hex().encode(),
+          input=abi.encode_call(meter_registry.RECORD, [seq, rec[1]], suite.hash))
+digest = txm.tx_hash(tx, suite)
+txm = abi = meter_registry = None
+modules.remove(modules.step("tx"))
+modules.load(modules.step("sign", suite.name))
+tx["signature"] = suite.sign_tx(key, digest)
+modules.remove(modules.step("sign", suite.name))
+wire = modules.load(modules.step("frame"))
+rec[2] = wire.tx_to_wire(tx)
+rec[3] = digest
+rec[4] = tx["blockLimit"]
+queue.replace(qkey, cbor.dumps(rec))
+out = b"\x00" + frame.encode_frame(frame.pack(1, 9, 42, rec[2]))
+tx = wire = None
+step("sign", modules.step("frame"))
+
+# the cycle is over: what follows is the report (collected first: its lists of module names are
+# not the cycle's and should not find the heap as the cycle left it)
+gc.collect()
+# modules beyond the resident ones and the steps' (an import the step lists leave out)
+extra = sorted(m for m in sys.modules if m.startswith("lightmeter.") and m.count(".") > 1
+               and m not in %(resident)r and m not in MODULES)
+loaded["end"] = sorted(m for m in sys.modules if m in MODULES)
+import micropython
+micropython.qstr_info()  # "... n_qstr=N ...": the names interned by now (read by the host)
+print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "extra_modules": extra,
+                  "checkpoint": new.number, "modules": loaded}))
+''') % {"resident": modules.step("resident"), "other_suite": _OTHER_SUITE, "steps": _STEP_MODULES}
+PER_STEP_MAIN = "import lmsteps\n"
 
 # The cycle is a module (compiled to .mpy like the firmware, as a device's application would be),
 # so that compiling a script's source on the port does not add its own peak to the figures.
@@ -466,7 +625,8 @@ HEADER_STEP_MODULES = ("lightmeter.errors", "lightmeter.chain.fields", "lightmet
 # what the step must not have loaded by its end (the other steps' modules)
 OTHER_STEPS_MODULES = ("lightmeter.chain.abi", "lightmeter.chain.merkle", "lightmeter.chain.receipt",
                        "lightmeter.chain.tx", "lightmeter.chain.meter_registry", "lightmeter.client.anchor",
-                       "lightmeter.device.reading", "lightmeter.crypto.rfc6979")
+                       "lightmeter.device.reading", "lightmeter.crypto.rfc6979",
+                       "lightmeter.crypto.gtab_secp256k1", "lightmeter.crypto.gtab_sm2")
 
 # The guest script of the header step alone (argv[1] the input folder): the relay's answer off the
 # UART and decoded, the stored checkpoint moved to its header by the same skipping step as the
@@ -505,7 +665,8 @@ def _paths(d):
     app = os.path.join(d, "app")
     if not os.path.isdir(app):
         os.makedirs(app)
-        for name, text in (("lmcycle.py", CYCLE_SCRIPT), ("lmheader.py", HEADER_STEP_SCRIPT)):
+        for name, text in (("lmcycle.py", CYCLE_SCRIPT), ("lmheader.py", HEADER_STEP_SCRIPT),
+                           ("lmsteps.py", PER_STEP_SCRIPT)):
             with open(os.path.join(app, name), "w") as f:
                 f.write(text)
     return [FIRMWARE, app]
@@ -525,28 +686,34 @@ def _script_result(res):
     return out
 
 
-def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, **block):
+def cycle_once(suite_name, sealers, target="m0", heap=HEAP_MIB_FREE, mpy=True, timeout=600, per_step=True,
+               **block):
     """One run of the device cycle: the guest's JSON (baseline bytes, instructions per step).
-    block: build_cycle's options (txs_in_block, position, compact, batch_size, key_tables, warm_tables)."""
+    per_step: the modules loaded per step as the device loads them (PER_STEP_SCRIPT; baseline: the
+    resident modules), else all of them before the cycle (CYCLE_SCRIPT; baseline: every module the
+    cycle uses, what the "frozen" estimate subtracts).
+    block: build_cycle's options (txs_in_block, position, compact, batch_size, key_tables, warm_tables;
+    the last three with per_step=False only)."""
     from lightmeter_host.runtimes import mcu
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **block)
-        res = mcu.run(MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
+        res = mcu.run(PER_STEP_MAIN if per_step else MAIN, heap=heap, paths=_paths(d), target=target, mpy=mpy, timeout=timeout,
                       args=[d], mpy_flags=build.MPY_FLAGS)
         return _script_result(res)
 
 
-def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None, **options):
+def cycle_heap(suite_name, sealers, target="m0", mpy=True, timeout=600, stop=None, per_step=True, **options):
     """Smallest heap (1 KiB steps, real MemoryErrors) that runs the cycle, with one full run's figures.
 
-    options: batch_size, key_tables, warm_tables (`build_cycle`)."""
+    per_step: as `cycle_once`; options: batch_size, key_tables, warm_tables (`build_cycle`)."""
     from lightmeter_host.runtimes import mcu
+    main = PER_STEP_MAIN if per_step else MAIN
     with tempfile.TemporaryDirectory(prefix="mcu-cycle-") as d:
         build_cycle(suite_name, sealers, d, **options)
-        full = _script_result(mcu.run(MAIN, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
+        full = _script_result(mcu.run(main, heap=mcu.HEAP_MAX["m0"], paths=_paths(d),
                                       target=target, mpy=mpy, timeout=timeout, args=[d],
                                       mpy_flags=build.MPY_FLAGS))
-        smallest = mcu.smallest_heap(MAIN, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),
+        smallest = mcu.smallest_heap(main, lo=8 * 1024, hi=mcu.HEAP_MAX["m0"], paths=_paths(d),
                                      target=target, mpy=mpy, timeout=timeout, args=[d] + ([stop] if stop else []),
                                      mpy_flags=build.MPY_FLAGS)
     full["smallest_heap"] = smallest
@@ -577,16 +744,21 @@ def collect(sizes=(4, 21), suites=("ecdsa", "sm"), target="m0", heap_target="hos
     worst = {}
     for n in sizes:
         for name in suites:
+            # as the device runs it: modules loaded per step (the .mpy figure, instructions, qstrs)
             r = cycle_heap(name, n, target=heap_target)
             r["steps"] = cycle_once(name, n, target=target)["steps"]
-            if r["smallest_heap"] is None:
+            # every module loaded first: what frozen modules would leave ("frozen": heap - modules)
+            a = cycle_heap(name, n, target=heap_target, per_step=False)
+            if r["smallest_heap"] is None or a["smallest_heap"] is None:
                 raise RuntimeError("the %s %d-sealer cycle does not run in %d bytes" % (name, n, HEAP_MIB_FREE))
             tag = "%s_%d" % (name, n)
             mpy_kib = r["smallest_heap"] / 1024
-            frozen_kib = (r["smallest_heap"] - r["baseline"]) / 1024
+            frozen_kib = (a["smallest_heap"] - a["baseline"]) / 1024
             out["mcu_heap_kib_cycle_mpy_" + tag] = mpy_kib
+            out["mcu_heap_kib_cycle_mpy_all_modules_" + tag] = a["smallest_heap"] / 1024
             out["mcu_heap_kib_cycle_frozen_" + tag] = round(frozen_kib, 1)
-            out["mcu_baseline_kib_" + tag] = round(r["baseline"] / 1024, 1)
+            out["mcu_baseline_kib_" + tag] = round(a["baseline"] / 1024, 1)
+            out["mcu_baseline_kib_resident_" + tag] = round(r["baseline"] / 1024, 1)
             out["mcu_qstrs_" + tag] = r["qstrs"]
             for k, v in r["steps"].items():
                 out["mcu_minstr_%s_%s" % (k, tag)] = round(v / 1e6, 2)

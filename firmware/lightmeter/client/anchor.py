@@ -11,8 +11,7 @@ device's reading with this sequence number. This is rule LC-P3 of
 docs/light-client.md (with LC-H1..LC-Q4, LC-P1 and LC-P2).
 """
 
-from lightmeter.chain import abi, header as header_mod, merkle, receipt as receipt_mod
-from lightmeter.chain.meter_registry import READING_EVENT
+from lightmeter.chain import header as header_mod, merkle, receipt as receipt_mod
 from lightmeter.client import verify
 from lightmeter.link import wire
 from lightmeter.errors import Invalid, Malformed
@@ -43,6 +42,10 @@ def verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq):
     """The rest of verify_anchor, for a header hdr already verified (by verify_header, or by a
     skipping step to it): the proofs and the reading's log. Returns hdr."""
     rcpt = proven_receipt(answer, hdr, tx_hash, suite)
+    # imported here: the header step (verified_header) needs no ABI code, and a device that loads
+    # modules per step keeps that step's set small (device/modules.py)
+    from lightmeter.chain import abi
+    from lightmeter.chain.meter_registry import READING_EVENT
     topic = abi.event_topic(READING_EVENT, suite.hash)
     want = (topic, bytes(12) + device, seq.to_bytes(32, "big"))
     reg = registry.hex().encode()

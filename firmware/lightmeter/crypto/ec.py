@@ -27,19 +27,30 @@ Speed (the hot path is verifying the PBFT signatures of every block header):
 
 Generator tables (`G_WINDOW` = 8: the 64 odd multiples G, 3G, ..., 127G as
 affine (x, y), plus beta*x on secp256k1; SM2 also the same for 2**128*G, to
-sign) ship precomputed as `bytes` constants (gtab_*.py, `Curve.preset`,
-columns of 32-byte integers read by `Packed`): in flash when the firmware is
-frozen, 6 KB (secp256k1) or 8 KB (SM2) in RAM when loaded from .mpy, where
-the integers built on first use took about 10 KB (secp256k1) or 6.7 KB a
-table (SM2). Other tables are built on first use and kept (MicroPython heap:
-48 bytes an integer stored compactly, 4 bytes a list slot):
-- a `PublicKey` with more parts than that (a host-side speed-up) adds one
-  such table per extra part, shared by all keys with as many parts.
+sign) ship precomputed as `bytes` constants (gtab_*.py, columns of 32-byte
+integers in 512-byte pieces read by `Chunked`): in flash when the firmware is frozen, 6 KB
+(secp256k1) or 8 KB (SM2) in RAM when loaded from .mpy, where the integers
+built on first use took about 10 KB (secp256k1) or 6.7 KB a table (SM2).
+A curve names its table module (`gtab`) and imports it when a generator table
+is first asked for (signing, `mul_g`), reading the tables from that module on
+every call and keeping no reference to them: a device that loads its modules
+per step loads the module for signing only and frees its 6 / 8 KB by
+releasing it (device/modules.py). Verification (`mul_add`) while that module
+is not loaded uses a small table of G instead (width `P_WINDOW`, 8 entries,
+built once and kept: 1.2 KB / 0.8 KB), about 7 % (secp256k1) or 3 % (SM2)
+more instructions for the header step's fifteen checks (bench/RESULTS.md).
+Other tables are built on first use and kept (MicroPython heap: 48 bytes an
+integer stored compactly, 4 bytes a list slot):
+- a `PublicKey` with more parts than shipped (a host-side speed-up) adds one
+  such table per extra part, shared by all keys with as many parts (it holds
+  the shipped part, and with it the table module's bytes).
 
 Not constant time: the running time depends on the scalars. That is
 harmless for verification (everything is public) and is the price of pure
 Python when signing; see secp256k1.py and sm2.py.
 """
+
+import sys
 
 from lightmeter.errors import Malformed, Unsupported
 
@@ -151,6 +162,25 @@ class Packed:
         return int.from_bytes(self.data[o:o + 32], "big")
 
 
+class Chunked:
+    """A generator table column as a tuple of bytes chunks of 16 entries (512 bytes) each, read as
+    `Packed` reads one bytes: a module loaded late in a device's cycle finds room for 512-byte
+    pieces where one 2 KB piece can fail on a fragmented heap (a board that loads per step,
+    device/modules.py; bench/RESULTS.md)."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __len__(self):
+        return len(self.chunks) << 4
+
+    def __getitem__(self, j):
+        if j < 0:
+            j += len(self.chunks) << 4
+        o = (j & 15) << 5
+        return int.from_bytes(self.chunks[j >> 4][o:o + 32], "big")
+
+
 class Curve:
     """A curve y^2 = x^3 + a*x + b over GF(p) with generator (gx, gy) of prime order n.
 
@@ -160,9 +190,13 @@ class Curve:
 
     sqrt, if given, is c**((p+1)/4) mod p written as an addition chain for this p (`lift_x`);
     otherwise lift_x calls pow().
+
+    gtab, if given, names the module of the generator's precomputed tables (its COLUMNS: one
+    (xs, ys, bxs) of bytes per part, in the order `g_tables` builds them; gtab_*.py), imported
+    when a generator table is first needed.
     """
 
-    def __init__(self, name, p, a, b, n, gx, gy, glv=None, sqrt=None):
+    def __init__(self, name, p, a, b, n, gx, gy, glv=None, sqrt=None, gtab=None):
         self.name = name
         self.sqrt = sqrt
         self.p = p
@@ -181,7 +215,9 @@ class Curve:
             self._g2 = ((-b1 << 384) + (n >> 1)) // n
         if not self.on_curve(gx, gy):
             raise Malformed("generator is not on the curve")
-        self._gts = {}  # generator tables by number of parts, built on first use (or `preset`)
+        self.gtab = gtab
+        self._gts = {}  # generator tables built on first use, by number of parts
+        self._gsmall = None  # G's small table for verifying while gtab is not loaded
 
     # -- encoding ------------------------------------------------------------
 
@@ -380,26 +416,43 @@ class Curve:
         bits = 129 if self.glv is not None else 256
         return (bits + parts - 1) // parts
 
-    def preset(self, columns):
-        """Take the generator tables (width G_WINDOW) for 1, 2, ... parts from packed columns.
-
-        columns: one (xs, ys, bxs) of bytes per part, bxs None off GLV curves, in the order
-        `g_tables` builds them (G, then 2**shift(parts) * G, ...); see gtab_*.py.
-        """
+    def _shipped(self, parts):
+        """The tables for parts read from the gtab module (imported here if it is not loaded),
+        or None if it ships none for parts. Made on each call and not kept, so that releasing
+        the module frees its bytes (device/modules.py)."""
+        if self.gtab is None:
+            return None
+        mod = sys.modules.get(self.gtab)
+        if mod is None:
+            __import__(self.gtab)
+            mod = sys.modules[self.gtab]
+        cols = mod.COLUMNS
+        if parts != 1 and parts != len(cols):
+            return None
         t = []
-        for xs, ys, bxs in columns:
-            t.append((G_WINDOW, Packed(xs), Packed(ys), None if bxs is None else Packed(bxs)))
-        self._gts[1] = t[:1]
-        self._gts[len(t)] = t
+        for xs, ys, bxs in cols[:parts]:
+            t.append((G_WINDOW, Chunked(xs), Chunked(ys), None if bxs is None else Chunked(bxs)))
+        return t
 
     def g_tables(self, parts):
-        """The generator's tables (width G_WINDOW) for parts: `preset`, else built on first use
-        and kept (crypto/ectables.py)."""
+        """The generator's tables (width G_WINDOW) for parts: shipped (`gtab`), else built on first
+        use and kept (crypto/ectables.py)."""
         t = self._gts.get(parts)
+        if t is None:
+            t = self._shipped(parts)
         if t is None:
             from lightmeter.crypto import ectables
             t = self._gts[parts] = ectables.g_tables(self, parts)
         return t
+
+    def _g_for_verify(self, parts):
+        # the shipped tables when their module is loaded (or tables were built), else G's small
+        # table: a header step need not load 6 / 8 KB of tables for fifteen checks
+        if parts != 1 or self.gtab is None or self.gtab in sys.modules or 1 in self._gts:
+            return self.g_tables(parts)
+        if self._gsmall is None:
+            self._gsmall = [self.table(self.g, P_WINDOW)]
+        return self._gsmall
 
     # -- scalars -------------------------------------------------------------
 
@@ -562,7 +615,7 @@ class Curve:
             tables = pt.tables
         else:
             tables = [self.table(pt, P_WINDOW)]
-        return self.combine(self.terms(u1, self.g_tables(len(tables))) + self.terms(u2, tables))
+        return self.combine(self.terms(u1, self._g_for_verify(len(tables))) + self.terms(u2, tables))
 
 
 class PublicKey:

@@ -1,8 +1,8 @@
-"""Tables of odd multiples kept beyond one call: a `PublicKey`'s, generator tables not preset.
+"""Tables of odd multiples kept beyond one call: a `PublicKey`'s, generator tables not shipped.
 
 The curve arithmetic (crypto/ec.py) builds a point's table per verification and throws it away;
 what keeps tables (ec.PublicKey, crypto/keys.py, crypto/batch.py, generator tables for a curve
-with no `preset` or for more parts than shipped) builds them here. Apart from ec.py because a
+with no `gtab` or for more parts than shipped) builds them here. Apart from ec.py because a
 module loaded from .mpy keeps its code in RAM, and the device cycle keeps no table of its own
 (bench/RESULTS.md, "The device cycle on a 32-bit MicroPython").
 

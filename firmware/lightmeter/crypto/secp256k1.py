@@ -25,7 +25,7 @@ the lattice basis comes from the extended Euclidean algorithm on (n, lambda)
 (GLV, CRYPTO 2001, section 4). tests/firmware/test_secp256k1.py checks both.
 """
 
-from lightmeter.crypto import ec, gtab_secp256k1
+from lightmeter.crypto import ec
 from lightmeter.errors import Invalid, Malformed
 
 try:
@@ -88,8 +88,8 @@ def sqrt_candidate(c):
 
 
 CURVE = ec.Curve("secp256k1", _P, _A, _B, _N, _GX, _GY, glv=(_BETA, _LAMBDA, _A1, _B1, _A2, _B2),
-                 sqrt=sqrt_candidate)
-CURVE.preset(gtab_secp256k1.COLUMNS)  # generator tables, precomputed (bytes: flash when frozen)
+                 sqrt=sqrt_candidate, gtab="lightmeter.crypto.gtab_secp256k1")
+# (the generator tables, precomputed: imported to sign; ec.py, "Generator tables")
 
 
 def _private(priv32):

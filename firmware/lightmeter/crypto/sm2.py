@@ -13,7 +13,7 @@ order n, see rfc6979.py. The standard asks only for k in [1, n-1]; this k is
 one, and a weak device RNG can never repeat it. Not constant time.
 """
 
-from lightmeter.crypto import ec, gtab_sm2
+from lightmeter.crypto import ec
 from lightmeter.errors import Malformed
 from lightmeter.crypto.sm3 import sm3
 
@@ -34,8 +34,8 @@ _N = const(0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123)
 _GX = const(0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7)
 _GY = const(0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0)
 
-CURVE = ec.Curve("sm2p256v1", _P, _A, _B, _N, _GX, _GY)
-CURVE.preset(gtab_sm2.COLUMNS)  # generator tables, precomputed (bytes: flash when frozen)
+CURVE = ec.Curve("sm2p256v1", _P, _A, _B, _N, _GX, _GY, gtab="lightmeter.crypto.gtab_sm2")
+# (the generator tables, precomputed: imported to sign; ec.py, "Generator tables")
 
 DEFAULT_ID = b"1234567812345678"
 

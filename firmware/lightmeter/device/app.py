@@ -15,23 +15,25 @@ default 14 days) is refused and the reading stays queued until a newer checkpoin
 (docs/light-client.md, "Skipping verification and the trusting period"). "sync": "strict" walks
 every header since the checkpoint instead.
 
+Each step loads the modules it needs and, on a board, releases them after (device/modules.py;
+docs/light-client.md, "Modules per step"): the reading, its transaction, its signature, its frame
+(`modules.step` "reading", "tx", "sign", "frame"), the answer's header and the checkpoint moved to
+it (CHECK_HEADER), the proofs ("proofs"). Only plain data, headers (until the proofs are checked)
+and checkpoints (trust.Trust, resident) cross them.
+
 Files in root: config.json (meter identity, MeterRegistry address, how many
 readings to take, sync mode), trust.json (the trust checkpoint as provisioned; the store
 keeps it from then on and never lets an older one replace it), and the store's own.
 """
 
 import json
+import sys
 
-from lightmeter.chain import abi, meter_registry
-from lightmeter.chain import header as header_mod
-from lightmeter.client import anchor, transition
-from lightmeter.device import checkpoint, reading, store as store_mod
+from lightmeter.device import checkpoint, modules, store as store_mod
 from lightmeter.link import session as link_mod
 from lightmeter.meters import meter as meter_mod
 from lightmeter.device.devkey import entropy  # noqa: F401  (the board's random source; tools call it here too)
 from lightmeter.crypto import suite as suite_mod
-from lightmeter.chain import tx as txm
-from lightmeter.link import wire
 from lightmeter.errors import Invalid, LightmeterError, Malformed
 from lightmeter.link.session import elapsed_ms, sleep_ms, ticks_ms
 
@@ -42,6 +44,9 @@ BLOCK_LIMIT_CHECK_FAIL = 10001
 TRUSTING_PERIOD_S = 14 * 24 * 3600  # default trusting period (config "trusting_period_s")
 # queue record fields
 R_SEQ, R_READING, R_TX, R_HASH, R_LIMIT, R_TRIES = range(6)
+# the header step: the answer's header decoded, the relay's pivots followed (client/sync.py), the
+# header checked under the checkpoint they lead to
+CHECK_HEADER = modules.step("decode") + modules.step("header") + modules.step("sync") + ("lightmeter.client.anchor",)
 
 
 def log(*args):
@@ -108,6 +113,14 @@ class Device:
         meter that fails (silent, bad frame, wrong answer) still gives a reading, flagged
         FLAG_METER_ERROR with value 0 under the last good OBIS code and unit: every sequence
         number is on chain and a gap in the data shows as what it is."""
+        reading = modules.load(modules.step("reading"))
+        try:
+            return self._take(reading)
+        finally:
+            reading = None
+            modules.close(modules.step("reading"))
+
+    def _take(self, reading):
         seq = self.counter.next()
         cfg = self.cfg
         try:
@@ -155,18 +168,35 @@ class Device:
 
     async def _sign(self, key, rec):
         number = await self._block_number()
-        data = abi.encode_call(meter_registry.RECORD, [rec[R_SEQ], rec[R_READING]], self.suite.hash)
-        tx = txm.defaults()
-        tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
-                  blockLimit=number + BLOCK_LIMIT_MARGIN,
-                  # decimal digits without a leading zero: nodes before v3.3.0 parse the nonce as a
-                  # u256 and print it back in decimal (docs/fisco-versions.md §2)
-                  nonce=("1%020d%010d%05d" % (int.from_bytes(self.address[:8], "big"), rec[R_SEQ],
-                                              rec[R_TRIES])).encode(),
-                  to=self.registry.hex().encode(), input=data)
-        digest = txm.tx_hash(tx, self.suite)
-        tx["signature"] = self.suite.sign_tx(self.key, digest)
-        rec[R_TX] = wire.tx_to_wire(tx)
+        txm = modules.load(modules.step("tx"))
+        abi = sys.modules["lightmeter.chain.abi"]
+        meter_registry = sys.modules["lightmeter.chain.meter_registry"]
+        try:
+            data = abi.encode_call(meter_registry.RECORD, [rec[R_SEQ], rec[R_READING]], self.suite.hash)
+            tx = txm.defaults()
+            tx.update(chainID=self.trust.chain_id.encode(), groupID=self.trust.group_id.encode(),
+                      blockLimit=number + BLOCK_LIMIT_MARGIN,
+                      # decimal digits without a leading zero: nodes before v3.3.0 parse the nonce as a
+                      # u256 and print it back in decimal (docs/fisco-versions.md §2)
+                      nonce=("1%020d%010d%05d" % (int.from_bytes(self.address[:8], "big"), rec[R_SEQ],
+                                                  rec[R_TRIES])).encode(),
+                      to=self.registry.hex().encode(), input=data)
+            digest = txm.tx_hash(tx, self.suite)
+        finally:
+            txm = abi = meter_registry = None
+            modules.close(modules.step("tx"))
+        signing = modules.step("sign", self.suite.name)
+        modules.load(signing)
+        try:
+            tx["signature"] = self.suite.sign_tx(self.key, digest)
+        finally:
+            modules.close(signing)
+        wire = modules.load(modules.step("frame"))
+        try:
+            rec[R_TX] = wire.tx_to_wire(tx)
+        finally:
+            wire = None
+            modules.close(modules.step("frame"))
         rec[R_HASH] = digest
         rec[R_LIMIT] = tx["blockLimit"]
         self.queue.replace(key, self._record(rec))  # stored before it is ever sent
@@ -185,6 +215,8 @@ class Device:
         skipping: the trusting period is checked, then the relay's pivots are followed
         (sync.follow_pivots); nothing is stored until R itself is verified."""
         from lightmeter.client import sync as sync_mod
+        from lightmeter.chain import header as header_mod
+        from lightmeter.link import wire
         self.headers = 1
         try:
             target = header_mod.from_json(wire.header_from_wire(answer[3]), self.suite.node_sig_len)
@@ -251,36 +283,52 @@ class Device:
                 await self._maybe_expired(key, rec)
             return False
         try:
-            under, changes = await self._advance(answer)
-            hdr = anchor.verify_anchor(answer, rec[R_HASH], under, self.suite, self.registry,
-                                       self.address, rec[R_SEQ])
-            if changes is not None:
-                new = transition.apply_set_changes(under, hdr, changes, self.suite)
-                checkpoint.save(self.store, new)
-                self.trust = new
+            verified = await self._check(answer, rec)
         except (Invalid, Malformed) as e:
-            from lightmeter.client import sync as sync_mod
+            sync_mod = sys.modules.get("lightmeter.client.sync")  # loaded if the header step raised
             self.rejections += 1
             res = self._results()
             res["rejected"] += 1
             res["last_rejection"] = str(e)
             res["last_rejection_kind"] = type(e).__name__
-            if isinstance(e, sync_mod.TrustExpired):
+            if sync_mod is not None and isinstance(e, sync_mod.TrustExpired):
                 res["trust_expired"] = True  # the operator's turn: provision a newer trust.json
             self._save_results(res)
             log("reading", rec[R_SEQ], "NOT accepted:", e)
             return False
-        self.clock = (hdr.timestamp, ticks_ms())
+        finally:
+            modules.close(CHECK_HEADER + modules.step("proofs"))
+        number, timestamp = verified
+        self.clock = (timestamp, ticks_ms())
         res = self._results()
         res["anchored"] += 1
         res["verified"] += 1
         res["last"] = (res["last"] + [{"seq": rec[R_SEQ], "tx": "0x" + rec[R_HASH].hex(),
-                                       "block": hdr.number, "headers": self.headers}])[-32:]
+                                       "block": number, "headers": self.headers}])[-32:]
         res.pop("trust_expired", None)
         self._save_results(res)
         self.queue.remove(key)
-        log("reading", rec[R_SEQ], "anchored in block", hdr.number, "and verified")
+        log("reading", rec[R_SEQ], "anchored in block", number, "and verified")
         return True
+
+    async def _check(self, answer, rec):
+        """The receipt answer checked, in two steps: its header (the checkpoint moved to it, the
+        header's quorum), then the proofs; the checkpoint saved only when both hold. (number,
+        timestamp) of the verified header; Invalid or Malformed otherwise. The caller releases
+        the steps' modules (CHECK_HEADER, "proofs")."""
+        anchor = modules.load(CHECK_HEADER)
+        under, changes = await self._advance(answer)
+        hdr = anchor.verified_header(answer, under, self.suite)
+        new = None
+        if changes is not None:
+            new = sys.modules["lightmeter.client.transition"].apply_set_changes(under, hdr, changes, self.suite)
+        modules.close(("lightmeter.client.sync", "lightmeter.client.transition"))
+        anchor = modules.load(modules.step("proofs"))
+        anchor.verify_proofs(answer, hdr, rec[R_HASH], self.suite, self.registry, self.address, rec[R_SEQ])
+        if new is not None:
+            checkpoint.save(self.store, new)
+            self.trust = new
+        return hdr.number, hdr.timestamp
 
 
 async def run(uart, root):

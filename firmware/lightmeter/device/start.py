@@ -11,15 +11,12 @@ import json
 
 from lightmeter.errors import Malformed, Unsupported
 
-# What lightmeter.device.app imports, leaves first, for `load` (tests/host/test_start_load.py).
-MODULES = ("lightmeter.chain.fields", "lightmeter.chain.abi", "lightmeter.chain.meter_registry",
-           "lightmeter.chain.header", "lightmeter.chain.merkle", "lightmeter.chain.receipt",
-           "lightmeter.chain.tx", "lightmeter.crypto.suite", "lightmeter.client.trust",
-           "lightmeter.client.verify", "lightmeter.link.cbor", "lightmeter.link.wire",
-           "lightmeter.client.anchor", "lightmeter.client.transition", "lightmeter.device.store",
-           "lightmeter.device.checkpoint", "lightmeter.device.reading", "lightmeter.link.frame",
-           "lightmeter.link.session", "lightmeter.meters.meter", "lightmeter.device.devkey")
-
+# What lightmeter.device.app imports, leaves first, for `load` (tests/host/test_start_load.py): the
+# resident modules (device/modules.py); each step of the device loads its own and releases them.
+MODULES = ("lightmeter.chain.fields", "lightmeter.crypto.suite", "lightmeter.client.trust",
+           "lightmeter.link.cbor", "lightmeter.device.store", "lightmeter.device.checkpoint",
+           "lightmeter.link.frame", "lightmeter.link.session", "lightmeter.meters.meter",
+           "lightmeter.device.devkey", "lightmeter.device.modules")
 
 def load(names=MODULES):
     """Import names one at a time, with a collection after each.
