@@ -25,12 +25,21 @@ hash: a forged batch needs signatures whose own hash solves one equation mod n,
 about 2**128 hash evaluations (as any Fiat-Shamir challenge); with an
 unpredictable seed the bound is the 2**-128 above.
 
+R's y may come as a hint (32 bytes each, from the untrusted relay: proto/link.md "R hints").
+A hint is used only if y < p, y*y = x**3 + 7 (mod p) and y has the parity of v. An x of the
+curve has exactly two roots, y and p - y, of opposite parities (p is odd and no point has
+y = 0: the group's order n is odd), so a hint that passes is the very y the lift computes:
+the R, and so every verdict, is the one without hints. A hint that fails, or is missing, is
+not used: that R is lifted (secp256k1.r_point). A hint therefore changes the cost (two
+multiplications instead of a square root of ~266), never the answer.
+
 Cost (15 signatures, docs/light-client.md "Batch verification" has the counts): the G
 terms collapse into one scalar; the Q_i scalars are split by GLV into halves of ~128 bits and
 the R_i scalars are 128 bits already, so one chain of ~128 doublings serves all. Each Q_i costs
 ~32 mixed additions from its sealer's table, kept between headers (crypto/keys.py: 32
 entries, packed, built once per set; a bare key gets an 8-entry table and ~43 additions), each
-R_i a 4-entry table, ~26 additions and one square root (secp256k1.sqrt_candidate). All table inversions and
+R_i a 4-entry table, ~26 additions and one square root (secp256k1.sqrt_candidate), or two
+multiplications when its y comes as a hint. All table inversions and
 all s^-1 are shared (Montgomery's trick): two inversions per batch. A single check costs ~128
 doublings and ~71 additions, so the saving is the doublings, the generator's additions and
 the key tables, less the R terms and the square roots (bench/RESULTS.md).
@@ -46,6 +55,7 @@ R_WINDOW = 4  # wNAF width of the R's tables: 4 entries (2 integers each)
 
 _N = secp256k1.CURVE.n
 _CURVE = secp256k1.CURVE
+_P = _CURVE.p
 
 
 def _seed():
@@ -119,13 +129,29 @@ def odd_multiples_all(curve, points, counts):
     return [curve.odd_affine(chains[j], invs[j]) for j in range(len(chains))]
 
 
-def verify_same_hash(digest, items, seed=None):
+def r_point(r, v, hint=None):
+    """R of a signature's r and v (0..3), or None if there is none: `secp256k1.r_point`, which
+    this equals whatever hint is, without its square root when hint is R's y (32 bytes,
+    big-endian) and passes the checks of the module docstring."""
+    if isinstance(hint, (bytes, bytearray)) and len(hint) == 32:
+        x = r + _N if v > 1 else r
+        p = _P
+        if x < p:
+            y = int.from_bytes(hint, "big")
+            if y < p and y & 1 == v & 1 and y * y % p == (x * x % p * x + 7) % p:
+                return (x, y)
+    return secp256k1.r_point(r, v)
+
+
+def verify_same_hash(digest, items, seed=None, ys=None):
     """True if every (pub, sig) of items is a valid signature of digest, as `secp256k1.verify`.
 
     pub: 64 bytes x || y (or a `secp256k1.prepare`d key); sig: 65 bytes r || s || v.
     False if any is not (a false True has chance <= 2**-128), or if any key or
     signature is malformed: the caller's single checks then say which and how.
     seed: bytes for the weights (tests); a fresh random one by default.
+    ys: hints of each R's y, parallel to items (an item may be None; a list shorter than
+    items hints only its first ones); a hint that is not R's y is ignored (`r_point`).
     """
     if not items:
         return True
@@ -138,7 +164,7 @@ def verify_same_hash(digest, items, seed=None):
     rs = []
     ss = []
     rpts = []
-    for pub, sig in items:
+    for i, (pub, sig) in enumerate(items):
         if len(sig) != 65:
             return False
         v = sig[64]
@@ -146,7 +172,7 @@ def verify_same_hash(digest, items, seed=None):
         s = int.from_bytes(sig[32:64], "big")
         if v > 3 or not (0 < r < n and 0 < s < n):
             return False
-        R = secp256k1.r_point(r, v)
+        R = r_point(r, v, ys[i] if ys is not None and i < len(ys) else None)
         if R is None:
             return False
         if isinstance(pub, ec.PublicKey):
