@@ -10,7 +10,7 @@ import hashlib
 
 from lightmeter.crypto import batch, keys as keys_mod, secp256k1 as S
 from lightmeter.errors import Malformed
-from support import raises
+from support import load_vector, raises
 
 N = S.CURVE.n
 
@@ -261,3 +261,80 @@ def test_hints_cannot_flip_a_signature():
     sw = s2[:64] + bytes((s2[64] ^ 1,))
     assert not batch.verify_same_hash(H, ITEMS[:1] + [(pub, sw)] + ITEMS[2:],
                                       ys=[None, _b(P - y_of(s2))])
+
+
+def _hinted_header():
+    from lightmeter.chain import headerwrite
+    from lightmeter.crypto import suite
+    order = sorted(range(6), key=lambda i: PUBS[i])
+    hd = headerwrite.new(3, b"\x01" * 32, [PUBS[i] for i in order])
+    digest = hd.hash(suite.get("ecdsa"))
+    hd.signatures = [(j, S.sign(PRIVS[order[j]], digest)) for j in range(5)]
+    return hd, digest, [(PUBS[i], 1) for i in order]
+
+
+def test_r_hints_on_the_wire():
+    # The relay adds field 13 only when asked; the device reads it into header.r_hints.
+    from lightmeter.chain import header, headerwrite
+    from lightmeter.crypto import suite
+    from lightmeter.link import relaywire, wire
+    hd, digest, _ = _hinted_header()
+    js = headerwrite.to_json(hd, digest)
+    plain = relaywire.header_to_wire(js)
+    hinted = relaywire.header_to_wire(js, hint=batch.r_hint)
+    assert wire.R_HINTS not in plain and set(hinted) == set(plain) | {wire.R_HINTS}
+    assert hinted[wire.R_HINTS] == [_b(y_of(sig)) for _, sig in hd.signatures]
+    assert header.from_json(wire.header_from_wire(plain), 65).r_hints is None
+    got = header.from_json(wire.header_from_wire(hinted), 65)
+    assert got.r_hints == hinted[wire.R_HINTS] and got.hash(suite.get("ecdsa")) == digest
+    assert batch.r_hint(b"\x01" * 64) is None and batch.r_hint(b"\x01" * 64 + b"\x04") is None
+    assert relaywire.header_to_wire(js, hint=lambda sig: None) == plain  # no hint, no field
+    # A malformed field is refused as any malformed field; a bad item is the batch's to ignore.
+    for bad in (b"\x00" * 32, [1], ["text"], [[b"\x00" * 32]]):
+        m = dict(hinted)
+        m[wire.R_HINTS] = bad
+        assert raises(Malformed, header.from_json, wire.header_from_wire(m), 65)
+    m = dict(hinted)
+    m[wire.R_HINTS] = [None, b"\x00", b"\x00" * 40]
+    assert header.from_json(wire.header_from_wire(m), 65).r_hints == [None, b"\x00", b"\x00" * 40]
+    # The link vector: the hint is its signature's R y.
+    v = [f for f in load_vector("link.json")["frames"] if f["name"] == "header_r_hints"][0]
+    from lightmeter.link import frame
+    _, typ, _, payload = frame.unpack(bytes.fromhex(v["body"]))
+    h = header.from_json(wire.header_from_wire(payload), 65)
+    assert typ == 8 and h.r_hints == [_b(y_of(h.signatures[0][1]))]
+
+
+def test_check_signatures_with_r_hints():
+    # verify.BATCH_SIZE > 1 passes header.r_hints to the batch: the same answers whatever they are.
+    from lightmeter.client import verify
+    from lightmeter.crypto import suite
+    from lightmeter.errors import Invalid
+    s = suite.get("ecdsa")
+    hd, digest, sealers = _hinted_header()
+    good = list(hd.signatures)
+    saved = verify.BATCH_SIZE
+    try:
+        for size in (2, 5):
+            verify.BATCH_SIZE = size
+            assert verify.wants_r_hints(s) and not verify.wants_r_hints(suite.get("sm"))
+            items = [(sealers[j][0], sig) for j, sig in good]
+            for i in range(5):
+                for kind, hs in bad_hints(items, i) + [("true", hints(items)), ("short_list", hints(items)[:2])]:
+                    hd.signatures = good
+                    hd.r_hints = hs
+                    assert verify.check_signatures(hd, digest, sealers, s) == ([0, 1, 2, 3, 4], 5), kind
+                    bad = list(good)
+                    bad[i] = (i, S.sign(PRIVS[0], sha256(b"other")))
+                    hd.signatures = bad
+                    try:
+                        verify.check_signatures(hd, digest, sealers, s)
+                    except Invalid as e:
+                        assert str(e) == "signature of sealer %d does not verify" % i, kind
+                    else:
+                        raise AssertionError("accepted a bad signature with hints %s" % kind)
+        verify.BATCH_SIZE = 1
+        assert not verify.wants_r_hints(s)
+    finally:
+        verify.BATCH_SIZE = saved
+        hd.signatures = good

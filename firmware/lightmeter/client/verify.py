@@ -25,6 +25,12 @@ BATCH_SIZE = 1
 KEY_TABLES = False
 
 
+def wants_r_hints(suite):
+    """True if this device's header checks would use R hints (proto/link.md, "R hints"): it asks
+    the relay for them only then, so a device with single checks pays no bytes for them."""
+    return BATCH_SIZE > 1 and suite.name == "ecdsa"
+
+
 class QuorumNotReached(Invalid):
     """The header's signatures verify but their signers do not hold the quorum's weight."""
 
@@ -128,11 +134,15 @@ def check_signatures(header, digest, sealers, suite):
         from lightmeter.crypto import batch
 
         # In groups of BATCH_SIZE, to bound the memory: a batch holds its R's tables.
+        # R hints from the relay, when it sent them, spare each R's square root; a wrong one is
+        # not used (crypto/batch.py), so they need no trust.
         sigs = header.signatures
+        hints = header.r_hints
         ok = True
         i = 0
         while ok and i < len(sigs):
-            ok = batch.verify_same_hash(digest, [(kept.get(sealers[idx][0]), sig) for idx, sig in sigs[i:i + BATCH_SIZE]])
+            ok = batch.verify_same_hash(digest, [(kept.get(sealers[idx][0]), sig) for idx, sig in sigs[i:i + BATCH_SIZE]],
+                                        ys=None if hints is None else hints[i:i + BATCH_SIZE])
             i += BATCH_SIZE
         if ok:
             return [idx for idx, _ in sigs], total_weight([sealers[idx] for idx, _ in sigs])

@@ -143,6 +143,16 @@ def r_point(r, v, hint=None):
     return secp256k1.r_point(r, v)
 
 
+def r_hint(sig):
+    """R's y (32 bytes) of a 65-byte signature r || s || v: the hint a relay sends (it runs
+    `secp256k1.r_point`, square root included), or None if sig is not such a signature or names
+    no point."""
+    if len(sig) != 65 or sig[64] > 3:
+        return None
+    R = secp256k1.r_point(int.from_bytes(sig[:32], "big"), sig[64])
+    return None if R is None else R[1].to_bytes(32, "big")
+
+
 def verify_same_hash(digest, items, seed=None, ys=None):
     """True if every (pub, sig) of items is a valid signature of digest, as `secp256k1.verify`.
 

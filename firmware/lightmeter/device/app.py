@@ -24,7 +24,7 @@ import json
 
 from lightmeter.chain import abi, meter_registry
 from lightmeter.chain import header as header_mod
-from lightmeter.client import anchor, transition
+from lightmeter.client import anchor, transition, verify
 from lightmeter.device import checkpoint, reading, store as store_mod
 from lightmeter.link import session as link_mod
 from lightmeter.meters import meter as meter_mod
@@ -241,7 +241,10 @@ class Device:
         if status not in OK_STATUSES:
             log("reading", rec[R_SEQ], "submission answered with status", status)
         try:
-            answer = await self.link.request(link_mod.GET_RECEIPT, {0: rec[R_HASH], 1: 1})  # compact proofs
+            ask = {0: rec[R_HASH], 1: 1}  # compact proofs
+            if verify.wants_r_hints(self.suite):
+                ask[2] = 1  # the header's R hints (proto/link.md)
+            answer = await self.link.request(link_mod.GET_RECEIPT, ask)
         except link_mod.RemoteError as e:
             if e.code != link_mod.E_NOT_FOUND:
                 raise
