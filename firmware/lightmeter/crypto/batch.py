@@ -30,16 +30,17 @@ A hint is used only if y < p, y*y = x**3 + 7 (mod p) and y has the parity of v. 
 curve has exactly two roots, y and p - y, of opposite parities (p is odd and no point has
 y = 0: the group's order n is odd), so a hint that passes is the very y the lift computes:
 the R, and so every verdict, is the one without hints. A hint that fails, or is missing, is
-not used: that R is lifted (secp256k1.r_point). A hint therefore changes the cost (two
-multiplications instead of a square root of ~266), never the answer.
+not used: that R is lifted (secp256k1.r_point). A hint therefore changes the cost (the
+lift's own three multiplications, x**3 and y**2, without its square root of ~266), never the
+answer.
 
 Cost (15 signatures, docs/light-client.md "Batch verification" has the counts): the G
 terms collapse into one scalar; the Q_i scalars are split by GLV into halves of ~128 bits and
 the R_i scalars are 128 bits already, so one chain of ~128 doublings serves all. Each Q_i costs
 ~32 mixed additions from its sealer's table, kept between headers (crypto/keys.py: 32
 entries, packed, built once per set; a bare key gets an 8-entry table and ~43 additions), each
-R_i a 4-entry table, ~26 additions and one square root (secp256k1.sqrt_candidate), or two
-multiplications when its y comes as a hint. All table inversions and
+R_i a 4-entry table, ~26 additions and one square root (secp256k1.sqrt_candidate), none when its y
+comes as a hint. All table inversions and
 all s^-1 are shared (Montgomery's trick): two inversions per batch. A single check costs ~128
 doublings and ~71 additions, so the saving is the doublings, the generator's additions and
 the key tables, less the R terms and the square roots (bench/RESULTS.md).
