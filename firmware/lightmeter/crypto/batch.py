@@ -3,14 +3,16 @@
 A FISCO signature (r, s, v) names its R exactly: x = r + (v >> 1)*n, y of
 parity v & 1 (secp256k1.r_point). The signature is valid for key Q, as FISCO's
 recovery decides, exactly when u1*G + u2*Q = R with w = s^-1, u1 = e*w,
-u2 = r*w. For k signatures of one hash e and random z_i in [1, 2**128]:
+u2 = r*w. For k signatures of one hash e, z_0 = 1 and random z_i in [1, 2**128] (i >= 1):
 
     (sum z_i*u1_i)*G + sum (z_i*u2_i)*Q_i - sum z_i*R_i = O
 
 holds if every signature is valid. If signature j is not, its term
 D_j = u1_j*G + u2_j*Q_j - R_j is not O; the group has prime order n > 2**128,
 so for any values of the other z_i at most one z_j in [1, 2**128] solves the
-equation: a false accept has chance at most 2**-128 per header. The
+equation: a false accept has chance at most 2**-128 per header. If only D_0 is
+not O, the equation is D_0 = O and fails whatever the z_i: the first weight
+needs no randomness, and 1*R_0 costs one addition and no table. The
 acceptance set is therefore the single check's: every test of
 `secp256k1.verify` (v <= 3, r and s in [1, n-1], R exists) is made here
 before the equation, and a batch that fails says only "some signature is
@@ -201,6 +203,8 @@ def verify_same_hash(digest, items, seed=None, ys=None):
     zs = weights(digest, [(k.data if isinstance(k, ec.PublicKey) else pub, sig)
                           for k, (pub, sig) in zip(keys, items)],
                  _seed() if seed is None else seed)
+    zs[0] = 1  # the first term needs no random weight (module docstring): R_0 needs no table
+
     ws = invert_all(ss, n)
     # Tables: the keys given as points (a PublicKey brings its own), then every R.
     pts = []
@@ -209,7 +213,7 @@ def verify_same_hash(digest, items, seed=None, ys=None):
         if not isinstance(k, ec.PublicKey):
             pts.append(k)
             counts.append(1 << (Q_WINDOW - 2))
-    for R in rpts:
+    for R in rpts[1:]:
         pts.append(R)
         counts.append(1 << (R_WINDOW - 2))
     # Compacted: all the R tables live until the end, and a reduced product keeps its larger
@@ -233,7 +237,8 @@ def verify_same_hash(digest, items, seed=None, ys=None):
             k1, k2 = c.split(rs[i] * zw % n)
             terms.append((k1, Q_WINDOW, xs, ys))
             terms.append((k2, Q_WINDOW, [x * beta % p for x in xs], ys))
-    for i in range(len(items)):
+    terms.append((-1, R_WINDOW, [rpts[0][0]], [rpts[0][1]]))  # -R_0: one addition
+    for i in range(1, len(items)):
         xs, ys = tabs[t]
         t += 1
         terms.append((-zs[i], R_WINDOW, xs, ys))
