@@ -14,9 +14,10 @@ from lightmeter.client.trust import quorum
 
 BLOCK_LIMIT_WINDOW = 1000  # a node accepts blockLimit in (current, current + 1000]
 # Signatures per batch check (LC-S3); 1: every signature checked on its own, one at a time.
-# A batch of 15 with the sealers' tables kept is 1.6x faster than single checks (m0), but the
-# tables (2.4 KB a sealer) and a batch's own R tables and digits need far more heap than the
-# device cycle's budget (bench/RESULTS.md). A device with the heap to spare may raise it.
+# A batch of 15 with the sealers' tables kept is 2.3x faster than single checks with R hints from
+# the relay (1.7x without; m0), but the tables (2.4 KB a sealer) and a batch's own R tables and
+# digits need far more heap than the device cycle's budget (bench/RESULTS.md). A device with the
+# heap to spare may raise it; it then asks the relay for R hints (wants_r_hints).
 BATCH_SIZE = 1
 # Single checks with the sealers' tables kept from header to header (crypto/keys.py; on the
 # 32-bit port 1.5 KB a sealer for sm, 2.4 KB for ecdsa): sm 1.57x faster, ecdsa 1.18x (m0
