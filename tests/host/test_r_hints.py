@@ -137,3 +137,36 @@ def test_concentrator_keeps_hinted_and_plain_headers_apart():
     hinted = c._cached(c.headers, L.GET_HEADER, {0: 9, 1: 1})
     assert wire.R_HINTS not in plain[1] and wire.R_HINTS in hinted[1]
     assert c._cached(c.headers, L.GET_HEADER, {0: 9, 1: 1}) is hinted and len(calls) == 2
+
+
+def test_receipt_answer_from_a_node_carries_hints_when_asked(roots, batch_size):
+    # get_receipt with field 2 = 1 against the local node: field 3's header has field 13, and the
+    # device's quorum check (batches) lifts no R; without the field, no hints.
+    from lightmeter.chain import header as header_mod
+    from lightmeter_host.chain import txbuild
+    from lightmeter_host.node import registry
+    from lightmeter.chain import abi
+    from nodeutil import start_node
+    srv, client = start_node()
+    try:
+        tx = txbuild.make("chain0", "group0", 100, "hinted", registry.ADDRESS,
+                          abi.encode_call("lastSeq(address)", [bytes(20)], ECDSA.hash))
+        digest, raw = txbuild.sign(tx, "ecdsa", b"\x09" * 32)
+        client("sendTransaction", "0x" + raw.hex(), False)
+        ask = {0: digest, 1: 1}
+        plain = relay.handle(client, L.GET_RECEIPT, ask)
+        hinted = relay.handle(client, L.GET_RECEIPT, {0: digest, 1: 1, 2: 1})
+        assert plain[0] == hinted[0] == L.RECEIPT
+        assert wire.R_HINTS not in plain[1][3] and wire.R_HINTS in hinted[1][3]
+        hd = header_mod.from_json(wire.header_from_wire(hinted[1][3]), 65)
+        assert hd.r_hints == [batch.r_hint(s) for _, s in hd.signatures] and len(hd.signatures) >= 3
+        sealers = [(bytes.fromhex(s["nodeID"][2:] if s["nodeID"].startswith("0x") else s["nodeID"]), s["weight"])
+                   for s in client("getSealerList")]
+        sealers.sort()
+        batch_size(15)
+        keys.kept(ECDSA).keep([p for p, _ in sealers])
+        roots.count = 0
+        signers, weight = verify.check_signatures(hd, hd.hash(ECDSA), sealers, ECDSA)
+        assert signers == [i for i, _ in hd.signatures] and roots.count == 0
+    finally:
+        srv.stop()
