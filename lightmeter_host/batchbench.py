@@ -7,14 +7,18 @@ interleaved, best of n:
 
 - singles: 15 `secp256k1.verify` with bare keys, as a device checks a header today;
 - singles_kept: the same with the sealers' kept tables (crypto/keys.py, as the light client keeps them);
-- batch: `batch.verify_same_hash` with the kept tables (the light client's batch path);
+- batch: `batch.verify_same_hash` with the kept tables (the light client's batch path), each R
+  lifted by a square root;
+- batch_hints: the same with each R's y given as a hint (what a relay sends when asked,
+  proto/link.md "R hints"; checked, then used instead of the square root);
 - batch_bare: the batch with bare keys (its tables built per batch);
 - tables: building the 15 kept tables (once per sealer set, not per header);
 - for SM2 (no v, so no batch): 15 `sm2.verify_digest` with bare keys and with kept tables
   (parts 2: half the doublings) at each width of SM2_WIDTHS, and the tables' build.
 
-The ratios: batch_speedup_ecdsa_15_* is singles / batch (against what a device runs today),
-batch_speedup_ecdsa_15_same_tables_* is singles_kept / batch (the same tables on both sides).
+The ratios: batch_speedup_ecdsa_15_* is singles / batch_hints (against what a device runs today),
+batch_speedup_ecdsa_15_same_tables_* is singles_kept / batch_hints (the same tables on both sides);
+the keys ending in _no_hints are the same ratios for the batch that lifts every R itself.
 Heap (`cycle_heaps`, not --quick, with the 32-bit port built): the device cycle's smallest heap
 (host32: same objects and GC as m0) with kept tables and batches, bisected with real
 MemoryErrors, and what a kept table holds.
@@ -22,7 +26,7 @@ MemoryErrors, and what a kept table holds.
 
 import hashlib
 
-from lightmeter.crypto import secp256k1, sm2
+from lightmeter.crypto import batch, secp256k1, sm2
 
 SEALERS = 21
 SIGNERS = 15
@@ -43,6 +47,7 @@ except (ImportError, AttributeError):  # not the 32-bit port (on CPython, mcu/ i
 
 h = bytes.fromhex(ARGS["hash"])
 items = [(bytes.fromhex(p), bytes.fromhex(s)) for p, s in ARGS["ecdsa"]]
+ys = [bytes.fromhex(y) for y in ARGS["ys"]]
 e_sm = bytes.fromhex(ARGS["sm_digest"])
 sm_items = [(bytes.fromhex(p), bytes.fromhex(s)) for p, s in ARGS["sm"]]
 best = {}
@@ -71,6 +76,7 @@ for _ in range(ARGS["n"]):
     pre = [(kept.get(p), s) for p, s in items]
     assert timed("singles", lambda: all_verify(secp256k1.verify, h, items))
     assert timed("batch", lambda: batch.verify_same_hash(h, pre))
+    assert timed("batch_hints", lambda: batch.verify_same_hash(h, pre, ys=ys))
     assert timed("singles_kept", lambda: all_verify(secp256k1.verify, h, pre))
     pre = kept = None
     if ARGS["bare"]:
@@ -93,7 +99,8 @@ def guest_args(n, bare=True, sm_widths=SM2_WIDTHS):
     e_sm = hashlib.sha256(b"bench-sm-digest").digest()  # stands for SM3(Z_A || hash)
     ecdsa = [(secp256k1.public_key(k).hex(), secp256k1.sign(k, digest).hex()) for k in privs[:SIGNERS]]
     sm = [(sm2.public_key(k).hex(), sm2.sign_digest(k, e_sm).hex()) for k in privs[:SIGNERS]]
-    return {"hash": digest.hex(), "ecdsa": ecdsa, "sm_digest": e_sm.hex(), "sm": sm, "n": n,
+    ys = [batch.r_hint(bytes.fromhex(sig)).hex() for _, sig in ecdsa]  # as a relay computes them
+    return {"hash": digest.hex(), "ecdsa": ecdsa, "ys": ys, "sm_digest": e_sm.hex(), "sm": sm, "n": n,
             "bare": bare, "sm_widths": list(sm_widths)}
 
 
@@ -142,7 +149,8 @@ def _firmware():
 
 
 NAMES = {"singles": "singles_ecdsa_15", "singles_kept": "singles_kept_tables_ecdsa_15",
-         "batch": "batch_ecdsa_15", "batch_bare": "batch_bare_keys_ecdsa_15",
+         "batch": "batch_ecdsa_15", "batch_hints": "batch_hinted_ecdsa_15",
+         "batch_bare": "batch_bare_keys_ecdsa_15",
          "tables": "kept_tables_build_ecdsa_15", "sm_singles": "singles_sm_15"}
 
 
@@ -160,10 +168,12 @@ def figures(best, tag, unit, scale):
     for name, v in best.items():
         out["%s_%s_%s" % (_name(name), unit, tag)] = round(v / scale, 3)
     key = "batch_speedup_ecdsa_%d" % SIGNERS
-    out["%s_%s" % (key, tag)] = round(best["singles"] / best["batch"], 3)
-    out["%s_same_tables_%s" % (key, tag)] = round(best["singles_kept"] / best["batch"], 3)
+    out["%s_%s" % (key, tag)] = round(best["singles"] / best["batch_hints"], 3)
+    out["%s_same_tables_%s" % (key, tag)] = round(best["singles_kept"] / best["batch_hints"], 3)
+    out["%s_no_hints_%s" % (key, tag)] = round(best["singles"] / best["batch"], 3)
+    out["%s_same_tables_no_hints_%s" % (key, tag)] = round(best["singles_kept"] / best["batch"], 3)
     if "batch_bare" in best:
-        out["%s_bare_keys_%s" % (key, tag)] = round(best["singles"] / best["batch_bare"], 3)
+        out["%s_bare_keys_no_hints_%s" % (key, tag)] = round(best["singles"] / best["batch_bare"], 3)
     for name, v in best.items():
         if name.startswith("sm_singles_kept_"):
             out["sm2_kept_tables_speedup_%s_%s" % (name[len("sm_singles_kept_"):], tag)] = round(

@@ -39,6 +39,14 @@ def _settle_nonce(tx):
             return
 
 
+def _hint(payload, field):
+    """batch.r_hint if the request's field asks for R hints (proto/link.md, "R hints"), else None."""
+    if isinstance(payload, dict) and payload.get(field) == 1:
+        from lightmeter.crypto import batch
+        return batch.r_hint
+    return None
+
+
 def handle(rpc, mtype, payload):
     """(answer type, answer payload) for one device request; blocking (node calls)."""
     if mtype == L.HELLO:
@@ -48,7 +56,8 @@ def handle(rpc, mtype, payload):
     if mtype == L.GET_BLOCK_NUMBER:
         return L.BLOCK_NUMBER, {0: rpc("getBlockNumber")}
     if mtype == L.GET_HEADER:
-        return L.HEADER, relaywire.header_to_wire(rpc("getBlockByNumber", payload[0], True, True))
+        return L.HEADER, relaywire.header_to_wire(rpc("getBlockByNumber", payload[0], True, True),
+                                                  hint=_hint(payload, 1))
     if mtype == L.SEND_TX:
         raw = txbuild.encode(wire.tx_from_wire(payload))
         rc = rpc("sendTransaction", "0x" + raw.hex(), False)
@@ -71,7 +80,7 @@ def handle(rpc, mtype, payload):
         if isinstance(payload, dict) and payload.get(1) == 1:  # the device reads compact proofs (proto/link.md)
             proofs = _compact(proofs, bytes(payload[0]), rc.get("hash"))
         return L.RECEIPT, {0: relaywire.receipt_to_wire(rc), 1: proofs[0], 2: proofs[1],
-                           3: relaywire.header_to_wire(block)}
+                           3: relaywire.header_to_wire(block, hint=_hint(payload, 2))}
     if mtype == L.GET_CHANGES:
         return L.CHANGES, {0: _changes_wire(rpc, payload[0])}
     if mtype == L.GET_PIVOTS:

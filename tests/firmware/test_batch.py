@@ -10,7 +10,7 @@ import hashlib
 
 from lightmeter.crypto import batch, keys as keys_mod, secp256k1 as S
 from lightmeter.errors import Malformed
-from support import raises
+from support import load_vector, raises
 
 N = S.CURVE.n
 
@@ -172,3 +172,169 @@ def test_check_signatures_in_batches_of_batch_size():
             hd.signatures = good
     finally:
         verify.BATCH_SIZE = saved
+
+
+# -- R's y as a hint (crypto/batch.py r_point; proto/link.md "R hints") ------------------------
+
+P = S.CURVE.p
+# x with x**3 + 7 = 1 (mod p): the point (X1, 1) and its negation (X1, p - 1); X1 < n, so it is
+# an r. The hint p + 1 squares to 1 and has the parity of p - 1: only "y < p" refuses it.
+X1 = 0x1fe1e5ef3fceb5c135ab7741333ce5a6e80d68167653f6b2b24bcbcfaaaff507
+
+
+def y_of(sig):
+    return S.r_point(int.from_bytes(sig[:32], "big"), sig[64])[1]
+
+
+def hints(items):
+    return [_b(y_of(sig)) for _, sig in items]
+
+
+def bad_hints(items, i):
+    """Hints for items with each kind of bad hint at position i: (kind, hints)."""
+    good = hints(items)
+    y = y_of(items[i][1])
+    other = items[(i + 1) % len(items)][1]
+    out = []
+    for kind, h in (("other_root", _b(P - y)), ("off_curve", _b((y + 1) % P)),
+                    ("another_signature", _b(y_of(other))), ("short", good[i][1:]),
+                    ("long", b"\x00" + good[i]), ("at_p", _b(P)), ("max", b"\xff" * 32),
+                    ("zero", bytes(32)), ("not_bytes", y), ("none", None)):
+        hs = list(good)
+        hs[i] = h
+        out.append((kind, hs))
+    return out
+
+
+def test_r_hint_is_used_only_when_it_is_the_lift():
+    for _, sig in ITEMS:
+        r, v = int.from_bytes(sig[:32], "big"), sig[64]
+        R = S.r_point(r, v)
+        assert batch.r_point(r, v, _b(R[1])) == R
+        for h in (_b(P - R[1]), _b(R[1] ^ 1), _b(P), b"\xff" * 32, R[1].to_bytes(33, "big"), None, R[1]):
+            assert batch.r_point(r, v, h) == R
+    # An alias of the other root, p + 1 (>= p), with v's parity and the right square.
+    assert (X1 * X1 % P * X1 + 7) % P == 1 and X1 < N
+    assert S.r_point(X1, 0) == (X1, P - 1) and S.r_point(X1, 1) == (X1, 1)
+    assert batch.r_point(X1, 0, _b(P + 1)) == (X1, P - 1)
+    assert batch.r_point(X1, 0, _b(P - 1)) == (X1, P - 1)
+    assert batch.r_point(X1, 1, _b(1)) == (X1, 1)
+    # No R: a hint does not make one (x = r + n above p; x with no root).
+    assert batch.r_point(P - N, 2, _b(1)) is None
+    r = 1
+    while S.r_point(r, 0) is not None:
+        r += 1
+    assert batch.r_point(r, 0, _b(2)) is None
+
+
+def test_correct_hints_accepted_bad_hints_change_nothing():
+    ys = hints(ITEMS)
+    assert batch.verify_same_hash(H, ITEMS, ys=ys)
+    assert batch.verify_same_hash(H, ITEMS, ys=ys[:3])  # a shorter list hints its first items
+    assert batch.verify_same_hash(H, ITEMS, ys=[None] * 6)
+    assert not batch.verify_same_hash(sha256(b"other"), ITEMS, ys=ys)
+    for i in range(len(ITEMS)):
+        for kind, hs in bad_hints(ITEMS, i):
+            assert batch.verify_same_hash(H, ITEMS, ys=hs), kind
+            # One bad signature (any position) stays refused whatever the hints.
+            bad = list(ITEMS)
+            j = (i + 2) % len(ITEMS)
+            bad[j] = (bad[j][0], S.sign(PRIVS[(j + 1) % 6], H))
+            assert not batch.verify_same_hash(H, bad, ys=hs), kind
+            assert not batch.verify_same_hash(H, bad, ys=hints(bad)), kind
+
+
+def test_hints_cannot_flip_a_signature():
+    # A signature valid under its key with R = (X1, p - 1), v = 0; v = 1 names (X1, 1) = -R.
+    sig = _b(X1) + _b(7) + b"\x00"
+    key = S.recover(H, sig)
+    flipped = sig[:64] + b"\x01"
+    assert S.verify(key, H, sig) and not S.verify(key, H, flipped)
+    for ys in ([_b(P + 1)], [_b(1)], [_b(P - 1)], None):
+        assert batch.verify_same_hash(H, [(key, sig)] + ITEMS, ys=ys)
+        assert not batch.verify_same_hash(H, [(key, flipped)] + ITEMS, ys=ys)
+    # A forged signature (the right R, a wrong s) with its true y as the hint: refused.
+    forged = sig[:32] + _b(8) + b"\x00"
+    assert not batch.verify_same_hash(H, [(key, forged)] + ITEMS, ys=[_b(P - 1)])
+    # Swapped v with the hint the swap would need: refused as without hints.
+    pub, s2 = ITEMS[1]
+    sw = s2[:64] + bytes((s2[64] ^ 1,))
+    assert not batch.verify_same_hash(H, ITEMS[:1] + [(pub, sw)] + ITEMS[2:],
+                                      ys=[None, _b(P - y_of(s2))])
+
+
+def _hinted_header():
+    from lightmeter.chain import headerwrite
+    from lightmeter.crypto import suite
+    order = sorted(range(6), key=lambda i: PUBS[i])
+    hd = headerwrite.new(3, b"\x01" * 32, [PUBS[i] for i in order])
+    digest = hd.hash(suite.get("ecdsa"))
+    hd.signatures = [(j, S.sign(PRIVS[order[j]], digest)) for j in range(5)]
+    return hd, digest, [(PUBS[i], 1) for i in order]
+
+
+def test_r_hints_on_the_wire():
+    # The relay adds field 13 only when asked; the device reads it into header.r_hints.
+    from lightmeter.chain import header, headerwrite
+    from lightmeter.crypto import suite
+    from lightmeter.link import relaywire, wire
+    hd, digest, _ = _hinted_header()
+    js = headerwrite.to_json(hd, digest)
+    plain = relaywire.header_to_wire(js)
+    hinted = relaywire.header_to_wire(js, hint=batch.r_hint)
+    assert wire.R_HINTS not in plain and set(hinted) == set(plain) | {wire.R_HINTS}
+    assert hinted[wire.R_HINTS] == [_b(y_of(sig)) for _, sig in hd.signatures]
+    assert header.from_json(wire.header_from_wire(plain), 65).r_hints is None
+    got = header.from_json(wire.header_from_wire(hinted), 65)
+    assert got.r_hints == hinted[wire.R_HINTS] and got.hash(suite.get("ecdsa")) == digest
+    assert batch.r_hint(b"\x01" * 64) is None and batch.r_hint(b"\x01" * 64 + b"\x04") is None
+    assert relaywire.header_to_wire(js, hint=lambda sig: None) == plain  # no hint, no field
+    # A malformed field is refused as any malformed field; a bad item is the batch's to ignore.
+    for bad in (b"\x00" * 32, [1], ["text"], [[b"\x00" * 32]]):
+        m = dict(hinted)
+        m[wire.R_HINTS] = bad
+        assert raises(Malformed, header.from_json, wire.header_from_wire(m), 65)
+    m = dict(hinted)
+    m[wire.R_HINTS] = [None, b"\x00", b"\x00" * 40]
+    assert header.from_json(wire.header_from_wire(m), 65).r_hints == [None, b"\x00", b"\x00" * 40]
+    # The link vector: the hint is its signature's R y.
+    v = [f for f in load_vector("link.json")["frames"] if f["name"] == "header_r_hints"][0]
+    from lightmeter.link import frame
+    _, typ, _, payload = frame.unpack(bytes.fromhex(v["body"]))
+    h = header.from_json(wire.header_from_wire(payload), 65)
+    assert typ == 8 and h.r_hints == [_b(y_of(h.signatures[0][1]))]
+
+
+def test_check_signatures_with_r_hints():
+    # verify.BATCH_SIZE > 1 passes header.r_hints to the batch: the same answers whatever they are.
+    from lightmeter.client import verify
+    from lightmeter.crypto import suite
+    from lightmeter.errors import Invalid
+    s = suite.get("ecdsa")
+    hd, digest, sealers = _hinted_header()
+    good = list(hd.signatures)
+    saved = verify.BATCH_SIZE
+    try:
+        for size in (2, 5):
+            verify.BATCH_SIZE = size
+            assert verify.wants_r_hints(s) and not verify.wants_r_hints(suite.get("sm"))
+            items = [(sealers[j][0], sig) for j, sig in good]
+            for i in range(5):
+                for kind, hs in bad_hints(items, i) + [("true", hints(items)), ("short_list", hints(items)[:2])]:
+                    hd.signatures = good
+                    hd.r_hints = hs
+                    assert verify.check_signatures(hd, digest, sealers, s) == ([0, 1, 2, 3, 4], 5), kind
+                    bad = list(good)
+                    bad[i] = (i, S.sign(PRIVS[0], sha256(b"other")))
+                    hd.signatures = bad
+                    try:
+                        verify.check_signatures(hd, digest, sealers, s)
+                    except Invalid as e:
+                        assert str(e) == "signature of sealer %d does not verify" % i, kind
+                    else:
+                        raise AssertionError("accepted a bad signature with hints %s" % kind)
+        verify.BATCH_SIZE = 1
+        assert not verify.wants_r_hints(s)
+    finally:
+        verify.BATCH_SIZE = saved
+        hd.signatures = good

@@ -123,6 +123,27 @@ def test_closing_a_step_removes_its_modules_on_micropython_only():
         kept.restore()
 
 
+def test_closing_a_step_keeps_verify_when_a_board_set_its_options():
+    # a board that checks in batches (verify.BATCH_SIZE) or keeps the sealers' tables
+    # (KEY_TABLES) keeps verify and its settings through the steps that load it
+    names = modules.step("header")
+    kept = Kept(names)
+    try:
+        verify = modules.load(names[:1])
+        assert verify.__name__ == "lightmeter.client.verify"
+        verify.BATCH_SIZE = 15
+        modules.load(names)
+        modules.close(names)
+        assert sys.modules.get("lightmeter.client.verify") is verify and verify.BATCH_SIZE == 15
+        on_board = sys.implementation.name == "micropython"
+        assert _loaded(names[1:]) == ([] if on_board else list(names[1:]))
+    finally:
+        v = sys.modules.get("lightmeter.client.verify")
+        if v is not None:
+            v.BATCH_SIZE = 1
+        kept.restore()
+
+
 def test_signing_after_its_tables_are_released_loads_them_again():
     # The curve reads its generator tables from their module on each call (crypto/ec.py): the sign
     # step releases that module, and the next signature imports it again, with the same result.

@@ -134,3 +134,74 @@ def test_duplicate_signers():
         assert "signs twice" in str(e)
     else:
         raise AssertionError("duplicate signer accepted")
+
+
+# -- R's y as a hint from the relay (crypto/batch.py r_point): the verdict never moves ----------
+
+P = S.CURVE.p
+
+
+def true_y(sig):
+    R = S.r_point(int.from_bytes(sig[:32], "big"), sig[64]) if len(sig) == 65 and sig[64] <= 3 else None
+    return None if R is None else R[1]
+
+
+def hint(kind, sig, other, extra):
+    """A hint of one kind for sig's R (other: another signature of the batch)."""
+    y = true_y(sig)
+    if kind == "true":
+        return None if y is None else y.to_bytes(32, "big")
+    if kind == "other_root":
+        return None if y is None else (P - y).to_bytes(32, "big")
+    if kind == "alias":  # y + p or the other root + p, where it fits 32 bytes
+        return None if y is None else ((P - y + P) if P - y + P < 1 << 256 else y + P).to_bytes(33, "big")[-32:]
+    if kind == "off_curve":
+        return None if y is None else ((y + 1 + extra) % P).to_bytes(32, "big")
+    if kind == "another_signature":
+        oy = true_y(other)
+        return None if oy is None else oy.to_bytes(32, "big")
+    if kind == "short":
+        return (y or 0).to_bytes(32, "big")[: extra % 32]
+    if kind == "long":
+        return (y or 0).to_bytes(32 + 1 + extra % 4, "big")
+    if kind == "at_least_p":
+        return (P + extra % ((1 << 256) - P)).to_bytes(32, "big")
+    if kind == "random":
+        return hashlib.sha256(b"hint %d" % extra).digest()
+    if kind == "missing":
+        return None
+    raise AssertionError(kind)
+
+
+HINTS = ["true", "other_root", "alias", "off_curve", "another_signature", "short", "long",
+         "at_least_p", "random", "missing"]
+
+
+@SETTINGS
+@given(st.binary(min_size=32, max_size=32), st.lists(st.tuples(st.sampled_from(KINDS),
+       st.integers(0, 14), st.integers(0, 1 << 16)), max_size=2), st.integers(1, 15),
+       st.lists(st.tuples(st.sampled_from(HINTS), st.integers(0, 1 << 16)), min_size=15, max_size=15),
+       st.binary(min_size=16, max_size=16))
+def test_hints_never_change_the_verdict(h, mutations, count, hint_kinds, seed):
+    items = [(PUBS[i], S.sign(PRIVS[i], h)) for i in range(15)][:count]
+    for kind, i, extra in mutations:
+        i %= count
+        items[i] = mutate(kind, i, items, h, extra)
+    ys = [hint(k, items[i][1], items[(i + 1) % count][1], extra) for i, (k, extra) in enumerate(hint_kinds[:count])]
+    expected = all(S.verify(p, h, s) for p, s in items)
+    assert batch.verify_same_hash(h, items, seed=seed) == expected
+    assert batch.verify_same_hash(h, items, seed=seed, ys=ys) == expected
+    assert batch.verify_same_hash(h, [(KEYS.get(p), s) for p, s in items], seed=seed, ys=ys) == expected
+    assert batch.verify_same_hash(h, items, ys=[hint("true", s, s, 0) for _, s in items]) == expected
+
+
+@SETTINGS
+@given(st.binary(min_size=32, max_size=32), st.integers(0, 14), st.sampled_from(KINDS),
+       st.sampled_from(HINTS), st.integers(0, 1 << 16))
+def test_one_bad_among_15_whatever_its_hints(h, pos, kind, hint_kind, extra):
+    # Bad signature in any position, all the other hints true, its own of any kind.
+    items = [(PUBS[i], S.sign(PRIVS[i], h)) for i in range(15)]
+    items[pos] = mutate(kind, pos, items, h, extra)
+    ys = [hint("true", s, s, 0) for _, s in items]
+    ys[pos] = hint(hint_kind, items[pos][1], items[(pos + 1) % 15][1], extra)
+    assert batch.verify_same_hash(h, items, ys=ys) == all(S.verify(p, h, s) for p, s in items)

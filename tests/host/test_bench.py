@@ -55,17 +55,20 @@ def test_collector_bench_quick_reports_every_path():
     assert out.get("collector_ingest_postgresql_per_s", 0) > 0 or out["collector_postgresql"].startswith("not measured")
 
 
-def test_batch_bench_quick_reports_both_speedups():
+def test_batch_bench_quick_reports_every_speedup():
     p = subprocess.run([sys.executable, "-m", "lightmeter_host.cli", "bench", "--batch", "--quick", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     for tag in ("cpython", "micropython"):
         # against today's single checks, and against single checks with the same kept tables
+        # with R hints, and without (every R lifted by the batch itself)
         for k in ("batch_speedup_ecdsa_15_" + tag, "batch_speedup_ecdsa_15_same_tables_" + tag,
+                  "batch_speedup_ecdsa_15_no_hints_" + tag, "batch_speedup_ecdsa_15_same_tables_no_hints_" + tag,
                   "sm2_kept_tables_speedup_w5_" + tag):
             assert isinstance(out[k], float) and out[k] > 0, k
         assert out["batch_ecdsa_15_ms_" + tag] > 0 and out["singles_kept_tables_ecdsa_15_ms_" + tag] > 0
+        assert out["batch_hinted_ecdsa_15_ms_" + tag] > 0
 
 
 def test_fleet_bench_reports_every_figure_on_a_small_fleet(tmp_path):

@@ -48,12 +48,14 @@ V3_0_0 = 0x03000000  # the first header version a 3.x release writes
 
 
 class Header:
-    """A decoded header. Byte fields are bytes; `signatures` is [(index, sig)]."""
+    """A decoded header. Byte fields are bytes; `signatures` is [(index, sig)]; `r_hints` is
+    None or, from the link, each signature's R y as the relay claims it (bytes or None each:
+    crypto/batch.py checks a hint before it uses it, so it is not part of what is verified)."""
 
     __slots__ = (
         "version", "parents", "txs_root", "receipts_root", "state_root", "number",
         "gas_used", "timestamp", "sealer", "sealer_list", "extra_data", "weights",
-        "signatures", "claimed_hash",
+        "signatures", "claimed_hash", "r_hints",
     )
 
     def preimage(self):
@@ -160,6 +162,14 @@ def from_json(obj, node_sig_len=None):
         if node_sig_len is not None and len(sig) != node_sig_len:
             raise Malformed("%s.signature: expected %d bytes, got %d" % (name, node_sig_len, len(sig)))
         h.signatures.append((idx, sig))
+
+    hints = obj.get("rHints")
+    if hints is not None:
+        fields.array(hints, "rHints", _MAX_SEALERS)
+        for y in hints:
+            if y is not None and not isinstance(y, (bytes, bytearray)):
+                raise Malformed("rHints: expected byte strings or null")
+    h.r_hints = hints
 
     claimed = obj.get("hash")
     h.claimed_hash = None if claimed is None else fields.hexbytes(claimed, "hash", 32, True)

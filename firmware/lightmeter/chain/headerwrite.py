@@ -51,4 +51,5 @@ def new(number, parent_hash=None, sealers=(), weights=None, txs_root=ZERO32,
     h.extra_data = extra_data
     h.signatures = []
     h.claimed_hash = None
+    h.r_hints = None
     return h

@@ -217,7 +217,7 @@ class LinkSource:
 
     async def header(self, n):
         from lightmeter.link import session as L
-        m = await self.link.request(L.GET_HEADER, {0: n})
+        m = await self.link.request(L.GET_HEADER, {0: n, 1: 1} if verify.wants_r_hints(self.suite) else {0: n})
         return header_mod.from_json(wire.header_from_wire(m), self.suite.node_sig_len)
 
     async def changes(self, n):

@@ -116,6 +116,11 @@ def remove(names):
 
 
 def close(names):
-    """A step is over: `remove` its modules names on a board; on CPython nothing (see above)."""
+    """A step is over: `remove` its modules names on a board; on CPython nothing (see above).
+    client.verify stays when a board has set its options (BATCH_SIZE, KEY_TABLES): they, and the
+    kept tables they lead to, live in that module, and a module imported again starts afresh."""
     if sys.implementation.name == "micropython":
+        v = sys.modules.get("lightmeter.client.verify")
+        if v is not None and (v.BATCH_SIZE > 1 or v.KEY_TABLES):
+            names = [n for n in names if n != "lightmeter.client.verify"]
         remove(names)

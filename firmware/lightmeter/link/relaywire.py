@@ -6,11 +6,13 @@ from .mpy keeps its code in a board's RAM, bench/RESULTS.md).
 """
 
 from lightmeter.chain import fields
-from lightmeter.link.wire import HEADER_KEYS, RECEIPT_KEYS
+from lightmeter.link.wire import HEADER_KEYS, RECEIPT_KEYS, R_HINTS
 
 
-def header_to_wire(h):
-    """The header map of a header result from the node's JSON."""
+def header_to_wire(h, hint=None):
+    """The header map of a header result from the node's JSON. hint: when a device asked for R
+    hints, the function that makes one of a signature (crypto/batch.py r_hint, bytes or None);
+    field 13 then carries them, if any signature has one (proto/link.md, "R hints")."""
     m = {}
     for i, k in enumerate(HEADER_KEYS):
         v = h[k]
@@ -23,6 +25,10 @@ def header_to_wire(h):
         elif k in ("txsRoot", "receiptsRoot", "stateRoot", "extraData"):
             v = fields.hexbytes(v, k)
         m[i] = v
+    if hint is not None:
+        ys = [hint(sig) for _, sig in m[12]]
+        if any(y is not None for y in ys):
+            m[R_HINTS] = ys
     return m
 
 

@@ -24,6 +24,7 @@ HEADER_KEYS = ("version", "parentInfo", "txsRoot", "receiptsRoot", "stateRoot", 
                "signatureList")
 RECEIPT_KEYS = ("version", "gasUsed", "contractAddress", "status", "output", "logEntries",
                 "blockNumber", "effectiveGasPrice")
+R_HINTS = const(13)  # the header map's optional field: each signature's R y (proto/link.md, "R hints")
 _TX_KEYS = const(("version", "chainID", "groupID", "blockLimit", "nonce", "to", "input", "abi", "value",
                  "gasPrice", "gasLimit", "maxFeePerGas", "maxPriorityFeePerGas", "extension", "signature"))
 _TX_TEXT = const(("chainID", "groupID", "abi", "value", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas"))
@@ -52,8 +53,14 @@ def _pairs(v, what):
 # -- device side: wire map -> the node's JSON field names ------------------------
 
 def header_from_wire(m):
-    """A dict header.from_json accepts, from a header map."""
+    """A dict header.from_json accepts, from a header map (R hints, field 13, as "rHints")."""
+    hints = None
+    if isinstance(m, dict) and R_HINTS in m:
+        m = dict(m)
+        hints = m.pop(R_HINTS)
     h = _named(m, HEADER_KEYS, "header")
+    if hints is not None:
+        h["rHints"] = hints
     if "parentInfo" in h:
         h["parentInfo"] = [{"blockNumber": n, "blockHash": d} for n, d in _pairs(h["parentInfo"], "parentInfo")]
     if "signatureList" in h:
