@@ -14,14 +14,14 @@ with isAuthCheck off.
 """
 
 from lightmeter.chain import abi, abidecode, fields
-from lightmeter.client import transition
+from lightmeter.client import setchange, transition
 from lightmeter.errors import LightmeterError
 
 from lightmeter_host.node import status
 
 # The precompile's address and methods are the firmware's (lightmeter.client.transition).
 ADDRESS = bytes.fromhex(transition.CONSENSUS_ADDRESS.decode())
-METHODS = {sig: tuple(types) for sig, _, types in transition.METHODS}
+METHODS = {sig: tuple(types) for sig, _, types in setchange.METHODS}
 
 # FISCO's precompiled error codes (bcos-framework precompiled/common/Common.h).
 CODE_SUCCESS = 0

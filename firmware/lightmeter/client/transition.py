@@ -26,9 +26,8 @@ if block M itself changed the set, apply its changes with apply_set_changes
 bisect: try a header between the checkpoint and the target.
 """
 
-from lightmeter.chain import fields
 from lightmeter.client import verify
-from lightmeter.errors import Invalid, LightmeterError
+from lightmeter.errors import Invalid
 from lightmeter.client.trust import Trust
 
 try:
@@ -42,14 +41,6 @@ except ImportError:  # CPython
 # The consensus precompile as the "to" field of a transaction carries it (hex, no 0x).
 CONSENSUS_ADDRESS = b"0000000000000000000000000000000000001003"
 
-# Methods that change sealers, in a fixed order (dicts are unordered on MicroPython).
-METHODS = (
-    ("addSealer(string,uint256)", "addSealer", ["string", "uint256"]),
-    ("addObserver(string)", "addObserver", ["string"]),
-    ("remove(string)", "remove", ["string"]),
-    ("setWeight(string,uint256)", "setWeight", ["string", "uint256"]),
-)
-_MAX_WEIGHT = const((1 << 63) - 1)  # consensusWeights are int64 in the header hash
 
 
 class TooLittleOverlap(Invalid):
@@ -73,69 +64,6 @@ def header_set_matches(trust, header):
     return verify.set_mismatch(header, trust.sealers) is None
 
 
-def decode_change(data, suite):
-    """(method, node id bytes, weight or None) of consensus-precompile call data (LC-T1)."""
-    # imported here, as abidecode below: only a set change needs them, and a device that loads
-    # modules per step keeps the header step's set small (bench/RESULTS.md, phase loading)
-    from lightmeter.chain import abi
-    sel = bytes(data[:4])
-    for sig, name, types in METHODS:
-        if abi.selector(sig, suite.hash) == sel:
-            break
-    else:
-        raise Invalid("not a known consensus precompile method (selector %s)" % fields.hex0x(sel))
-    from lightmeter.chain import abidecode  # (chain/abidecode.py: a cold module of its own)
-    try:
-        args = abidecode.decode(types, data[4:])
-        node = fields.hexbytes(args[0], "node id", 64, prefix=False)
-    except LightmeterError as e:
-        raise Invalid("%s call does not decode: %s" % (name, e))
-    weight = None
-    if len(args) > 1:
-        weight = args[1]
-        if not 0 < weight <= _MAX_WEIGHT:
-            raise Invalid("%s with weight %d (must be 1..2**63-1)" % (name, weight))
-    return name, node, weight
-
-
-def apply_change(sealers, change):
-    """A new sorted [(node, weight)] list: sealers with one decoded change applied."""
-    name, node, weight = change
-    out = []
-    found = False
-    for n, w in sealers:
-        if n == node:
-            found = True
-            if name == "addSealer" or name == "setWeight":
-                out.append((n, weight))
-            # addObserver and remove drop it from the sealers
-        else:
-            out.append((n, w))
-    if name == "setWeight" and not found:
-        raise Invalid("setWeight of %s..., which is not a sealer" % fields.hex0x(node[:8]))
-    if name == "addSealer" and not found:
-        out.append((node, weight))
-        out.sort()
-    return out
-
-
-def proven_change(trust, header, item, suite):
-    """(position, decoded change) of one (tx, tx proof, receipt, receipt proof) of header.
-
-    LC-T1: the transaction and its successful receipt proven at one position (LC-P1, LC-P2).
-    """
-    if len(item) != 4:
-        raise Invalid("a change is (tx, tx proof, receipt, receipt proof)")
-    tx, tx_proof, rcpt, rcpt_proof = item
-    if tx["to"] != CONSENSUS_ADDRESS:
-        raise Invalid("transaction is to %r, not the consensus precompile" % (tx["to"].decode(),))
-    _, _, tpos = verify.verify_tx(tx, tx_proof, header, trust, suite)
-    _, rpos = verify.verify_receipt(rcpt, rcpt_proof, header, suite, tpos)
-    if tpos != rpos:
-        raise Invalid("receipt is at position %d, its transaction at %d" % (rpos, tpos))
-    return tpos, decode_change(tx["input"], suite)
-
-
 def apply_set_changes(trust, header, changes, suite):
     """The checkpoint after header N (accepted under trust) and its proven set changes.
 
@@ -150,18 +78,11 @@ def apply_set_changes(trust, header, changes, suite):
     if trust.number is not None and header.number == trust.number and digest != trust.hash:
         raise Invalid("conflicts with the trusted header at height %d" % header.number)
     sealers = list(trust.sealers)
-    last = -1
-    for i, item in enumerate(changes):
-        try:
-            pos, change = proven_change(trust, header, item, suite)
-        except LightmeterError as e:
-            raise type(e)("change %d: %s" % (i, e))
-        if pos <= last:
-            raise Invalid("change %d: position %d is not after the previous change's %d" % (i, pos, last))
-        last = pos
-        sealers = apply_change(sealers, change)
-        if not sealers:
-            raise Invalid("change %d leaves no sealer" % i)
+    if changes:
+        # the changes' proofs and decoding (client/setchange.py): a block without set changes,
+        # nearly every one, loads none of it
+        from lightmeter.client import setchange
+        sealers = setchange.applied(trust, header, changes, suite)
     return _copy(trust, sealers, header.number, digest, header.timestamp)
 
 

@@ -47,6 +47,9 @@ R_SEQ, R_READING, R_TX, R_HASH, R_LIMIT, R_TRIES = range(6)
 # the header step: the answer's header decoded, the relay's pivots followed (client/sync.py), the
 # header checked under the checkpoint they lead to
 CHECK_HEADER = modules.step("decode") + modules.step("header") + modules.step("sync") + ("lightmeter.client.anchor",)
+# imported only when a block changes the sealer set (client/setchange.py and the ABI decoding it
+# uses): released with the steps if they were
+SET_CHANGE = ("lightmeter.client.setchange", "lightmeter.chain.abidecode")
 
 
 def log(*args):
@@ -303,7 +306,7 @@ class Device:
             log("reading", rec[R_SEQ], "NOT accepted:", e)
             return False
         finally:
-            modules.close(CHECK_HEADER + modules.step("proofs"))
+            modules.close(CHECK_HEADER + modules.step("proofs") + SET_CHANGE)
         number, timestamp = verified
         self.clock = (timestamp, ticks_ms())
         res = self._results()

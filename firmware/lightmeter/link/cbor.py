@@ -113,10 +113,6 @@ def dumps(obj):
     return bytes(out)
 
 
-def _bad(offset, what):
-    return Malformed("CBOR at offset %d: %s" % (offset, what))
-
-
 def loads(data, max_depth=16, max_items=4096, max_len=16384):
     """The one item encoded canonically in data, or Malformed.
 
@@ -137,7 +133,7 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
     stack = []
     while True:
         if pos >= n:
-            raise _bad(pos, "truncated")
+            raise Malformed("CBOR at offset %d: truncated" % pos)
         start = pos
         ib = data[pos]
         pos += 1
@@ -151,63 +147,64 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
             elif ai == 22:
                 val = None
             elif 25 <= ai <= 27:
-                raise _bad(start, "floats are not allowed")
+                raise Malformed("CBOR at offset %d: floats are not allowed" % start)
             elif ai == 31:
-                raise _bad(start, "break outside an indefinite-length item")
+                raise Malformed("CBOR at offset %d: break outside an indefinite-length item" % start)
             else:
-                raise _bad(start, "simple values other than false, true, null are not allowed")
+                raise Malformed("CBOR at offset %d: simple values other than false, true, null are not "
+                                "allowed" % start)
         elif major == 6:
-            raise _bad(start, "tags are not allowed")
+            raise Malformed("CBOR at offset %d: tags are not allowed" % start)
         else:
             if ai < 24:
                 arg = ai
             elif ai < 28:
                 k = 1 << (ai - 24)
                 if pos + k > n:
-                    raise _bad(start, "truncated")
+                    raise Malformed("CBOR at offset %d: truncated" % start)
                 if k == 1:
                     arg = data[pos]
                     if arg < 24:
-                        raise _bad(start, "argument not in shortest form")
+                        raise Malformed("CBOR at offset %d: argument not in shortest form" % start)
                 else:
                     arg = int.from_bytes(data[pos:pos + k], "big")
                     if arg < (1 << (4 * k)):
-                        raise _bad(start, "argument not in shortest form")
+                        raise Malformed("CBOR at offset %d: argument not in shortest form" % start)
                 pos += k
             elif ai == 31:
-                raise _bad(start, "indefinite lengths are not allowed")
+                raise Malformed("CBOR at offset %d: indefinite lengths are not allowed" % start)
             else:
-                raise _bad(start, "reserved additional information %d" % ai)
+                raise Malformed("CBOR at offset %d: reserved additional information %d" % (start, ai))
             if major == 0:
                 val = arg
             elif major == 1:
                 val = -1 - arg
             elif major < 4:
                 if arg > max_len:
-                    raise _bad(start, "string of %d bytes, limit %d" % (arg, max_len))
+                    raise Malformed("CBOR at offset %d: string of %d bytes, limit %d" % (start, arg, max_len))
                 end = pos + arg
                 if end > n:
-                    raise _bad(start, "truncated")
+                    raise Malformed("CBOR at offset %d: truncated" % start)
                 val = bytes(data[pos:end])  # a copy out of a view; bytes' own slice as it is
                 if major == 3:
                     if arg and max(val) >= 0x80:
                         bad = fields.utf8_error(val)
                         if bad >= 0:
-                            raise _bad(pos + bad, "invalid UTF-8")
+                            raise Malformed("CBOR at offset %d: invalid UTF-8" % (pos + bad))
                     try:
                         val = val.decode("utf-8")
                     except UnicodeError:  # not reached: checked above
-                        raise _bad(pos, "invalid UTF-8")
+                        raise Malformed("CBOR at offset %d: invalid UTF-8" % pos)
                 pos = end
             else:
                 count = arg if major == 4 else 2 * arg
                 if len(stack) >= max_depth:
-                    raise _bad(start, "nested deeper than %d" % max_depth)
+                    raise Malformed("CBOR at offset %d: nested deeper than %d" % (start, max_depth))
                 items += count
                 if items > max_items:
-                    raise _bad(start, "more than %d items" % max_items)
+                    raise Malformed("CBOR at offset %d: more than %d items" % (start, max_items))
                 if count > n - pos:
-                    raise _bad(start, "truncated")
+                    raise Malformed("CBOR at offset %d: truncated" % start)
                 if count:
                     if major == 4:
                         stack.append([[], count, -1, None, None])
@@ -224,12 +221,14 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
             elif fr[1] & 1 == 0:  # a key
                 t = type(val)
                 if t is not int and t is not str and t is not bytes:
-                    raise _bad(fr[2], "map keys must be integers, text or byte strings")
+                    raise Malformed("CBOR at offset %d: map keys must be integers, text or byte "
+                                    "strings" % fr[2])
                 kb = bytes(data[fr[2]:pos])
                 prev = fr[3]
                 if prev is not None and kb <= prev:
-                    raise _bad(fr[2], "duplicate map key" if kb == prev else
-                               "map keys not in canonical order")
+                    if kb == prev:
+                        raise Malformed("CBOR at offset %d: duplicate map key" % fr[2])
+                    raise Malformed("CBOR at offset %d: map keys not in canonical order" % fr[2])
                 fr[3] = kb
                 fr[4] = val
             else:
@@ -242,5 +241,5 @@ def loads(data, max_depth=16, max_items=4096, max_len=16384):
             val = c
         else:
             if pos != n:
-                raise _bad(pos, "%d bytes after the item" % (n - pos))
+                raise Malformed("CBOR at offset %d: %d bytes after the item" % (pos, n - pos))
             return val
