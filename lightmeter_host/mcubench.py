@@ -233,48 +233,81 @@ def _cbor_dumps(obj):
 # The guest's stand-ins for a board's file system and UART, shared by the scripts below ('%' doubled:
 # the scripts are %-formatted).
 _GUEST_IO = r'''
-class _W:
-    def __init__(self, fs, path):
-        self.fs = fs
-        self.path = path
-        self.buf = b""
+# A board's littlefs (MicroPython's extmod/vfs_lfsx.c as the RP2040's boot script mounts it,
+# progsize 256: cache_size = min(block, 4 * max(readsize, progsize)) = 1024 bytes): mounting takes a
+# read and a program cache and a lookahead buffer from the heap, and every open file its own cache.
+# The bench charges the same (mcu/README.md "Files").
+LFS_CACHE = 1024
+LFS_MOUNT = 2 * LFS_CACHE + 32
+
+
+class _File:
+    # an open store file: the port's file over the host's, with littlefs's per-file cache
+
+    def __init__(self, f):
+        self.f = f
+        self.cache = bytearray(LFS_CACHE)
+
+    def read(self, n=-1):
+        return self.f.read(n)
 
     def write(self, b):
-        self.buf += b
-        return len(b)
+        return self.f.write(b)
 
     def flush(self):
         pass
 
     def close(self):
-        self.fs.files[self.path] = self.buf
+        self.f.close()
+        self.cache = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class MemFs:
-    """The store's files: the provisioned ones read from the input folder, written ones in RAM."""
+    # The store's files as a board keeps them: in its flash, never in the heap. Here the host's
+    # files through the port's open, mcu.rename and mcu.remove: the provisioned ones read from the
+    # input folder (left as they are, so that every run starts from them), the ones a run writes
+    # in its own working folder. Only their names are kept here (semihosting cannot list a
+    # folder); littlefs's buffers are charged to the heap.
 
     def __init__(self, base, names, root):
         self.base = base
         self.host = set(names)
-        self.files = {}
+        self.written = set()
         self.root = root
+        self.mount = bytearray(LFS_MOUNT)
+
+    def _path(self, path):
+        flat = path.replace("/", "_")
+        return flat if path in self.written else self.base + "/" + flat
 
     def open(self, path, mode):
         if "w" in mode:
-            return _W(self, path)
-        if path in self.files:
-            return io.BytesIO(self.files[path])
-        if path in self.host:
-            return open(self.base + "/" + path.replace("/", "_"), "rb")
-        raise OSError(2)
+            f = _File(open(path.replace("/", "_"), "wb"))
+            self.written.add(path)
+            self.host.discard(path)
+            return f
+        if path not in self.written and path not in self.host:
+            raise OSError(2)
+        return _File(open(self._path(path), "rb"))
 
     def rename(self, a, b):
-        self.files[b] = self.files.pop(a)
+        if a not in self.written:
+            raise OSError(2)
+        mcu.rename(a.replace("/", "_"), b.replace("/", "_"))
+        self.written.discard(a)
+        self.written.add(b)
         self.host.discard(b)
 
     def remove(self, p):
-        if p in self.files:
-            del self.files[p]
+        if p in self.written:
+            mcu.remove(p.replace("/", "_"))
+            self.written.discard(p)
         elif p in self.host:
             self.host.discard(p)
         else:
@@ -282,13 +315,13 @@ class MemFs:
 
     def listdir(self, d):
         pre = d + "/"
-        return [p[len(pre):] for p in list(self.host) + list(self.files) if p.startswith(pre)]
+        return [p[len(pre):] for p in list(self.host) + list(self.written) if p.startswith(pre)]
 
     def mkdir(self, p):
         pass
 
     def stat(self, p):
-        if p == self.root or p in self.files or p in self.host:
+        if p == self.root or p in self.host or p in self.written:
             return (0,)
         raise OSError(2)
 

@@ -60,6 +60,14 @@ void mcu_file_close(int fd) {
     close(fd);
 }
 
+int mcu_file_rename(const char *from, const char *to) {
+    return rename(from, to);
+}
+
+int mcu_file_remove(const char *path) {
+    return unlink(path);
+}
+
 int mcu_path_kind(const char *path) {
     struct stat st;
     if (stat(path[0] ? path : ".", &st) != 0) {

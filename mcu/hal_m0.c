@@ -19,6 +19,8 @@
 #define SYS_WRITE (0x05)
 #define SYS_READ (0x06)
 #define SYS_FLEN (0x0c)
+#define SYS_REMOVE (0x0e)
+#define SYS_RENAME (0x0f)
 #define SYS_ERRNO (0x13)
 #define SYS_GET_CMDLINE (0x15)
 #define SYS_EXIT (0x18)
@@ -26,6 +28,7 @@
 #define ADP_STOPPED_APPLICATION_EXIT (0x20026)
 #define MODE_RB (1)
 #define MODE_W (4)
+#define MODE_WB (5)
 #define HOST_EISDIR (21)
 
 static int semihost(uint32_t op, const void *arg) {
@@ -114,7 +117,7 @@ int mcu_file_read(int fd, void *buf, uint32_t len) {
 }
 
 int mcu_file_create(const char *path) {
-    return host_open(path, MODE_W);
+    return host_open(path, MODE_WB);
 }
 
 int mcu_file_write(int fd, const void *buf, uint32_t len) {
@@ -125,6 +128,16 @@ int mcu_file_write(int fd, const void *buf, uint32_t len) {
 
 void mcu_file_close(int fd) {
     host_close(fd);
+}
+
+int mcu_file_rename(const char *from, const char *to) {
+    uint32_t args[4] = { (uint32_t)from, strlen(from), (uint32_t)to, strlen(to) };
+    return semihost(SYS_RENAME, args);
+}
+
+int mcu_file_remove(const char *path) {
+    uint32_t args[2] = { (uint32_t)path, strlen(path) };
+    return semihost(SYS_REMOVE, args);
 }
 
 // Semihosting has no stat: a path is something when it opens; it is a folder

@@ -3,9 +3,12 @@
 //   mcu.heap_size()     the heap given with --heap, in bytes
 //   mcu.spin(n)         executes a loop of exactly 2*n instructions (calibration)
 //   mcu.target          "m0" or "host32"
+//   mcu.rename(a, b), mcu.remove(path)  host files (the bench's board file system;
+//                       OSError when the host refuses)
 
 #include "py/gc.h"
 #include "py/mphal.h"
+#include "py/mperrno.h"
 #include "py/runtime.h"
 
 static mp_obj_t mcu_instructions_fn(void) {
@@ -37,11 +40,29 @@ static mp_obj_t mcu_spin(mp_obj_t n_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(mcu_spin_obj, mcu_spin);
 
+static mp_obj_t mcu_rename(mp_obj_t a, mp_obj_t b) {
+    if (mcu_file_rename(mp_obj_str_get_str(a), mp_obj_str_get_str(b)) != 0) {
+        mp_raise_OSError(MP_ENOENT);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(mcu_rename_obj, mcu_rename);
+
+static mp_obj_t mcu_remove(mp_obj_t path) {
+    if (mcu_file_remove(mp_obj_str_get_str(path)) != 0) {
+        mp_raise_OSError(MP_ENOENT);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mcu_remove_obj, mcu_remove);
+
 static const mp_rom_map_elem_t mcu_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_mcu) },
     { MP_ROM_QSTR(MP_QSTR_instructions), MP_ROM_PTR(&mcu_instructions_obj) },
     { MP_ROM_QSTR(MP_QSTR_heap_size), MP_ROM_PTR(&mcu_heap_size_obj) },
     { MP_ROM_QSTR(MP_QSTR_spin), MP_ROM_PTR(&mcu_spin_obj) },
+    { MP_ROM_QSTR(MP_QSTR_rename), MP_ROM_PTR(&mcu_rename_obj) },
+    { MP_ROM_QSTR(MP_QSTR_remove), MP_ROM_PTR(&mcu_remove_obj) },
     #if MCU_TARGET_M0
     { MP_ROM_QSTR(MP_QSTR_target), MP_ROM_QSTR(MP_QSTR_m0) },
     #else

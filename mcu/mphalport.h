@@ -23,6 +23,9 @@ int mcu_path_kind(const char *path);
 // Create (truncate) a host file for writing; -1 when it cannot. Write: bytes or <0.
 int mcu_file_create(const char *path);
 int mcu_file_write(int fd, const void *buf, uint32_t len);
+// 0 when done (the store's atomic replace and its removals)
+int mcu_file_rename(const char *from, const char *to);
+int mcu_file_remove(const char *path);
 // Entry point shared by both targets (main.c).
 int mcu_main(int argc, char **argv);
 // Largest heap a run may ask for, and the region it is carved from.

@@ -303,3 +303,18 @@ def test_string_length_bound():
     assert "limit" in str(raises(Malformed, cbor.loads, cbor.dumps(bytes(16385))))
     raises(Malformed, cbor.loads, cbor.dumps("a" * 11), max_len=10)
     assert cbor.loads(cbor.dumps("a" * 10), max_len=10) == "a" * 10
+
+
+def test_dump_pieces_join_to_dumps_and_keep_long_byte_strings_uncopied():
+    node = bytes(range(64))
+    values = [v for v, _ in RFC8949_APPENDIX_A] + [
+        [1, [node, 2, node, 3], b"ab" * 40, "t" * 40, {1: node}], node, [node], b"x" * 31, b"x" * 32]
+    for value in values:
+        for big in (1, 32, 64, 1000):
+            parts = cbor.dump_pieces(value, big)
+            assert b"".join(bytes(p) for p in parts) == cbor.dumps(value), (value, big)
+    parts = cbor.dump_pieces([1, [node, 2, node]], 32)
+    assert [p is node for p in parts] == [False, True, False, True]
+    # text and short byte strings are copied into the pieces between
+    assert all(p is not node for p in cbor.dump_pieces(["t" * 64, node[:31]], 32))
+    raises(Unsupported, cbor.dump_pieces, [1.5])

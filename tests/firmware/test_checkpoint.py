@@ -55,6 +55,19 @@ def test_another_block_at_the_same_height_is_a_conflict_not_a_replacement():
     checkpoint.save(st, tr(5, 2))  # the same block again (same hash) may be stored
 
 
+def test_a_fork_over_an_unversioned_checkpoint_of_earlier_firmware_is_still_a_conflict():
+    # the stored height is read from the blob's version without decoding the checkpoint; one
+    # stored without a version is decoded to compare
+    from test_store import PowerCutFs
+    st = store.Store(ROOT, PowerCutFs())
+    store.Blob(st, checkpoint.NAME).save(checkpoint.encode(tr(5)))
+    fork = tr(5)
+    fork.hash = b"\x99" * 32
+    assert "conflict" in str(raises(Invalid, checkpoint.save, st, fork))
+    checkpoint.save(st, tr(5))
+    assert store.Blob(st, checkpoint.NAME).version() == 5 and checkpoint.load(st).hash == tr(5).hash
+
+
 def _trust_json(n_sealers, number=None, timestamp=None):
     obj = {"chain_id": "chain0", "group_id": "group0", "crypto": "sm",
            "sealers": [{"node_id": ("%02x" % (i + 1)) * 64, "weight": i + 1} for i in range(n_sealers)]}

@@ -103,6 +103,13 @@ def test_loads_inverts_dumps(x):
 
 
 @SETTINGS
+@given(values, st.integers(0, 50))
+def test_dump_pieces_join_to_dumps(x, big):
+    # what a checkpoint is written with (device/checkpoint.py): the same bytes, never joined
+    assert b"".join(bytes(p) for p in cbor.dump_pieces(x, big)) == cbor.dumps(x)
+
+
+@SETTINGS
 @given(values, st.randoms(use_true_random=False))
 def test_cbor2_non_canonical_forms_refused(x, rnd):
     canonical = cbor.dumps(x)

@@ -95,14 +95,47 @@ def test_runner_compiles_folders_to_mpy_on_request(target, tmp_path):
     assert out.split() == ["7", ".mpy"]
 
 
-def test_open_reads_host_files_and_refuses_writes(target, tmp_path):
+def test_open_reads_host_files_and_refuses_writes_it_cannot_stream(target, tmp_path):
     (tmp_path / "cfg.json").write_text('{"a": [1, 2]}')
     script = ("import json\n"
               "with open('%s') as f:\n    print(json.load(f))\n"
-              "try:\n    open('%s', 'w')\nexcept OSError:\n    print('read-only')\n"
-              % (tmp_path / "cfg.json", tmp_path / "x"))
+              "for mode in ('a', 'r+', 'wb+'):\n"
+              "    try:\n        open('%s', mode)\n    except OSError:\n        print('refused', mode)\n"
+              "try:\n    open('%s')\nexcept OSError:\n    print('absent')\n"
+              % (tmp_path / "cfg.json", tmp_path / "x", tmp_path / "nothing"))
     out = ok(mcu_runner.run(script, heap=32 * 1024, target=target))
-    assert out.splitlines() == ["{'a': [1, 2]}", "read-only"]
+    assert out.splitlines() == ["{'a': [1, 2]}", "refused a", "refused r+", "refused wb+", "absent"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_files_are_written_renamed_removed_and_streamed_through_a_small_heap(target, tmp_path):
+    # the store's operations on the host's files (the bench's board file system): a file larger
+    # than the heap is written and read back in pieces, so neither is ever held whole
+    big = tmp_path / "big.bin"
+    script = ("import mcu\n"
+              "d = '%s'\n"
+              "with open(d + '/w.tmp', 'wb') as f:\n"
+              "    for i in range(40):\n        f.write(bytes([i]) * 1024)\n"
+              "mcu.rename(d + '/w.tmp', d + '/big.bin')\n"
+              "buf = bytearray(1000)\n"
+              "n = s = 0\n"
+              "with open(d + '/big.bin', 'rb') as f:\n"
+              "    while True:\n"
+              "        k = f.readinto(buf)\n"
+              "        if not k:\n            break\n"
+              "        n += k\n        s += sum(buf[:k])\n"
+              "    print(n, s)\n"
+              "with open(d + '/big.bin', 'rb') as f:\n    print(f.read(3), len(f.read(2000)))\n"
+              "with open(d + '/gone', 'w') as f:\n    f.write('x')\n"
+              "mcu.remove(d + '/gone')\n"
+              "for op in (lambda: mcu.remove(d + '/gone'), lambda: mcu.rename(d + '/gone', d + '/x')):\n"
+              "    try:\n        op()\n    except OSError:\n        print('refused')\n"
+              % tmp_path)
+    out = ok(mcu_runner.run(script, heap=16 * 1024, target=target))
+    assert out.splitlines() == ["40960 %d" % sum(i * 1024 for i in range(40)), "b'\\x00\\x00\\x00' 2000",
+                                "refused", "refused"]
+    assert big.read_bytes() == b"".join(bytes([i]) * 1024 for i in range(40))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
 
 
 def test_heap_limit_is_real(target):

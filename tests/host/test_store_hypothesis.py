@@ -383,3 +383,27 @@ def test_power_cut_fs_and_the_real_filesystem_agree(ops):
             assert real.do(op) == model.do(op), op
             assert real.tree() == model.tree(), op
         assert real.queue.items() == model.queue.items()
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=st.binary(max_size=600), cuts_at=st.lists(st.integers(0, 600), max_size=6),
+       k=st.integers(0, 700), flip=st.one_of(st.none(), st.tuples(st.integers(0, 700), st.integers(1, 255))))
+def test_pieces_peek_and_split_agree_with_the_whole_value_and_refuse_any_damage(value, cuts_at, k, flip):
+    # a value written in any pieces reads back whole; peek and read_split give its parts; one
+    # changed byte anywhere in the file makes all three refuse it
+    fs = PowerCutFs()
+    s = store.Store(ROOT, fs)
+    bounds = sorted(set([0, len(value)] + [c for c in cuts_at if c <= len(value)]))
+    s.write("v", [value[a:b] for a, b in zip(bounds, bounds[1:])])
+    assert s.read("v") == value
+    assert s.peek("v", k) == value[:k]
+    assert s.read_split("v", k) == (value[:k], value[k:])
+    if flip is not None:
+        with fs.open(ROOT + "/v", "rb") as f:
+            raw = bytearray(f.read())
+        i, x = flip[0] % len(raw), flip[1]
+        raw[i] ^= x
+        with fs.open(ROOT + "/v", "wb") as f:
+            f.write(bytes(raw))
+        event("damaged")
+        assert s.read("v") is None and s.peek("v", k) is None and s.read_split("v", k) is None

@@ -33,12 +33,16 @@ _FORMAT = const(1)  # first item of the binary form
 
 def encode(trust):
     """The binary stored form of a Trust."""
+    return cbor.dumps(_form(trust))
+
+
+def _form(trust):
     flat = []
     for node, w in trust.sealers:
         flat.append(node)
         flat.append(w)
-    return cbor.dumps([_FORMAT, trust.chain_id, trust.group_id, trust.crypto, flat, trust.number,
-                       trust.hash, trust.timestamp])
+    return [_FORMAT, trust.chain_id, trust.group_id, trust.crypto, flat, trust.number, trust.hash,
+            trust.timestamp]
 
 
 def decode(raw):
@@ -76,11 +80,19 @@ def save(store, trust):
     """Store trust; Invalid if the stored checkpoint is newer (a higher block number), or is
     another block at the same height (a fork: keep what is stored and let the caller report it)."""
     number = trust.number if trust.number is not None else 0
-    current = load(store)
-    if current is not None and (current.number or 0) == number and current.hash != trust.hash:
-        raise Invalid("another checkpoint is stored for block %d: a conflict, not replaced" % number)
-    current = None
-    store_mod.Blob(store, NAME).save(encode(trust), version=number)
+    blob = store_mod.Blob(store, NAME)
+    # the stored block number is the blob's version: read without the checkpoint itself, which is
+    # decoded only when the heights are equal (a repeat, or a fork) or it has no version (none
+    # stored, or an earlier firmware's)
+    stored = blob.version()
+    if stored is None or stored == number:
+        current = load(store)
+        if current is not None and (current.number or 0) == number and current.hash != trust.hash:
+            raise Invalid("another checkpoint is stored for block %d: a conflict, not replaced" % number)
+        current = None
+    # in pieces, the node ids not copied: no block of the whole form's size (~1.5 KB with 21
+    # sealers) on a heap the step before left in pieces (bench/RESULTS.md)
+    blob.save(cbor.dump_pieces(_form(trust)), version=number)
 
 
 def install(store, path):

@@ -55,6 +55,7 @@ _MAGIC = const(b"LMs1")
 _HEADER = const(12)  # magic, length, CRC
 _MAX_PAYLOAD = const(65536)  # largest value a file may hold (a trust checkpoint with 21 sealers is ~2 KB)
 _TMP = const(".tmp")
+_PIECE = const(128)  # bytes a peek reads at a time
 
 _commit_hook = None
 
@@ -153,7 +154,17 @@ def _check_name(name):
 def _as_bytes(data, what):
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise Malformed("%s: data must be bytes" % what)
-    return bytes(data)
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+def _as_pieces(data, what):
+    # data as a list of byte pieces: one bytes-like value, or a list of them (a value encoded in
+    # pieces is written without ever being joined: no copy of it needs one block of the heap)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return [data]
+    if isinstance(data, list) and all(isinstance(p, (bytes, bytearray, memoryview)) for p in data):
+        return data
+    raise Malformed("%s: data must be bytes or a list of bytes" % what)
 
 
 class Store:
@@ -215,6 +226,25 @@ class Store:
 
     def read(self, name):
         """The bytes last written to name, or None if absent or not an intact record."""
+        got = self._scan(name, None, 0)
+        return None if got is None else got[1]
+
+    def read_split(self, name, split):
+        """(the first split bytes, the rest) of name's value, read apart so that neither is a
+        copy cut from the other (the rest is the larger: a value behind a short prefix), or
+        None if absent or not an intact record."""
+        return self._scan(name, None, split)
+
+    def peek(self, name, count):
+        """The first count bytes of name's value (fewer if it is shorter), or None if absent or
+        not an intact record. The whole record is checked, in small pieces: a value's version
+        is read without holding the value (the device's heap, bench/RESULTS.md)."""
+        got = self._scan(name, count, 0)
+        return None if got is None else got[0]
+
+    def _scan(self, name, keep, split):
+        # (first, rest) of an intact record, or None. keep: stream the body in pieces and keep its
+        # first keep bytes only; else read first (split bytes) and rest in one read each.
         _check_name(name)
         try:
             f = self.fs.open(self.path(name), "rb")
@@ -227,37 +257,64 @@ class Store:
             n = int.from_bytes(head[4:8], "big")
             if n > _MAX_PAYLOAD:
                 return None
-            # One byte more than the length: trailing bytes are refused. One read, and no copy
-            # unless the file system returns it in pieces (the device's heap, bench/RESULTS.md).
-            body = f.read(n + 1)
-            while len(body) <= n:
-                chunk = f.read(n + 1 - len(body))
-                if not chunk:
-                    break
-                body += chunk
+            crc = crc32(head[:8])
+            first = b""
+            rest = b""
+            size = 0
+            if keep is None:
+                if split:
+                    first = f.read(min(split, n))
+                    size = len(first)
+                    crc = crc32(first, crc)
+                # One byte more than the length: trailing bytes are refused. One read, and no
+                # copy unless the file system returns it in pieces.
+                rest = f.read(n + 1 - size)
+                while size + len(rest) <= n:
+                    chunk = f.read(n + 1 - size - len(rest))
+                    if not chunk:
+                        break
+                    rest += chunk
+                size += len(rest)
+                crc = crc32(rest, crc)
+            else:
+                while size <= n:
+                    chunk = f.read(min(_PIECE, n + 1 - size))
+                    if not chunk:
+                        break
+                    if size < keep:
+                        first += chunk[:keep - size]
+                    size += len(chunk)
+                    crc = crc32(chunk, crc)
         finally:
             f.close()
-        if len(body) != n or crc32(body, crc32(head[:8])) & 0xFFFFFFFF != int.from_bytes(head[8:12], "big"):
+        if size != n or crc & 0xFFFFFFFF != int.from_bytes(head[8:12], "big"):
             return None
-        return bytes(body)
+        return first, rest
 
     def write(self, name, data, prefix=b""):
         """Replace name with prefix + data atomically: after a power cut, name holds the old or the
-        new value. The prefix (a few bytes) is written ahead of data without joining them."""
+        new value. The prefix (a few bytes) is written ahead of data without joining them; data
+        is bytes-like or a list of bytes-like pieces, written one after the other."""
         _check_name(name)
-        data = _as_bytes(data, "store")
-        size = len(prefix) + len(data)
+        pieces = _as_pieces(data, "store")
+        size = len(prefix)
+        for p in pieces:
+            size += len(p)
         if size > _MAX_PAYLOAD:
             raise Invalid("store: %d bytes is more than a file may hold" % size)
         path = self.path(name)
         tmp = path + _TMP
         fs = self.fs
         head = _MAGIC + _u32(size)
+        crc = crc32(prefix, crc32(head))
+        for p in pieces:
+            crc = crc32(p, crc)
         try:
             f = fs.open(tmp, "wb")
             try:
-                f.write(head + _u32(crc32(data, crc32(prefix, crc32(head))) & 0xFFFFFFFF) + prefix)
-                f.write(data)
+                f.write(head + _u32(crc & 0xFFFFFFFF) + prefix)
+                for p in pieces:
+                    f.write(p)
                 fs.flush(f)
             finally:
                 f.close()
@@ -462,13 +519,29 @@ class Blob:
 
     def _read(self):
         """(version or None, data), or None if absent or unreadable."""
-        raw = self._store.read(self.name)
-        if raw is None or not raw:
+        # the prefix read apart: a versioned value (a checkpoint, ~1.5 KB) comes back as read,
+        # not cut out of a copy twice its size
+        got = self._store.read_split(self.name, 9)
+        if got is None:
             return None
-        if raw[0] == 0:
-            return None, raw[1:]
-        if raw[0] == 1 and len(raw) >= 9:
-            return int.from_bytes(raw[1:9], "big"), raw[9:]
+        first, rest = got
+        if not first:
+            return None
+        if first[0] == 0:
+            return None, first[1:] + rest  # an unversioned value: a key, a few dozen bytes
+        if first[0] == 1 and len(first) == 9:
+            return int.from_bytes(first[1:9], "big"), rest
+        return None
+
+    def _version(self):
+        """(version or None, b""), or None if absent or unreadable: the value itself not read."""
+        first = self._store.peek(self.name, 9)
+        if not first:
+            return None
+        if first[0] == 0:
+            return None, b""
+        if first[0] == 1 and len(first) == 9:
+            return int.from_bytes(first[1:9], "big"), b""
         return None
 
     def load(self):
@@ -478,13 +551,13 @@ class Blob:
 
     def version(self):
         """The stored value's version, or None (absent, unreadable or saved without one)."""
-        got = self._read()
+        got = self._version()
         return None if got is None else got[0]
 
     def save(self, data, version=None):
         """Store data atomically, guarded by version (an int >= 0) when one is given."""
-        data = _as_bytes(data, "blob")
-        got = self._read()
+        data = _as_pieces(data, "blob")
+        got = self._version()
         if got is None and self._store.exists(self.name) and version is not None:
             raise Invalid("blob %s: stored value is unreadable; clear() it first" % self.name)
         old = None if got is None else got[0]

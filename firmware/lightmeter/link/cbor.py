@@ -113,6 +113,39 @@ def dumps(obj):
     return bytes(out)
 
 
+class _Pieces:
+    # An encoder's output kept in pieces: byte strings of at least `big` bytes are taken as they
+    # are (references, not copies), everything else gathered into small bytearrays between them.
+
+    def __init__(self, big):
+        self.parts = []
+        self.cur = bytearray()
+        self.big = big
+
+    def append(self, b):
+        self.cur.append(b)
+
+    def extend(self, b):
+        if len(b) >= self.big and isinstance(b, bytes):
+            if self.cur:
+                self.parts.append(self.cur)
+                self.cur = bytearray()
+            self.parts.append(b)
+        else:
+            self.cur.extend(b)
+
+
+def dump_pieces(obj, big=32):
+    """dumps(obj) as a list of pieces whose concatenation is those bytes, the byte strings of
+    at least big bytes among them not copied: a value of many keys (a checkpoint of 21 sealers)
+    is written to a file piece by piece without one block of its whole size."""
+    out = _Pieces(big)
+    _encode(out, obj, 0)
+    if out.cur:
+        out.parts.append(out.cur)
+    return out.parts
+
+
 def loads(data, max_depth=16, max_items=4096, max_len=16384):
     """The one item encoded canonically in data, or Malformed.
 
