@@ -237,6 +237,21 @@ def test_skip_accepts_more_than_a_third_of_trusted_weight():
     assert transition.header_set_matches(res.trust, h)
 
 
+def test_skip_keeps_one_copy_of_a_node_id_both_sets_hold():
+    # the header's copies of the ids the checkpoint holds are replaced by the checkpoint's (equal)
+    # bytes before any signature is checked; ids only the header holds stay its own
+    p = pool()
+    s = suite_mod.get(S)
+    tr = make_trust(S, p[:4])
+    h = skip_header(p[2:6], [0, 1, 2])
+    before = [bytes(n) for n in h.sealer_list]
+    res = transition.verify_skip(tr, h, s)
+    held = [n for n, _ in tr.sealers]
+    assert h.sealer_list == before
+    assert [any(n is t for t in held) for n in h.sealer_list] == [True, True, False, False]
+    assert [n for n, _ in res.trust.sealers] == before and res.trust.hash == h.hash(s)
+
+
 def test_skip_refuses_a_third_or_less():
     p = pool()
     s = suite_mod.get(S)

@@ -3,18 +3,16 @@ on the 32-bit port, both suites, within 64 KiB of heap above the imported module
 modules would leave) and within 96 KiB with the modules loaded from .mpy into RAM.
 
 The cycle runs as the device runs it: its modules loaded per step and released after
-(device/modules.py, mcubench.PER_STEP_SCRIPT). Runs it with 96 KiB and each size up to 100 KiB
-(a size counts when the four above it run too, as the bench bisects), and the cycle with every
-module loaded first with baseline + 64 KiB, and fails on a MemoryError. Baseline + 64 KiB is met by
-both suites. 96 KiB with .mpy modules: met on the m0 build by both suites (94 to 100 KiB all
-run) and on host32 by ecdsa; host32's SM cycle runs with 94-98 and 100 KiB but not with 99 (a
-heap's layout near the peak), so the bench's bisection, which counts a size only when the four
-above it run, finds 100 KiB there (bench/RESULTS.md): strict xfail for that one, so the test starts
-failing the day it fits and the marker must come off. The best ceilings reached are guarded, with
-a few KiB of margin for the GC's thresholds: 102 KiB with .mpy modules loaded per step (it was 130 with every module loaded),
-baseline + 42 KiB for the every-module cycle (measured 34.4 / 38.9 KiB above its baseline).
-The names the cycle interns stay below the 620 past which the port allocates a sixth qstr pool
-(640 entries, ~4.4 KiB; measured 595 / 602 per step)."""
+(device/modules.py, mcubench.PER_STEP_SCRIPT), its store's files in the board's flash with
+littlefs's caches charged to the heap (mcu/README.md "Files"). Runs it with 96 KiB and each size
+up to 100 KiB (a size counts when the four above it run too, as the bench bisects), and the cycle
+with every module loaded first with baseline + 64 KiB, and fails on a MemoryError. Both are met by
+both suites on host32 and on the m0 build (host32: every size from 92 (SM) / 88 (ecdsa) KiB to
+100 runs, bench/RESULTS.md). The best ceilings reached are guarded, with a few KiB of margin for
+the GC's thresholds: 100 KiB with .mpy modules loaded per step (it was 130 with every module
+loaded), baseline + 42 KiB for the every-module cycle (measured 34.4 / 38.9 KiB above its
+baseline). The names the cycle interns stay below the 620 past which the port allocates a sixth
+qstr pool (640 entries, ~4.4 KiB)."""
 
 import pytest
 
@@ -24,15 +22,13 @@ from lightmeter_host.runtimes import mcu
 MPY_BUDGET = 96 * 1024
 FROZEN_BUDGET = 64 * 1024
 # The best reached so far, a regression guard while the goal is open.
-MPY_CEILING = 102 * 1024
+MPY_CEILING = 100 * 1024
 FROZEN_CEILING = 42 * 1024
 # the header step alone with only its modules loaded (mcubench.header_step): measured 92 / 92 KiB
 # (ecdsa / sm, bench/RESULTS.md; 103 / 104 before the generator tables left it and the error
 # messages were compiled as numbers), a few KiB of margin
 HEADER_STEP_CEILING = 96 * 1024
 QSTR_POOLS_FULL = 620  # 20 + 40 + 80 + 160 + 320 entries: the next name allocates a 640-entry pool
-NOT_YET = pytest.mark.xfail(strict=True, raises=AssertionError, reason="21-sealer SM cycle on host32: 94-98 and 100 KiB run, 99 "
-                                                "does not: see bench/RESULTS.md")
 
 
 def _built(target):
@@ -59,7 +55,7 @@ def _fits_from(suite, target, heap):
     return all(_fits(suite, target, heap + i * 1024) for i in range(5))
 
 
-@pytest.mark.parametrize("suite", ["ecdsa", pytest.param("sm", marks=NOT_YET)])
+@pytest.mark.parametrize("suite", ["ecdsa", "sm"])
 def test_cycle_fits_96k_with_mpy_modules(suite):
     _built("host32")
     assert _fits_from(suite, "host32", MPY_BUDGET)
@@ -80,7 +76,7 @@ def test_cycle_fits_64k_above_the_module_baseline_on_m0_once():
 
 @pytest.mark.parametrize("suite", ["ecdsa", "sm"])
 def test_cycle_fits_96k_with_mpy_modules_on_m0(suite):
-    # the Cortex-M0+ build itself: 96 to 100 KiB all run (94 and 95 too, bench/RESULTS.md)
+    # the Cortex-M0+ build itself
     _built("m0")
     assert _fits_from(suite, "m0", MPY_BUDGET)
 

@@ -93,6 +93,18 @@ class SkipCheck:
                  "trusted_total", "trust")
 
 
+def _share_ids(header, trusted):
+    # A node id both sets hold is kept once: the header's copy is replaced by the checkpoint's
+    # equal bytes, so 64 bytes a sealer are free before the signatures are checked (the device's
+    # heap, bench/RESULTS.md). Equal values: no check below can tell the difference.
+    ids = header.sealer_list
+    for tn, _ in trusted.sealers:
+        for i in range(len(ids)):
+            if ids[i] == tn:
+                ids[i] = tn
+                break
+
+
 def verify_skip(trusted, header, suite):
     """Accept a later header signed by a quorum of its own set that the trusted set vouches for.
 
@@ -109,6 +121,7 @@ def verify_skip(trusted, header, suite):
     n = len(header.sealer_list)
     if n == 0 or len(header.weights) != n:
         raise Invalid("the header's sealer list is empty or its weights do not match it")
+    _share_ids(header, trusted)
     for i in range(n):
         if i and header.sealer_list[i - 1] >= header.sealer_list[i]:
             raise Invalid("sealerList: not in ascending node id order (or repeated)")

@@ -111,11 +111,17 @@ def wnaf(k, w):
     digits[i] * 2**positions[i]; every digit is odd with |digit| < 2**(w-1)
     and any two positions are at least w apart.
     """
+    codes = _wnaf_codes(k, w)
+    return [c >> 10 for c in codes], [(c & 1023) - 512 for c in codes]
+
+
+def _wnaf_codes(k, w):
+    # wnaf(k, w) as one list of small integers, position << 10 | digit + 512 (|digit| < 256),
+    # least significant first: what combine walks (one list a term, no pair of lists).
     # Zero runs are skipped a byte at a time, then by a table of trailing
     # zeros, so the loop runs about once per nonzero digit (int.bit_length
     # does not exist on MicroPython, and each bignum step allocates there).
-    pos = []
-    dig = []
+    out = []
     full = 1 << w
     half = full >> 1
     mask = full - 1
@@ -134,10 +140,9 @@ def wnaf(k, w):
         if d >= half:
             d -= full
         k = (k - d) >> w
-        pos.append(i)
-        dig.append(d)
+        out.append((i << 10) + d + 512)
         i += w
-    return pos, dig
+    return out
 
 
 class Packed:
@@ -505,36 +510,30 @@ class Curve:
         k may be negative; each table must hold 2**(w-2) entries.
         """
         p = self.p
-        # The nonzero wNAF digits of all terms as one list of small integers,
-        # bit << tb | (last term - term index) << 10 | digit + 512 (|digit| < 2**(w-1) <= 256),
-        # sorted: walked from its end, bits come from the top and, within a bit, terms in order.
-        # One integer per digit (a dict of per-bit lists took ~3 KB on the 32-bit port, the
-        # device cycle's heap, bench/RESULTS.md); the table entry is looked up when it is added.
+        # Each term's nonzero wNAF digits as one list of small integers (_wnaf_codes), walked
+        # from its end: at each bit, the terms whose next digit sits there add in term order.
+        # No list of every term's digits sorted together: its 512 bytes were the largest block
+        # a header check asked for on a heap the device cycle leaves in pieces (bench/RESULTS.md);
+        # the table entry is looked up when it is added.
         nt = len(terms)
-        tb = 10
-        while (1 << (tb - 10)) < nt:
-            tb += 1
-        events = []
+        codes = []
         cols = []
+        at = []
+        top = -1
         for t in range(nt):
             k, w, xs, ys = terms[t]
             neg = k < 0
             if neg:
                 k = -k
             cols.append((xs, ys, neg))
-            pos, dig = wnaf(k, w)
-            code = ((nt - 1 - t) << 10) + 512
-            for i in range(len(pos)):
-                events.append((pos[i] << tb) + code + dig[i])
-            pos = dig = None
-        events.sort()
-        last = nt - 1
-        tmask = (1 << (tb - 10)) - 1
+            c = _wnaf_codes(k, w)
+            codes.append(c)
+            at.append(len(c) - 1)
+            if c and c[-1] >> 10 > top:
+                top = c[-1] >> 10
         kind = self.kind
         a = self.a
         X = Y = Z = 0
-        j = len(events) - 1
-        top = events[j] >> tb if j >= 0 else -1
         for i in range(top, -1, -1):
             if Z:
                 # Doubling; m = 3x^2 + a*z^4 in three shapes.
@@ -551,10 +550,15 @@ class Curve:
                 s = X * yy % p
                 X = (m * m - (s << 3)) % p
                 Y = (m * ((s << 2) - X) - (yy * yy << 3)) % p
-            while j >= 0 and events[j] >> tb == i:
-                c = events[j]
-                j -= 1
-                xs, ys, neg = cols[last - ((c >> 10) & tmask)]
+            for t in range(nt):
+                j = at[t]
+                if j < 0:
+                    continue
+                c = codes[t][j]
+                if c >> 10 != i:
+                    continue
+                at[t] = j - 1
+                xs, ys, neg = cols[t]
                 d = (c & 1023) - 512
                 if d < 0:
                     e = -d >> 1
