@@ -534,6 +534,7 @@ class Curve:
         kind = self.kind
         a = self.a
         X = Y = Z = 0
+        nxt = top
         for i in range(top, -1, -1):
             if Z:
                 # Doubling; m = 3x^2 + a*z^4 in three shapes.
@@ -550,14 +551,23 @@ class Curve:
                 s = X * yy % p
                 X = (m * m - (s << 3)) % p
                 Y = (m * ((s << 2) - X) - (yy * yy << 3)) % p
+            if i != nxt:
+                continue
+            # a bit where some term has a digit: add those, and find the next such bit (one
+            # comparison a bit elsewhere, as cheap as walking one sorted list)
+            nxt = -1
             for t in range(nt):
                 j = at[t]
                 if j < 0:
                     continue
                 c = codes[t][j]
                 if c >> 10 != i:
+                    if c >> 10 > nxt:
+                        nxt = c >> 10
                     continue
                 at[t] = j - 1
+                if j and codes[t][j - 1] >> 10 > nxt:
+                    nxt = codes[t][j - 1] >> 10
                 xs, ys, neg = cols[t]
                 d = (c & 1023) - 512
                 if d < 0:
