@@ -42,11 +42,11 @@ def verify_proofs(answer, hdr, tx_hash, suite, registry, device, seq):
     """The rest of verify_anchor, for a header hdr already verified (by verify_header, or by a
     skipping step to it): the proofs and the reading's log. Returns hdr."""
     rcpt = proven_receipt(answer, hdr, tx_hash, suite)
-    # imported here: the header step (verified_header) needs no ABI code, and a device that loads
-    # modules per step keeps that step's set small (device/modules.py)
-    from lightmeter.chain import abi
+    # The event's topic is the chain's hash of its signature (chain/abi.py event_topic), taken
+    # here without the ABI code: a device that loads modules per step keeps the proofs step's set
+    # small (device/modules.py; abi.py is 3 KB of its heap, bench/RESULTS.md).
     from lightmeter.chain.meter_registry import READING_EVENT
-    topic = abi.event_topic(READING_EVENT, suite.hash)
+    topic = suite.hash(READING_EVENT.encode())
     want = (topic, bytes(12) + device, seq.to_bytes(32, "big"))
     reg = registry.hex().encode()
     for address, topics, data in rcpt.logs:

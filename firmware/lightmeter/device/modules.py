@@ -46,8 +46,8 @@ _HEADER = const(("lightmeter.client.verify", "lightmeter.client.transition"))
 # What device/app.py's header step adds: the relay's pivots followed (client/sync.py).
 _SYNC = const(("lightmeter.chain.merkle", "lightmeter.chain.receipt", "lightmeter.client.sync"))
 _PROOFS = const(("lightmeter.chain.header", "lightmeter.chain.merkle", "lightmeter.chain.receipt",
-                 "lightmeter.chain.abi", "lightmeter.chain.meter_registry", "lightmeter.client.verify",
-                 "lightmeter.link.wire", "lightmeter.client.anchor"))
+                 "lightmeter.chain.meter_registry", "lightmeter.client.verify", "lightmeter.link.wire",
+                 "lightmeter.client.anchor"))
 # The next reading, in four loads, each released before the next: taken ("reading"), its
 # transaction built and hashed ("tx"), signed ("sign": the curve's generator tables, which signing
 # imports anyway, first as the largest, crypto/ec.py), framed ("frame").
