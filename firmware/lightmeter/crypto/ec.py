@@ -510,16 +510,18 @@ class Curve:
         k may be negative; each table must hold 2**(w-2) entries.
         """
         p = self.p
-        # Each term's nonzero wNAF digits as one list of small integers (_wnaf_codes), walked
-        # from its end: at each bit, the terms whose next digit sits there add in term order.
-        # No list of every term's digits sorted together: its 512 bytes were the largest block
-        # a header check asked for on a heap the device cycle leaves in pieces (bench/RESULTS.md);
-        # the table entry is looked up when it is added.
+        # The nonzero wNAF digits of all terms as one list of small integers,
+        # bit << tb | (last term - term index) << 10 | digit + 512 (|digit| < 2**(w-1) <= 256),
+        # sorted: walked from its end, bits come from the top and, within a bit, terms in order
+        # (each term's digits from _wnaf_codes first). One integer per digit (a dict of per-bit lists took ~3 KB on the 32-bit port, the
+        # device cycle's heap, bench/RESULTS.md); the table entry is looked up when it is added.
         nt = len(terms)
-        codes = []
+        tb = 10
+        while (1 << (tb - 10)) < nt:
+            tb += 1
         cols = []
-        at = []
-        top = -1
+        codes = []
+        total = 0
         for t in range(nt):
             k, w, xs, ys = terms[t]
             neg = k < 0
@@ -528,13 +530,26 @@ class Curve:
             cols.append((xs, ys, neg))
             c = _wnaf_codes(k, w)
             codes.append(c)
-            at.append(len(c) - 1)
-            if c and c[-1] >> 10 > top:
-                top = c[-1] >> 10
+            total += len(c)
+        # made at its final size: grown by appending, its last doubling asked for a 512-byte
+        # block (a single check's ~90 digits) on a heap the device cycle leaves in pieces
+        events = [0] * total
+        n = 0
+        for t in range(nt):
+            code = (nt - 1 - t) << 10
+            for c in codes[t]:
+                events[n] = ((c >> 10) << tb) + code + (c & 1023)
+                n += 1
+            codes[t] = None
+        codes = None
+        events.sort()
+        last = nt - 1
+        tmask = (1 << (tb - 10)) - 1
         kind = self.kind
         a = self.a
         X = Y = Z = 0
-        nxt = top
+        j = len(events) - 1
+        top = events[j] >> tb if j >= 0 else -1
         for i in range(top, -1, -1):
             if Z:
                 # Doubling; m = 3x^2 + a*z^4 in three shapes.
@@ -551,24 +566,10 @@ class Curve:
                 s = X * yy % p
                 X = (m * m - (s << 3)) % p
                 Y = (m * ((s << 2) - X) - (yy * yy << 3)) % p
-            if i != nxt:
-                continue
-            # a bit where some term has a digit: add those, and find the next such bit (one
-            # comparison a bit elsewhere, as cheap as walking one sorted list)
-            nxt = -1
-            for t in range(nt):
-                j = at[t]
-                if j < 0:
-                    continue
-                c = codes[t][j]
-                if c >> 10 != i:
-                    if c >> 10 > nxt:
-                        nxt = c >> 10
-                    continue
-                at[t] = j - 1
-                if j and codes[t][j - 1] >> 10 > nxt:
-                    nxt = codes[t][j - 1] >> 10
-                xs, ys, neg = cols[t]
+            while j >= 0 and events[j] >> tb == i:
+                c = events[j]
+                j -= 1
+                xs, ys, neg = cols[last - ((c >> 10) & tmask)]
                 d = (c & 1023) - 512
                 if d < 0:
                     e = -d >> 1
