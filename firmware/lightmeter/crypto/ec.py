@@ -510,18 +510,22 @@ class Curve:
         k may be negative; each table must hold 2**(w-2) entries.
         """
         p = self.p
-        # The nonzero wNAF digits of all terms as one list of small integers,
+        # Each term's nonzero wNAF digits (_wnaf_codes, least significant first) are gathered a
+        # window of bits at a time, from the top, into one sorted list of small integers,
         # bit << tb | (last term - term index) << 10 | digit + 512 (|digit| < 2**(w-1) <= 256),
-        # sorted: walked from its end, bits come from the top and, within a bit, terms in order
-        # (each term's digits from _wnaf_codes first). One integer per digit (a dict of per-bit lists took ~3 KB on the 32-bit port, the
-        # device cycle's heap, bench/RESULTS.md); the table entry is looked up when it is added.
+        # walked from its end: bits come from the top and, within a bit, terms in order. The
+        # list holds one window's digits, never all of them: all of a single check's made a
+        # 512-byte block (3.5 KB for a batch) on a heap the device cycle leaves in pieces
+        # (bench/RESULTS.md); walking the terms' own lists bit by bit instead cost a batch's ~60
+        # terms 10 % on CPython. The table entry is looked up when it is added.
         nt = len(terms)
         tb = 10
         while (1 << (tb - 10)) < nt:
             tb += 1
         cols = []
         codes = []
-        total = 0
+        at = []
+        top = -1
         for t in range(nt):
             k, w, xs, ys = terms[t]
             neg = k < 0
@@ -530,27 +534,33 @@ class Curve:
             cols.append((xs, ys, neg))
             c = _wnaf_codes(k, w)
             codes.append(c)
-            total += len(c)
-        # made at its final size: grown by appending, its last doubling asked for a 512-byte
-        # block (a single check's ~90 digits) on a heap the device cycle leaves in pieces
-        events = [0] * total
-        n = 0
-        for t in range(nt):
-            code = (nt - 1 - t) << 10
-            for c in codes[t]:
-                events[n] = ((c >> 10) << tb) + code + (c & 1023)
-                n += 1
-            codes[t] = None
-        codes = None
-        events.sort()
+            at.append(len(c) - 1)
+            if c and c[-1] >> 10 > top:
+                top = c[-1] >> 10
+        win = 64 if nt <= 8 else 8  # about 30 digits a window either way
         last = nt - 1
         tmask = (1 << (tb - 10)) - 1
         kind = self.kind
         a = self.a
         X = Y = Z = 0
-        j = len(events) - 1
-        top = events[j] >> tb if j >= 0 else -1
+        events = None
+        j = -1
+        low = top + 1
         for i in range(top, -1, -1):
+            if i < low:
+                # the next window's digits, bits low .. i
+                low = i - win + 1
+                events = []
+                for t in range(nt):
+                    c = codes[t]
+                    k = at[t]
+                    code = (last - t) << 10
+                    while k >= 0 and c[k] >> 10 >= low:
+                        events.append(((c[k] >> 10) << tb) + code + (c[k] & 1023))
+                        k -= 1
+                    at[t] = k
+                events.sort()
+                j = len(events) - 1
             if Z:
                 # Doubling; m = 3x^2 + a*z^4 in three shapes.
                 if kind == 0:
