@@ -365,7 +365,7 @@ chunk = body = payload = None
 
 # The guest script: argv[1] the input folder. Prints one JSON line.
 CYCLE_SCRIPT = (r'''
-import gc, sys, json, io
+import gc, sys, json
 try:
     import mcu
     ins = mcu.instructions
@@ -498,7 +498,7 @@ print(json.dumps({"baseline": baseline, "steps": steps, "frame_out": len(out), "
 # plain data or an instance of a resident module's class. Default options only (verify's settings
 # live in a module the header step releases). Prints one JSON line, as CYCLE_SCRIPT.
 PER_STEP_SCRIPT = (r'''
-import gc, sys, json, io
+import gc, sys, json
 try:
     import mcu
     ins = mcu.instructions
@@ -665,7 +665,7 @@ OTHER_STEPS_MODULES = ("lightmeter.chain.abi", "lightmeter.chain.merkle", "light
 # UART and decoded, the stored checkpoint moved to its header by the same skipping step as the
 # cycle's, the answer's receipt and proofs kept for the step after. Prints one JSON line.
 HEADER_STEP_SCRIPT = (r'''
-import gc, sys, json, io
+import gc, sys, json
 DATA = sys.argv[1]
 with open(DATA + "/cycle.json") as f:
     CFG = json.load(f)

@@ -543,9 +543,7 @@ class Curve:
         kind = self.kind
         a = self.a
         X = Y = Z = 0
-        events = None
-        j = -1
-        low = top + 1
+        low = top + 1  # the first bit gathers the first window
         for i in range(top, -1, -1):
             if i < low:
                 # the next window's digits, bits low .. i

@@ -504,6 +504,16 @@ class Queue:
         self._keys.remove(key)
 
 
+def _blob_head(first):
+    # (version or None, prefix length) of a blob's first bytes: 0, or 1 and an 8-byte version;
+    # None if they are neither (or None: absent or unreadable)
+    if first and first[0] == 0:
+        return None, 1
+    if first and first[0] == 1 and len(first) == 9:
+        return int.from_bytes(first[1:9], "big"), 9
+    return None
+
+
 class Blob:
     """A single atomically replaced value (trust checkpoint, key, config).
 
@@ -522,27 +532,12 @@ class Blob:
         # the prefix read apart: a versioned value (a checkpoint, ~1.5 KB) comes back as read,
         # not cut out of a copy twice its size
         got = self._store.read_split(self.name, 9)
-        if got is None:
+        head = _blob_head(None if got is None else got[0])
+        if head is None:
             return None
-        first, rest = got
-        if not first:
-            return None
-        if first[0] == 0:
-            return None, first[1:] + rest  # an unversioned value: a key, a few dozen bytes
-        if first[0] == 1 and len(first) == 9:
-            return int.from_bytes(first[1:9], "big"), rest
-        return None
-
-    def _version(self):
-        """(version or None, b""), or None if absent or unreadable: the value itself not read."""
-        first = self._store.peek(self.name, 9)
-        if not first:
-            return None
-        if first[0] == 0:
-            return None, b""
-        if first[0] == 1 and len(first) == 9:
-            return int.from_bytes(first[1:9], "big"), b""
-        return None
+        if head[1] == 1:
+            return None, got[0][1:] + got[1]  # an unversioned value: a key, a few dozen bytes
+        return head[0], got[1]
 
     def load(self):
         """The stored bytes, or None."""
@@ -551,13 +546,13 @@ class Blob:
 
     def version(self):
         """The stored value's version, or None (absent, unreadable or saved without one)."""
-        got = self._version()
+        got = _blob_head(self._store.peek(self.name, 9))  # the value itself not read
         return None if got is None else got[0]
 
     def save(self, data, version=None):
         """Store data atomically, guarded by version (an int >= 0) when one is given."""
         data = _as_pieces(data, "blob")
-        got = self._version()
+        got = _blob_head(self._store.peek(self.name, 9))  # the value itself not read
         if got is None and self._store.exists(self.name) and version is not None:
             raise Invalid("blob %s: stored value is unreadable; clear() it first" % self.name)
         old = None if got is None else got[0]
