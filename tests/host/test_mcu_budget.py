@@ -7,8 +7,8 @@ The cycle runs as the device runs it: its modules loaded per step and released a
 littlefs's caches charged to the heap (mcu/README.md "Files"). Runs it with 96 KiB and each size
 up to 100 KiB (a size counts when the four above it run too, as the bench bisects), and the cycle
 with every module loaded first with baseline + 64 KiB, and fails on a MemoryError. Both are met by
-both suites on host32 and on the m0 build (host32: every size from 92 (SM) / 88 (ecdsa) KiB to
-100 runs, bench/RESULTS.md). The best ceilings reached are guarded, with a few KiB of margin for
+both suites on host32 and on the m0 build (host32 bisection 87 (SM) / 86 (ecdsa) KiB,
+bench/RESULTS.md). The best ceilings reached are guarded, with a few KiB of margin for
 the GC's thresholds: 100 KiB with .mpy modules loaded per step (it was 130 with every module
 loaded), baseline + 42 KiB for the every-module cycle (measured 34.4 / 38.9 KiB above its
 baseline). The names the cycle interns stay below the 620 past which the port allocates a sixth
